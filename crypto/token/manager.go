@@ -1,0 +1,157 @@
+package token
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// Manager dispatches references to the provider of their scheme, so callers
+// handle "pkcs11:", "yubikey:" and "file:" references alike.
+type Manager struct {
+	providers map[string]Provider
+}
+
+// NewManager returns a manager over the given providers.
+func NewManager(providers ...Provider) *Manager {
+	m := &Manager{providers: map[string]Provider{}}
+	for _, p := range providers {
+		m.providers[p.Scheme()] = p
+	}
+	return m
+}
+
+// Provider returns the provider of a scheme.
+func (m *Manager) Provider(scheme string) (Provider, error) {
+	p, ok := m.providers[scheme]
+	if !ok {
+		return nil, fmt.Errorf("no %s token support in this build", scheme)
+	}
+	return p, nil
+}
+
+// List lists the tokens of every provider. A provider that fails (no
+// pcscd, no PKCS#11 module configured) does not hide the others: its error
+// is returned alongside.
+func (m *Manager) List(ctx context.Context) ([]Info, []error) {
+	var infos []Info
+	var errs []error
+	for _, scheme := range []string{SchemeYubiKey, SchemePKCS11, SchemeFile} {
+		p, ok := m.providers[scheme]
+		if !ok {
+			continue
+		}
+		l, err := p.List(ctx)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("listing %s tokens: %w", scheme, err))
+		}
+		infos = append(infos, l...)
+	}
+	return infos, errs
+}
+
+// OpenKey opens the key a reference names. A pin-source=file:PATH attribute
+// takes the PIN from that file (for automation), otherwise opts.PIN asks.
+func (m *Manager) OpenKey(ctx context.Context, ref string, opts OpenOptions) (Key, error) {
+	u, err := ParseURI(ref)
+	if err != nil {
+		return nil, err
+	}
+	p, err := m.Provider(u.Scheme)
+	if err != nil {
+		return nil, err
+	}
+	opts, err = withPINSource(u, opts)
+	if err != nil {
+		return nil, err
+	}
+	return p.OpenKey(ctx, u, opts)
+}
+
+// Enroll generates a custodian key on the token a reference names.
+func (m *Manager) Enroll(ctx context.Context, ref string, req EnrollRequest, opts OpenOptions) (*Enrollment, error) {
+	u, err := ParseURI(ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	p, err := m.Provider(u.Scheme)
+	if err != nil {
+		return nil, err
+	}
+	opts, err = withPINSource(u, opts)
+	if err != nil {
+		return nil, err
+	}
+	return p.Enroll(ctx, u, req, opts)
+}
+
+// Health reports the health of the token a reference names.
+func (m *Manager) Health(ctx context.Context, ref string, opts OpenOptions) (Health, error) {
+	u, err := ParseURI(ref)
+	if err != nil {
+		return Health{}, err
+	}
+	p, err := m.Provider(u.Scheme)
+	if err != nil {
+		return Health{}, err
+	}
+	opts, err = withPINSource(u, opts)
+	if err != nil {
+		return Health{}, err
+	}
+	return p.Health(ctx, u, opts)
+}
+
+// withPINSource replaces opts.PIN by a reader of the pin-source file, when
+// the reference names one. Only file: sources are supported: a PIN on the
+// command line or in the environment would leak into history and /proc.
+func withPINSource(u *URI, opts OpenOptions) (OpenOptions, error) {
+	src, ok := u.Query["pin-source"]
+	if !ok {
+		return opts, nil
+	}
+	path, ok := strings.CutPrefix(src, "file:")
+	if !ok {
+		// RFC 7512 allows a bare path.
+		path = src
+	}
+	if path == "" {
+		return opts, errors.New("pin-source names no file")
+	}
+	opts.PIN = func(ctx context.Context, req PINRequest) ([]byte, error) {
+		return ReadPINFile(path)
+	}
+	return opts, nil
+}
+
+// ReadPINFile reads a PIN from a file, trimming one trailing newline. The
+// file must not be readable by others.
+func ReadPINFile(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the PIN source: %w", err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("PIN source %s is readable by others (mode %v): chmod 600 it", path, st.Mode().Perm())
+	}
+	if st.Size() > 256 {
+		return nil, fmt.Errorf("PIN source %s is %d bytes: that is not a PIN", path, st.Size())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the PIN source: %w", err)
+	}
+	trimmed := bytes.TrimRight(b, "\r\n")
+	pin := append([]byte(nil), trimmed...)
+	WipeBytes(b)
+	if len(pin) == 0 {
+		return nil, fmt.Errorf("PIN source %s is empty", path)
+	}
+	return pin, nil
+}
