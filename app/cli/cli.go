@@ -1,0 +1,177 @@
+// Package cli is Custodian's command-line front-end: the same operations as
+// the GUI, for scripts and for people who prefer a terminal.
+//
+// Exit codes are part of the interface: 0 success; 1 an operation that ran
+// and failed (a verification that found a problem, not enough shares); 2
+// usage errors and bad input. Errors are one line on stderr saying what
+// failed and what to do; never a stack trace. No command overwrites a file.
+// Secrets (PINs, passphrases) are asked on the terminal, never taken from
+// flags or the environment.
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"golang.org/x/term"
+)
+
+// Env is what a command may use of the outside world. Tests give their own.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// ReadSecret asks for a PIN or passphrase without echo. The returned
+	// slice is the caller's to wipe.
+	ReadSecret func(prompt string) ([]byte, error)
+}
+
+// DefaultEnv talks to the process's terminal.
+func DefaultEnv() *Env {
+	return &Env{
+		Stdin:      os.Stdin,
+		Stdout:     os.Stdout,
+		Stderr:     os.Stderr,
+		ReadSecret: terminalSecret,
+	}
+}
+
+// terminalSecret reads from /dev/tty without echo, so a secret can be
+// typed even when stdin/stdout are redirected, and is refused when there
+// is no terminal (a script must use pin-source=file: instead).
+func terminalSecret(prompt string) ([]byte, error) {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return nil, errors.New("no terminal to ask for the secret on: run interactively, or give a pkcs11/yubikey reference a pin-source=file:PATH")
+	}
+	defer tty.Close()
+	fmt.Fprint(tty, prompt)
+	b, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(tty)
+	if err != nil {
+		return nil, fmt.Errorf("reading the secret from the terminal: %w", err)
+	}
+	return b, nil
+}
+
+// exitError carries an exit code.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageErrorf reports bad usage or bad input: exit 2.
+func usageErrorf(format string, args ...any) error {
+	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
+}
+
+// badInput marks an error as bad input (exit 2), keeping its message.
+func badInput(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return err
+	}
+	return &exitError{code: 2, err: err}
+}
+
+// failuref reports an operation that ran and failed: exit 1.
+func failuref(format string, args ...any) error {
+	return &exitError{code: 1, err: fmt.Errorf(format, args...)}
+}
+
+// ExitCode maps an error returned by Run to the process exit code.
+func ExitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return 1
+}
+
+type command struct {
+	usage string
+	run   func(env *Env, args []string) error
+}
+
+// commands maps "group sub" (or a single word) to its implementation.
+var commands = map[string]command{
+	"version": {"version", cmdVersion},
+}
+
+// Run executes one command line (without the program name) and returns an
+// error whose ExitCode is the process's exit code.
+func Run(env *Env, args []string) error {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		printUsage(env.Stdout)
+		return nil
+	}
+	name := args[0]
+	rest := args[1:]
+	cmd, ok := commands[name]
+	if !ok && len(args) > 1 {
+		name = args[0] + " " + args[1]
+		rest = args[2:]
+		cmd, ok = commands[name]
+	}
+	if !ok {
+		printUsage(env.Stderr)
+		return usageErrorf("unknown command %q: see the list above", strings.Join(args[:min(2, len(args))], " "))
+	}
+	err := cmd.run(env, rest)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "Custodian — key ceremonies for Azure Managed HSM security domains.")
+	fmt.Fprintln(w, "Run without arguments for the GUI. Commands:")
+	var names []string
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  custodian %s\n", commands[n].usage)
+	}
+	fmt.Fprintln(w, "Exit codes: 0 success, 1 operation failed, 2 usage or bad input.")
+}
+
+// newFlags makes a flag set that reports errors as usage errors.
+func newFlags(env *Env, name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("custodian "+name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	return fs
+}
+
+// parseFlags parses and turns flag errors into usage errors.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageErrorf("%v", err)
+	}
+	return nil
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }

@@ -1,0 +1,82 @@
+package gui
+
+import (
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+)
+
+// journey is one of the three things people come to Custodian for.
+type journey struct {
+	title, who, what, cli string
+	icon                  func() fyne.Resource
+}
+
+// journeys is a function because theme icons need a running app.
+func journeys() []journey {
+	return []journey{
+		{
+			title: "Activation",
+			who:   "Custodians and a witness, when a Managed HSM is first activated or custodians rotate.",
+			what:  "Generate custodian keys on YubiKeys or PKCS#11 tokens, hand the certificates to the operator, then check the security domain the HSM returns: every share maps to a custodian, each custodian opens their own, the quorum recovers it.",
+			cli:   "custodian sd verify --sd-file sd.json --cert c0.cer … --quorum M",
+			icon:  theme.ContentAddIcon,
+		},
+		{
+			title: "Recovery",
+			who:   "A quorum of custodians at the offline recovery workstation, after a disaster.",
+			what:  "Open each custodian's share on their token, rebuild the security domain and write the restore blob for the new HSM's exchange key — the file `az keyvault security-domain upload --restore-blob` takes.",
+			cli:   "custodian sd restore-blob --sd-file sd.json --sd-exchange-key sde.cer --key REF … --out blob.json",
+			icon:  theme.HistoryIcon,
+		},
+		{
+			title: "Drill",
+			who:   "Everyone, regularly: rehearse before it matters.",
+			what:  "The whole activation and recovery against a simulated HSM with software keys or virtual tokens. Every file, screen and record says DRILL.",
+			cli:   "custodian drill keys … ; custodian drill hsm activate|init-recovery|upload …",
+			icon:  theme.MediaReplayIcon,
+		},
+	}
+}
+
+// NewHome builds the home screen: the three journeys and the build's
+// identity. The guided wizards for each journey are added screen by screen;
+// until a journey's wizard exists its card says which command does the job.
+func NewHome(id Identity) fyne.CanvasObject {
+	title := widget.NewLabelWithStyle("Custodian", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	title.SizeName = theme.SizeNameHeadingText
+	subtitle := widget.NewLabel("Key ceremonies for Azure Key Vault Managed HSM security domains — keys stay on hardware, every step on the record.")
+	subtitle.Wrapping = fyne.TextWrapWord
+
+	var cards []fyne.CanvasObject
+	for _, j := range journeys() {
+		who := widget.NewLabelWithStyle(j.who, fyne.TextAlignLeading, fyne.TextStyle{Italic: true})
+		who.Wrapping = fyne.TextWrapWord
+		what := widget.NewLabel(j.what)
+		what.Wrapping = fyne.TextWrapWord
+		cli := widget.NewLabelWithStyle("Today from the command line:\n"+j.cli, fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
+		cli.Wrapping = fyne.TextWrapWord
+		card := widget.NewCard(j.title, "", container.NewVBox(widget.NewIcon(j.icon()), who, what, cli))
+		cards = append(cards, card)
+	}
+	grid := container.NewGridWithColumns(3, cards...)
+
+	return container.NewBorder(
+		container.NewVBox(title, subtitle, widget.NewSeparator()),
+		NewStatusBar(id),
+		nil, nil,
+		container.NewVScroll(grid),
+	)
+}
+
+// NewStatusBar shows what a witness checks before a ceremony: the build's
+// version and the SHA-256 of the binary, as hex and as words.
+func NewStatusBar(id Identity) fyne.CanvasObject {
+	version := widget.NewLabel("Custodian " + id.Version)
+	hash := widget.NewLabelWithStyle("binary SHA-256 "+id.SHA256, fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
+	hash.Wrapping = fyne.TextWrapBreak
+	words := widget.NewLabel(id.Words)
+	words.Wrapping = fyne.TextWrapWord
+	return container.NewVBox(widget.NewSeparator(), container.NewHBox(widget.NewIcon(theme.InfoIcon()), version), hash, words)
+}

@@ -1,0 +1,25 @@
+// Command custodian runs key ceremonies for Azure Key Vault Managed HSM
+// security domains: with no arguments it opens the GUI, with a subcommand
+// it runs the CLI (`custodian help` lists them).
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/custodian-hsm/custodian/app/cli"
+	"github.com/custodian-hsm/custodian/app/gui"
+	// Before Fyne reads the locale: see the package doc.
+	_ "github.com/custodian-hsm/custodian/internal/locale"
+)
+
+func main() {
+	if len(os.Args) > 1 {
+		err := cli.Run(cli.DefaultEnv(), os.Args[1:])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "custodian:", err)
+		}
+		os.Exit(cli.ExitCode(err))
+	}
+	gui.Run(gui.Identity{Version: "dev"})
+}
