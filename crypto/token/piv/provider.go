@@ -112,33 +112,35 @@ func (p *Provider) cards(ctx context.Context) ([]card, error) {
 // probe looks at the card in one reader. ok is false for an empty reader
 // or a card that is not a YubiKey.
 func (p *Provider) probe(reader string) (c card, ok bool, err error) {
-	// A shared-mode connection first tells an empty reader (skip) from a
-	// card another program holds exclusively (report), with typed errors.
-	pctx, err := pcsc.EstablishContext()
-	if err != nil {
-		return card{}, false, err
-	}
-	k, err := pctx.Connect(reader)
-	if err == nil {
-		k.Disconnect(pcsc.LeaveCard)
-	}
-	pctx.Release()
+	// Our own shared-mode session first: it tells an empty reader or a
+	// card without the PIV application or Yubico's GET VERSION (skip)
+	// from a card another program holds (report), with typed errors.
+	s, err := openSession(reader)
 	switch {
 	case errors.Is(err, pcsc.ErrNoSmartcard), errors.Is(err, pcsc.ErrRemovedCard),
 		errors.Is(err, pcsc.ErrUnpoweredCard), errors.Is(err, pcsc.ErrUnresponsiveCard):
 		return card{}, false, nil
+	case isStatusError(err):
+		return card{}, false, nil // no PIV application
 	case err != nil:
 		return card{}, false, fmt.Errorf("reader %q: %w", reader, err)
 	}
+	r, err := s.exchange(pcsc.Command{INS: insGetVersion, Ne: 256})
+	s.close()
+	if err != nil {
+		return card{}, false, fmt.Errorf("reader %q: %w", reader, err)
+	}
+	if !r.OK() || len(r.Data) != 3 {
+		return card{}, false, nil // a PIV card, but not a YubiKey
+	}
 	yk, err := pivgo.Open(reader)
 	if err != nil {
-		// Not a PIV card, or not a YubiKey (no serial/version commands).
-		return card{}, false, nil
+		return card{}, false, fmt.Errorf("reader %q: the YubiKey is busy or unreadable (another program may hold it: gpg-agent/scdaemon, ykman, a browser): %w", reader, err)
 	}
 	defer yk.Close()
 	serial, err := yk.Serial()
 	if err != nil {
-		return card{}, false, nil
+		return card{}, false, fmt.Errorf("reader %q: reading the YubiKey's serial number: %w", reader, err)
 	}
 	v := yk.Version()
 	c = card{reader: reader, serial: serial, fw: version{v.Major, v.Minor, v.Patch}}
@@ -147,6 +149,11 @@ func (p *Provider) probe(reader string) (c card, ok bool, err error) {
 	}
 	c.info = p.infoFor(c)
 	return c, true, nil
+}
+
+func isStatusError(err error) bool {
+	var se *pcsc.StatusError
+	return errors.As(err, &se)
 }
 
 func (p *Provider) infoFor(c card) token.Info {
