@@ -37,6 +37,11 @@
 // modified object is rejected with ErrAuthentication and padding is never
 // examined for unauthenticated data.
 //
+// RSA1_5 is read without the RFC 7516 §11.5 countermeasure (substituting a
+// random CEK when the padding is bad): decryption happens offline on an
+// air-gapped machine, so there is no oracle to protect, and a clear "not
+// encrypted to this key" is worth more to a custodian than a uniform error.
+//
 // Private RSA keys live on tokens. Decryption therefore goes through the
 // KeyDecrypter interface, which a token backend implements; RSAKeyDecrypter
 // is the software implementation used in tests and drills.
@@ -49,6 +54,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha1" // RSA-OAEP (read only) uses SHA-1; nothing else does
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
@@ -109,6 +115,7 @@ type FormatError struct {
 	Reason string
 }
 
+// Error names the part and says what is wrong with it.
 func (e *FormatError) Error() string { return "jwe: " + e.Part + ": " + e.Reason }
 
 func formatErr(part, format string, args ...any) error {
@@ -164,7 +171,7 @@ func (d RSAKeyDecrypter) DecryptKey(alg string, encryptedKey []byte) ([]byte, er
 	case AlgRSAOAEP256:
 		cek, err = rsa.DecryptOAEP(sha256.New(), nil, d.Key, encryptedKey, nil)
 	case AlgRSAOAEP:
-		cek, err = rsa.DecryptOAEP(sha1New(), nil, d.Key, encryptedKey, nil)
+		cek, err = rsa.DecryptOAEP(sha1.New(), nil, d.Key, encryptedKey, nil)
 	case AlgRSA15:
 		cek, err = rsa.DecryptPKCS1v15(nil, d.Key, encryptedKey)
 	default:
@@ -415,8 +422,11 @@ func (o *Object) Decrypt(kd KeyDecrypter) ([]byte, error) {
 
 // headerJSON writes a protected header as the Azure tools do: compact JSON,
 // members in the order alg, enc, kid. kid is escaped as Go's encoding/json
-// does with HTML escaping off. Tags are opaque and must round-trip, so a
-// kid that JSON cannot carry unchanged (invalid UTF-8) is refused.
+// does with HTML escaping off; for the ASCII tags a security domain uses
+// this is byte-identical to the Azure CLI (whose json.dumps would write
+// non-ASCII as \uXXXX escapes; any JSON reader decodes both to the same kid).
+// Tags are opaque and must round-trip, so a kid that JSON cannot carry
+// unchanged (invalid UTF-8) is refused.
 func headerJSON(alg, kid string) (string, error) {
 	if !utf8.ValidString(kid) {
 		return "", errors.New("jwe: kid is not valid UTF-8 and cannot be written to a JSON header unchanged")

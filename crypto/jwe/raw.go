@@ -2,15 +2,10 @@ package jwe
 
 import (
 	"crypto"
-	"crypto/sha1"
 	"fmt"
-	"hash"
 
 	"github.com/custodian-hsm/custodian/crypto/oaep"
 )
-
-// sha1New is SHA-1 for RSA-OAEP (not used for anything else).
-func sha1New() hash.Hash { return sha1.New() }
 
 // UnpadRawKey turns the result of a raw RSA decryption (c^d mod n, as a
 // token without OAEP support returns it) into the CEK, by removing the

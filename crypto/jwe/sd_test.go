@@ -16,12 +16,24 @@ import (
 	"github.com/custodian-hsm/custodian/crypto/shamir"
 )
 
-// vectorsDir is the shared test-vector directory (see its README.md).
-const vectorsDir = "/work/shared/vectors"
+// vectorPath finds a file of the shared test vectors (see their README.md):
+// $CUSTODIAN_VECTORS if set, else testdata/vectors at the repository root,
+// else the shared/vectors directory next to the repository checkout.
+func vectorPath(name string) string {
+	if d := os.Getenv("CUSTODIAN_VECTORS"); d != "" {
+		return filepath.Join(d, name)
+	}
+	for _, d := range []string{"../../testdata/vectors", "../../../shared/vectors"} {
+		if _, err := os.Stat(filepath.Join(d, name)); err == nil {
+			return filepath.Join(d, name)
+		}
+	}
+	return filepath.Join("../../../shared/vectors", name)
+}
 
 func readVector(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(vectorsDir, name))
+	b, err := os.ReadFile(vectorPath(name))
 	if err != nil {
 		t.Fatalf("reading test vector: %v", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -20,10 +21,7 @@ type kdfVector struct {
 
 func loadVectors(t *testing.T) []kdfVector {
 	t.Helper()
-	data, err := os.ReadFile("../../../shared/vectors/primitives.json")
-	if err != nil {
-		data, err = os.ReadFile("/work/shared/vectors/primitives.json")
-	}
+	data, err := os.ReadFile(vectorPath("primitives.json"))
 	if err != nil {
 		t.Fatalf("reading primitives.json: %v", err)
 	}
@@ -37,6 +35,21 @@ func loadVectors(t *testing.T) []kdfVector {
 		t.Fatal("primitives.json has no kdf_sp800_108_hmac_sha512 vectors")
 	}
 	return file.KDF
+}
+
+// vectorPath finds a file of the shared test vectors (see their README.md):
+// $CUSTODIAN_VECTORS if set, else testdata/vectors at the repository root,
+// else the shared/vectors directory next to the repository checkout.
+func vectorPath(name string) string {
+	if d := os.Getenv("CUSTODIAN_VECTORS"); d != "" {
+		return filepath.Join(d, name)
+	}
+	for _, d := range []string{"../../testdata/vectors", "../../../shared/vectors"} {
+		if _, err := os.Stat(filepath.Join(d, name)); err == nil {
+			return filepath.Join(d, name)
+		}
+	}
+	return filepath.Join("../../../shared/vectors", name)
 }
 
 func mustHex(t *testing.T, s string) []byte {

@@ -76,6 +76,7 @@ type ShareError struct {
 	Reason string
 }
 
+// Error names the share by position and x, then says what is wrong.
 func (e *ShareError) Error() string {
 	where := "share"
 	if e.Index >= 0 {
