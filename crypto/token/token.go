@@ -272,6 +272,8 @@ func (r *EnrollRequest) Report(stage string) {
 type Enrollment struct {
 	// Ref references the new key.
 	Ref *URI
+	// Token identifies the token the key was generated on.
+	Token Info
 	// Certificate is the self-signed certificate stored on the token next
 	// to the key. Its exact DER bytes are recovery material: the security
 	// domain names shares by their SHA-256.

@@ -233,6 +233,7 @@ func (p *Provider) Enroll(_ context.Context, ref *token.URI, req token.EnrollReq
 	}
 	return &token.Enrollment{
 		Ref:         &token.URI{Scheme: token.SchemeFile, File: ref.File},
+		Token:       info(ref.File),
 		Certificate: cert,
 		Attestation: &token.Attestation{Kind: token.KindSoftware, Facts: []token.Fact{{Name: "protection", Value: "none: software key for drills"}}},
 	}, nil
