@@ -127,6 +127,7 @@ func (p *Provider) Enroll(ctx context.Context, ref *token.URI, req token.EnrollR
 	}
 	return &token.Enrollment{
 		Ref:         c.info.Ref.With("slot", fmt.Sprintf("%02x", slot.Key)),
+		Token:       c.info,
 		Certificate: cert,
 		Attestation: att,
 	}, nil

@@ -209,6 +209,9 @@ func testEnrollNeedsChangedCredentials(t *testing.T, e *env) {
 	if pub := en.Certificate.PublicKey.(*rsa.PublicKey); pub.N.BitLen() != 2048 {
 		t.Errorf("key of %d bits", pub.N.BitLen())
 	}
+	if en.Token.Serial != ref.Get("serial") || en.Token.Kind != token.KindYubiKey {
+		t.Errorf("enrollment token %+v", en.Token)
+	}
 	if len(stages) < 4 {
 		t.Errorf("progress stages %q", stages)
 	}
