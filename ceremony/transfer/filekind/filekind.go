@@ -79,6 +79,13 @@ type Result struct {
 // not a valid file of that kind.
 var ErrInvalid = errors.New("invalid file")
 
+// invalidError carries the reader's error unchanged in its message and
+// matches both it and ErrInvalid with errors.Is/As.
+type invalidError struct{ err error }
+
+func (e invalidError) Error() string   { return e.err.Error() }
+func (e invalidError) Unwrap() []error { return []error{e.err, ErrInvalid} }
+
 // String is the one-line description: "security domain file: 3 shares, …".
 //
 // For a file that fails its kind's checks it is "looks like a security
@@ -90,7 +97,7 @@ func (r Result) String() string {
 		if strings.ContainsRune("aeiouAEIOU", rune(name[0])) {
 			article = "an "
 		}
-		return "looks like " + article + name + " but: " + errText(r.Err)
+		return "looks like " + article + name + " but: " + r.Err.Error()
 	}
 	if r.Summary == "" {
 		return r.Kind.String()
@@ -98,18 +105,11 @@ func (r Result) String() string {
 	return r.Kind.String() + ": " + r.Summary
 }
 
-// errText is an error's message without the ErrInvalid marker we add.
-func errText(err error) string {
-	return strings.TrimSuffix(err.Error(), ": "+ErrInvalid.Error())
-}
-
 // SHA256Hex is the file digest as lower-case hex, as sha256sum prints it.
 func (r Result) SHA256Hex() string { return hex.EncodeToString(r.SHA256[:]) }
 
 // invalid makes Result.Err for a file that looks like kind.
-func invalid(err error) error {
-	return fmt.Errorf("%w: %w", err, ErrInvalid)
-}
+func invalid(err error) error { return invalidError{err} }
 
 // Detect tells what data is. It never fails: a file it cannot place is
 // Unknown with a summary describing what it saw.
@@ -307,11 +307,7 @@ func detectJSONLines(text []byte) Result {
 		}
 		n++
 	}
-	entries := "entries"
-	if n == 1 {
-		entries = "entry"
-	}
-	return Result{Kind: Transcript, Summary: fmt.Sprintf("%d %s (hash chain not checked here: open it with the transcript viewer)", n, entries)}
+	return Result{Kind: Transcript, Summary: plural(n, "entry") + " (hash chain not checked here: open it with the transcript viewer)"}
 }
 
 func detectCustodianManifest(members map[string]json.RawMessage) Result {
@@ -331,7 +327,7 @@ func detectChecksums(data []byte) Result {
 	for i, s := range sums {
 		names[i] = s.Name
 	}
-	return Result{Kind: Checksums, Summary: fmt.Sprintf("%d entries (%s)", len(sums), strings.Join(shortList(names), ", "))}
+	return Result{Kind: Checksums, Summary: fmt.Sprintf("%s (%s)", plural(len(sums), "entry"), strings.Join(shortList(names), ", "))}
 }
 
 func shortList(names []string) []string {
@@ -360,8 +356,20 @@ func describeUnknown(data []byte) Result {
 			return Result{Kind: Unknown, Summary: fmt.Sprintf("%s, %d bytes", m.what, len(data))}
 		}
 	}
-	if utf8.Valid(data) {
-		return Result{Kind: Unknown, Summary: fmt.Sprintf("text, %d lines, %d bytes", bytes.Count(data, []byte("\n"))+1, len(data))}
+	if utf8.Valid(data) && !bytes.ContainsRune(data, 0) {
+		lines := bytes.Count(bytes.TrimSuffix(data, []byte("\n")), []byte("\n")) + 1
+		return Result{Kind: Unknown, Summary: fmt.Sprintf("text, %s, %d bytes", plural(lines, "line"), len(data))}
 	}
 	return Result{Kind: Unknown, Summary: fmt.Sprintf("binary data, %d bytes", len(data))}
+}
+
+// plural writes "1 entry", "2 entries", "3 lines".
+func plural(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, word)
+	}
+	if strings.HasSuffix(word, "y") {
+		return fmt.Sprintf("%d %sies", n, strings.TrimSuffix(word, "y"))
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }

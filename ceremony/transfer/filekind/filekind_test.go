@@ -126,7 +126,7 @@ func TestDetectUnknown(t *testing.T) {
 	}{
 		{"", "the file is empty"},
 		{"PK\x03\x04rest", "a ZIP archive (or an Office document), 8 bytes"},
-		{"hello\nworld\n", "text, 3 lines, 12 bytes"},
+		{"hello\nworld\n", "text, 2 lines, 12 bytes"},
 		{"\x00\x01\x02\xff", "binary data, 4 bytes"},
 		{`{"name":"x","size":3}`, "JSON object with members name, size, not a format Custodian knows"},
 		{"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", `PEM "PUBLIC KEY" block, not a certificate`},

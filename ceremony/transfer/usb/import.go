@@ -25,6 +25,7 @@ const (
 	NotListed                                 // SHA256SUMS exists but does not list the file
 	Mismatch                                  // listed with another digest: the file is not what was exported
 	ChecksumsUnreadable                       // SHA256SUMS exists but cannot be read or parsed
+	IsChecksumList                            // the file is the SHA256SUMS itself, which cannot vouch for itself
 )
 
 // Imported is one file read from a medium and what was found about it.
@@ -111,8 +112,7 @@ func (im Importer) Import(ctx context.Context, paths []string) ([]Imported, erro
 		r.Data = data
 		r.Detected = filekind.Detect(data)
 		if r.Detected.Err != nil {
-			r.Err = fmt.Errorf("%s: %s", p, r.Detected.String())
-			r.Err = fmt.Errorf("%w: %w", r.Err, r.Detected.Err)
+			r.Err = &DetectedError{Path: p, Result: r.Detected}
 		}
 
 		dir := filepath.Dir(p)
@@ -142,11 +142,11 @@ func (im Importer) Import(ctx context.Context, paths []string) ([]Imported, erro
 		base := filepath.Base(p)
 		switch {
 		case r.Detected.Kind == filekind.Checksums && base == filekind.ChecksumsName:
-			r.Checksum = NoChecksums // the list does not vouch for itself
+			r.Checksum = IsChecksumList
 			r.Checksums = ""
 		case s.path == "":
 			r.Checksum = NoChecksums
-			r.Warnings = append(r.Warnings, fmt.Sprintf("no %s next to %s: compare its SHA-256 with the sender's by other means", filekind.ChecksumsName, p))
+			r.Warnings = append(r.Warnings, fmt.Sprintf("no %s next to %s: compare its SHA-256 with the sender's by other means", filekind.ChecksumsName, base))
 		case s.err != nil:
 			r.Checksum = ChecksumsUnreadable
 			err := fmt.Errorf("%s cannot be checked: %s is damaged (%v): do not trust the files next to it", p, s.path, s.err)
@@ -165,7 +165,7 @@ func (im Importer) Import(ctx context.Context, paths []string) ([]Imported, erro
 			}
 		}
 		if r.Detected.Kind == filekind.Unknown {
-			r.Warnings = append(r.Warnings, fmt.Sprintf("%s is not a kind of file Custodian uses (%s)", p, r.Detected.Summary))
+			r.Warnings = append(r.Warnings, fmt.Sprintf("%s is not a kind of file Custodian uses", base))
 		}
 		if r.Err != nil {
 			errs = append(errs, r.Err)
@@ -174,6 +174,17 @@ func (im Importer) Import(ctx context.Context, paths []string) ([]Imported, erro
 	}
 	return out, errors.Join(errs...)
 }
+
+// DetectedError is a file that looks like a known kind but fails that
+// kind's checks (or, for a private key, must not be carried at all). It
+// matches the reader's error and filekind.ErrInvalid with errors.Is.
+type DetectedError struct {
+	Path   string
+	Result filekind.Result
+}
+
+func (e *DetectedError) Error() string { return e.Path + ": " + e.Result.String() }
+func (e *DetectedError) Unwrap() error { return e.Result.Err }
 
 // readRegular reads a regular file; symbolic links, devices and
 // directories on a medium are refused.
