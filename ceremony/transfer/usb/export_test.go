@@ -490,3 +490,17 @@ func TestClassify(t *testing.T) {
 }
 
 var _ = filekind.ChecksumsName
+
+// Locate on a real mount: the label comes from the file system itself
+// (FS_IOC_GETFSLABEL or the superblock), free space from statfs.
+func TestLocateLoopImage(t *testing.T) {
+	forEachFS(t, 4<<20, func(t *testing.T, mnt string) {
+		m, err := Lister{}.Locate(mnt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(m.Device, "/dev/loop") || m.System || m.MountPoint != mnt || m.ReadOnly || m.Label != "CUSTTEST" || m.Free <= 0 || m.Total < m.Free {
+			t.Errorf("Locate(%s) = %+v", mnt, m)
+		}
+	})
+}
