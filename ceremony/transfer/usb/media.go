@@ -223,7 +223,8 @@ func (l Lister) ListAll() ([]Medium, error) {
 	var out []Medium
 	for _, d := range s.devs {
 		disk := s.devs[d.disk]
-		if disk == nil || !candidate(disk) || d.size == 0 {
+		// An extended partition's entry is 1 KiB: a container, not a medium.
+		if disk == nil || !candidate(disk) || d.size < 64<<10 {
 			continue
 		}
 		if !d.partition && hasPartitions(s.devs, d.name) {

@@ -99,6 +99,7 @@ func desktop(t *testing.T) *fakeSys {
 		"device/vendor": "SanDisk ", "device/model": "Ultra Fit       ",
 	})
 	f.partition(sdb, "sdb1", "8:17", "15631360")
+	f.partition(sdb, "sdb2", "8:18", "2") // an extended partition's container
 	f.disk("pci0000:00/0000:00:14.0/usb2/2-2/2-2:1.0/host7/target7:0:0/7:0:0:0", "sdc", map[string]string{
 		"removable": "1", "size": "4194304", "dev": "8:32", "ro": "1",
 		"device/vendor": "Kingston", "device/model": "DataTraveler 3.0",
@@ -153,7 +154,7 @@ func TestListFindsRemovableMediaAndRefusesTheSystemDisk(t *testing.T) {
 			t.Errorf("ListAll lacks %s; got %v", dev, all)
 		}
 	}
-	for _, dev := range []string{"/dev/sda", "/dev/sdb", "/dev/dm-0", "/dev/loop0", "/dev/sr0", "/dev/mmcblk0"} {
+	for _, dev := range []string{"/dev/sda", "/dev/sdb", "/dev/sdb2", "/dev/dm-0", "/dev/loop0", "/dev/sr0", "/dev/mmcblk0"} {
 		if _, ok := byDev[dev]; ok {
 			t.Errorf("ListAll lists %s, which is not a removable medium (or is a disk with partitions)", dev)
 		}
