@@ -161,3 +161,32 @@ func FuzzDetect(f *testing.F) {
 		_ = r.String()
 	})
 }
+
+// Whatever ParseChecksums accepts survives a round trip through Line for
+// names sha256sum writes without escaping.
+func FuzzParseChecksums(f *testing.F) {
+	f.Add([]byte(strings.Repeat("ab", 32) + "  sd.json\n"))
+	f.Add([]byte(`\` + strings.Repeat("00", 32) + `  a\nb` + "\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		sums, err := ParseChecksums(data)
+		if err != nil {
+			return
+		}
+		var b strings.Builder
+		for _, s := range sums {
+			if strings.ContainsAny(s.Name, "\\\n\r") {
+				return
+			}
+			b.WriteString(s.Line())
+		}
+		again, err := ParseChecksums([]byte(b.String()))
+		if err != nil || len(again) != len(sums) {
+			t.Fatalf("round trip: %v", err)
+		}
+		for i := range sums {
+			if again[i] != sums[i] {
+				t.Fatalf("entry %d: %+v != %+v", i, again[i], sums[i])
+			}
+		}
+	})
+}

@@ -431,3 +431,18 @@ func TestListThisMachine(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseMountInfo(f *testing.F) {
+	f.Add(`36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue`)
+	f.Add(`37 25 8:17 / /media/a\040b rw shared:1 - vfat /dev/sdb1 ro`)
+	f.Fuzz(func(t *testing.T, s string) {
+		ms, err := parseMountInfo(strings.NewReader(s))
+		if err != nil {
+			return
+		}
+		for _, m := range ms {
+			_ = m.readOnly()
+			mountFor(ms, m.point)
+		}
+	})
+}
