@@ -109,7 +109,10 @@ type command struct {
 
 // commands maps "group sub" (or a single word) to its implementation.
 var commands = map[string]command{
-	"version": {"version", cmdVersion},
+	"version":    {"version", cmdVersion},
+	"usb list":   {"usb list [--all]", cmdUSBList},
+	"usb export": {"usb export --to MOUNT [--folder NAME] [--any-disk] FILE...", cmdUSBExport},
+	"usb import": {"usb import --from DIR [--to DIR] [--max-size BYTES] [FILE...]", cmdUSBImport},
 }
 
 // Run executes one command line (without the program name) and returns an
