@@ -196,4 +196,3 @@ func OpenRestoreBlob(b *RestoreBlob, kd jwe.KeyDecrypter) (*OpenedBlob, error) {
 	}
 	return out, nil
 }
-

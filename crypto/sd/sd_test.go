@@ -384,48 +384,42 @@ func mutateSD(t *testing.T, edit func(m map[string]any)) []byte {
 func TestParseFileRejectsBadInputPrecisely(t *testing.T) {
 	_, data := vectorSD(t)
 	shares := func(m map[string]any) []any { return m["SharedKeys"].(map[string]any)["enc_shares"].([]any) }
-	flip := func(s string) string {
-		parts := strings.Split(s, ".")
-		ct := []byte(parts[3])
-		if ct[5] == 'A' {
-			ct[5] = 'B'
-		} else {
-			ct[5] = 'A'
-		}
-		parts[3] = string(ct)
-		return strings.Join(parts, ".")
-	}
-	_ = flip
 	cases := map[string]struct {
 		data []byte
 		want string
 	}{
-		"empty":              {nil, "empty"},
-		"truncated":          {data[:len(data)/2], "truncated"},
-		"not json":           {[]byte("hello world"), "not JSON"},
-		"syntax":             {[]byte(`{"EncData": }`), "byte"},
-		"array":              {[]byte(`[1,2]`), "not a JSON object"},
-		"trailing":           {append(append([]byte{}, data...), []byte("{}")...), "trailing data"},
-		"v1":                 {[]byte(`{"SplitKeys": {}, "version": 1}`), "legacy version 1"},
-		"v3":                 {mutateSD(t, func(m map[string]any) { m["version"] = 3 }), "unknown version 3"},
-		"version string":     {mutateSD(t, func(m map[string]any) { m["version"] = "2" }), "version: must be an integer"},
-		"missing EncData":    {mutateSD(t, func(m map[string]any) { delete(m, "EncData") }), "EncData: missing"},
-		"missing shares":     {mutateSD(t, func(m map[string]any) { delete(m["SharedKeys"].(map[string]any), "enc_shares") }), "enc_shares: missing"},
-		"shares not array":   {mutateSD(t, func(m map[string]any) { m["SharedKeys"].(map[string]any)["enc_shares"] = "x" }), "must be an array"},
-		"required 1":         {mutateSD(t, func(m map[string]any) { m["SharedKeys"].(map[string]any)["required"] = 1 }), "required: is 1"},
-		"required 11":        {mutateSD(t, func(m map[string]any) { m["SharedKeys"].(map[string]any)["required"] = 11 }), "required: is 11"},
-		"required > shares":  {mutateSD(t, func(m map[string]any) { m["SharedKeys"].(map[string]any)["required"] = 4 }), "only 3 shares"},
-		"required float":     {mutateSD(t, func(m map[string]any) { m["SharedKeys"].(map[string]any)["required"] = 2.5 }), "must be an integer"},
-		"wrong algorithm":    {mutateSD(t, func(m map[string]any) { m["SharedKeys"].(map[string]any)["key_algorithm"] = "xor_split" }), "key_algorithm"},
-		"wrong kdf":          {mutateSD(t, func(m map[string]any) { m["EncData"].(map[string]any)["kdf"] = "hkdf" }), "EncData.kdf"},
-		"no items":           {mutateSD(t, func(m map[string]any) { m["EncData"].(map[string]any)["data"] = []any{} }), "nothing to recover"},
-		"duplicate thumb":    {mutateSD(t, func(m map[string]any) { shares(m)[1].(map[string]any)["x5t_256"] = shares(m)[0].(map[string]any)["x5t_256"] }), "enc_shares[1].x5t_256: duplicates share 0"},
-		"bad thumb":          {mutateSD(t, func(m map[string]any) { shares(m)[2].(map[string]any)["x5t_256"] = "abc" }), "enc_shares[2].x5t_256"},
-		"share not jwe":      {mutateSD(t, func(m map[string]any) { shares(m)[0].(map[string]any)["enc_key"] = "a.b" }), "enc_shares[0].enc_key"},
-		"share number":       {mutateSD(t, func(m map[string]any) { shares(m)[0].(map[string]any)["enc_key"] = 5 }), "must be a string"},
-		"item missing tag":   {mutateSD(t, func(m map[string]any) { delete(m["EncData"].(map[string]any)["data"].([]any)[1].(map[string]any), "tag") }), "data[1].tag: missing"},
-		"duplicate item tag": {mutateSD(t, func(m map[string]any) { m["EncData"].(map[string]any)["data"].([]any)[2].(map[string]any)["tag"] = "hsm_backup" }), "already tags item 0"},
-		"too big":            {make([]byte, MaxFileSize+1), "over the"},
+		"empty":             {nil, "empty"},
+		"truncated":         {data[:len(data)/2], "truncated"},
+		"not json":          {[]byte("hello world"), "not JSON"},
+		"syntax":            {[]byte(`{"EncData": }`), "byte"},
+		"array":             {[]byte(`[1,2]`), "not a JSON object"},
+		"trailing":          {append(append([]byte{}, data...), []byte("{}")...), "trailing data"},
+		"v1":                {[]byte(`{"SplitKeys": {}, "version": 1}`), "legacy version 1"},
+		"v3":                {mutateSD(t, func(m map[string]any) { m["version"] = 3 }), "unknown version 3"},
+		"version string":    {mutateSD(t, func(m map[string]any) { m["version"] = "2" }), "version: must be an integer"},
+		"missing EncData":   {mutateSD(t, func(m map[string]any) { delete(m, "EncData") }), "EncData: missing"},
+		"missing shares":    {mutateSD(t, func(m map[string]any) { delete(m["SharedKeys"].(map[string]any), "enc_shares") }), "enc_shares: missing"},
+		"shares not array":  {mutateSD(t, func(m map[string]any) { m["SharedKeys"].(map[string]any)["enc_shares"] = "x" }), "must be an array"},
+		"required 1":        {mutateSD(t, func(m map[string]any) { m["SharedKeys"].(map[string]any)["required"] = 1 }), "required: is 1"},
+		"required 11":       {mutateSD(t, func(m map[string]any) { m["SharedKeys"].(map[string]any)["required"] = 11 }), "required: is 11"},
+		"required > shares": {mutateSD(t, func(m map[string]any) { m["SharedKeys"].(map[string]any)["required"] = 4 }), "only 3 shares"},
+		"required float":    {mutateSD(t, func(m map[string]any) { m["SharedKeys"].(map[string]any)["required"] = 2.5 }), "must be an integer"},
+		"wrong algorithm":   {mutateSD(t, func(m map[string]any) { m["SharedKeys"].(map[string]any)["key_algorithm"] = "xor_split" }), "key_algorithm"},
+		"wrong kdf":         {mutateSD(t, func(m map[string]any) { m["EncData"].(map[string]any)["kdf"] = "hkdf" }), "EncData.kdf"},
+		"no items":          {mutateSD(t, func(m map[string]any) { m["EncData"].(map[string]any)["data"] = []any{} }), "nothing to recover"},
+		"duplicate thumb": {mutateSD(t, func(m map[string]any) {
+			shares(m)[1].(map[string]any)["x5t_256"] = shares(m)[0].(map[string]any)["x5t_256"]
+		}), "enc_shares[1].x5t_256: duplicates share 0"},
+		"bad thumb":     {mutateSD(t, func(m map[string]any) { shares(m)[2].(map[string]any)["x5t_256"] = "abc" }), "enc_shares[2].x5t_256"},
+		"share not jwe": {mutateSD(t, func(m map[string]any) { shares(m)[0].(map[string]any)["enc_key"] = "a.b" }), "enc_shares[0].enc_key"},
+		"share number":  {mutateSD(t, func(m map[string]any) { shares(m)[0].(map[string]any)["enc_key"] = 5 }), "must be a string"},
+		"item missing tag": {mutateSD(t, func(m map[string]any) {
+			delete(m["EncData"].(map[string]any)["data"].([]any)[1].(map[string]any), "tag")
+		}), "data[1].tag: missing"},
+		"duplicate item tag": {mutateSD(t, func(m map[string]any) {
+			m["EncData"].(map[string]any)["data"].([]any)[2].(map[string]any)["tag"] = "hsm_backup"
+		}), "already tags item 0"},
+		"too big": {make([]byte, MaxFileSize+1), "over the"},
 	}
 	for name, c := range cases {
 		_, err := ParseFile(c.data)
