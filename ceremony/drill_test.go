@@ -1,0 +1,131 @@
+package ceremony
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/custodian-hsm/custodian/crypto/sd"
+	"github.com/custodian-hsm/custodian/crypto/token/soft"
+)
+
+func TestDrillSoftTokens(t *testing.T) {
+	for _, c := range []struct {
+		n, m   int
+		faults Faults
+	}{
+		{3, 2, Faults{}},
+		{5, 3, Faults{}},
+		{5, 3, Faults{LostToken: true, CorruptShare: true}},
+	} {
+		dir := filepath.Join(t.TempDir(), "drill")
+		var steps []string
+		report, err := RunDrill(context.Background(), DrillConfig{Custodians: c.n, Quorum: c.m, Tokens: SoftTokens, Dir: dir, Faults: c.faults,
+			Progress: func(s string) { steps = append(steps, s) }})
+		if err != nil {
+			t.Fatalf("(%d,%d) %+v: %v\n%v", c.n, c.m, c.faults, err, report)
+		}
+		if !report.Accepted || !strings.Contains(report.String(), "accepted the restore blob") {
+			t.Errorf("report: %s", report)
+		}
+		if c.faults.CorruptShare && !strings.Contains(report.String(), "corrupted — named and refused") {
+			t.Errorf("corrupted-share drill not reported: %s", report)
+		}
+		if len(steps) < c.n+4 {
+			t.Errorf("progress steps: %v", steps)
+		}
+		assertDrillNames(t, dir)
+		assertNoSecrets(t, dir, nil)
+	}
+}
+
+func TestDrillRefusesImpossibleFaults(t *testing.T) {
+	_, err := RunDrill(context.Background(), DrillConfig{Custodians: 3, Quorum: 3, Dir: filepath.Join(t.TempDir(), "d"), Faults: Faults{LostToken: true}})
+	if err == nil || !strings.Contains(err.Error(), "one custodian more than the quorum") {
+		t.Errorf("lost token with N = M: %v", err)
+	}
+}
+
+// assertDrillNames checks that every file the drill wrote says DRILL in its
+// name or in a DRILL folder.
+func assertDrillNames(t *testing.T, dir string) {
+	t.Helper()
+	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() || p == dir {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if !strings.Contains(rel, "DRILL") {
+			t.Errorf("drill file %s does not say DRILL", rel)
+		}
+		return nil
+	})
+}
+
+// assertNoSecrets opens the drill's security domain with its software keys
+// to learn every share and the master key, then scans every file the drill
+// wrote for them (raw, hex, base64, base64url) and for the drill PIN.
+func assertNoSecrets(t *testing.T, dir string, extra [][]byte) {
+	t.Helper()
+	sdPath := filepath.Join(dir, "DRILL-drill-hsm-SD.json")
+	sdBytes, err := os.ReadFile(sdPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := sd.ParseFile(sdBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := append([][]byte{drillPIN}, extra...)
+	var shares []*sd.Share
+	for i := 0; i < len(f.SharedKeys.EncShares); i++ {
+		k, err := soft.Open(context.Background(), filepath.Join(dir, "DRILL-custodian-"+string(rune('1'+i))+".key"), nil)
+		if err != nil {
+			continue // a custodian of a softhsm/vcard drill
+		}
+		s, err := sd.OpenShare(f, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		secrets = append(secrets, append([]byte(nil), s.Bytes()...))
+		shares = append(shares, s)
+	}
+	if len(shares) >= f.SharedKeys.Required {
+		rec, err := sd.Recover(f, shares[:f.SharedKeys.Required])
+		if err != nil {
+			t.Fatal(err)
+		}
+		secrets = append(secrets, append([]byte(nil), rec.MasterKey()...))
+		rec.Wipe()
+	}
+	if len(secrets) < 2 {
+		t.Fatal("the scan learned no secret to look for")
+	}
+	forms := func(s []byte) [][]byte {
+		return [][]byte{s, []byte(hex.EncodeToString(s)), []byte(strings.ToUpper(hex.EncodeToString(s))),
+			[]byte(base64.StdEncoding.EncodeToString(s)), []byte(base64.RawURLEncoding.EncodeToString(s))}
+	}
+	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range secrets {
+			for _, form := range forms(s) {
+				if len(form) >= 6 && bytes.Contains(data, form) {
+					t.Errorf("%s contains a secret (%d bytes)", p, len(s))
+				}
+			}
+		}
+		return nil
+	})
+}
+
