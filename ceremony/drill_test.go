@@ -128,4 +128,3 @@ func assertNoSecrets(t *testing.T, dir string, extra [][]byte) {
 		return nil
 	})
 }
-
