@@ -81,9 +81,18 @@ var ErrInvalid = errors.New("invalid file")
 
 // invalidError carries the reader's error unchanged in its message and
 // matches both it and ErrInvalid with errors.Is/As.
-type invalidError struct{ err error }
+type invalidError struct {
+	err error
+	msg string // what to show instead of err's own text ("" for that)
+}
 
-func (e invalidError) Error() string   { return e.err.Error() }
+func (e invalidError) Error() string {
+	if e.msg != "" {
+		return e.msg
+	}
+	return e.err.Error()
+}
+
 func (e invalidError) Unwrap() []error { return []error{e.err, ErrInvalid} }
 
 // String is the one-line description: "security domain file: 3 shares, …".
@@ -91,6 +100,9 @@ func (e invalidError) Unwrap() []error { return []error{e.err, ErrInvalid} }
 // For a file that fails its kind's checks it is "looks like a security
 // domain file but: …" with the reader's error.
 func (r Result) String() string {
+	if r.Kind == PrivateKey && r.Err != nil {
+		return "PRIVATE KEY (" + r.Summary + "): " + r.Err.Error()
+	}
 	if r.Err != nil {
 		name := r.Kind.String()
 		article := "a "
@@ -109,7 +121,7 @@ func (r Result) String() string {
 func (r Result) SHA256Hex() string { return hex.EncodeToString(r.SHA256[:]) }
 
 // invalid makes Result.Err for a file that looks like kind.
-func invalid(err error) error { return invalidError{err} }
+func invalid(err error) error { return invalidError{err: err} }
 
 // Detect tells what data is. It never fails: a file it cannot place is
 // Unknown with a summary describing what it saw.
@@ -236,7 +248,20 @@ func detectJSON(text []byte) Result {
 	}
 	var members map[string]json.RawMessage
 	if err := json.Unmarshal(text, &members); err != nil {
-		return Result{Kind: Unknown, Summary: "JSON-like text that does not parse", Err: nil}
+		// A truncated or damaged file (a stick pulled out mid-copy) is
+		// still recognisable by its member names; the reader then says
+		// what is wrong with it.
+		switch {
+		case bytes.Contains(text, []byte(`"SharedKeys"`)), bytes.Contains(text, []byte(`"SplitKeys"`)):
+			return detectSD(text)
+		case bytes.Contains(text, []byte(`"WrappedKey"`)):
+			return detectRestoreBlob(text)
+		case bytes.Contains(text, []byte(`"EncData"`)):
+			return detectSD(text)
+		case bytes.Contains(text, []byte(`"transfer_key"`)):
+			return detectExchangeKey(text, "")
+		}
+		return Result{Kind: Unknown, Summary: fmt.Sprintf("text starting with { that is not valid JSON (%v)", err)}
 	}
 	has := func(names ...string) bool {
 		for _, n := range names {
@@ -252,7 +277,7 @@ func detectJSON(text []byte) Result {
 	case has("EncData", "WrappedKey"):
 		return detectRestoreBlob(text)
 	case has("transfer_key"), has("kty", "n", "e"), has("x5c"):
-		return detectExchangeKey(text, "JSON")
+		return detectExchangeKey(text, "")
 	case has("custodian_kind"):
 		return detectCustodianManifest(members)
 	case has("seq", "prev"):
@@ -263,6 +288,9 @@ func detectJSON(text []byte) Result {
 			return Result{Kind: SecurityDomain, Summary: "the HSM's whole download response ({\"value\": …})",
 				Err: invalid(errors.New("this is the HTTP response body, not the SD file the Azure tools save: save the \"value\" string alone (az keyvault security-domain download does this)"))}
 		}
+	}
+	if has("certificates", "required") {
+		return Result{Kind: Unknown, Summary: "the activation download request body (certificates and required), which goes to the HSM, not to a custodian"}
 	}
 	names := make([]string, 0, len(members))
 	for n := range members {

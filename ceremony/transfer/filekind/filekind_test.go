@@ -24,9 +24,11 @@ func vectorPath(name string) string {
 	return filepath.Join("../../../../shared/vectors", name)
 }
 
+func readVector(name string) ([]byte, error) { return os.ReadFile(vectorPath(name)) }
+
 func vector(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(vectorPath(name))
+	b, err := readVector(name)
 	if err != nil {
 		t.Fatalf("test vector %s: %v (set CUSTODIAN_VECTORS to the vectors directory)", name, err)
 	}
