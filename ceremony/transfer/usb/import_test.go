@@ -123,3 +123,83 @@ func TestImportDamagedSHA256SUMS(t *testing.T) {
 		t.Errorf("err = %v, result %+v", err, res[0])
 	}
 }
+
+// vectorPath finds a file of the shared test vectors (see their README.md):
+// $CUSTODIAN_VECTORS if set, else testdata/vectors at the repository root,
+// else the shared/vectors directory next to the repository checkout.
+func vectorPath(name string) string {
+	if d := os.Getenv("CUSTODIAN_VECTORS"); d != "" {
+		return filepath.Join(d, name)
+	}
+	for _, d := range []string{"../../../testdata/vectors", "../../../../shared/vectors"} {
+		if _, err := os.Stat(filepath.Join(d, name)); err == nil {
+			return filepath.Join(d, name)
+		}
+	}
+	return filepath.Join("../../../../shared/vectors", name)
+}
+
+func vector(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(vectorPath(name))
+	if err != nil {
+		t.Fatalf("test vector %s: %v (set CUSTODIAN_VECTORS to the vectors directory)", name, err)
+	}
+	return b
+}
+
+// The four things that cross the air gap, exported to a real medium and
+// imported back: each is named plainly and checked against SHA256SUMS.
+func TestRoundTripOfTheCeremonyFiles(t *testing.T) {
+	files := []File{
+		{"cert_0.cer", vector(t, "sd-3of2/keys/cert_0.cer")},
+		{"sd.json", vector(t, "sd-3of2/sd.json")},
+		{"exchange.cer", vector(t, "sd-3of2/exchange.cer")},
+		{"blob.json", vector(t, "sd-3of2/blob.json")},
+	}
+	forEachFS(t, 4<<20, func(t *testing.T, mnt string) {
+		if _, err := Export(context.Background(), mnt, files, nil); err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join(mnt, DefaultFolder)
+		var paths []string
+		for _, f := range files {
+			paths = append(paths, filepath.Join(dir, f.Name))
+		}
+		res, err := Import(context.Background(), paths)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []struct {
+			kind   filekind.Kind
+			prefix string
+		}{
+			{filekind.Certificate, `certificate: "CN=custodian 0", RSA-2048`},
+			{filekind.SecurityDomain, "security domain file: 3 shares, quorum 2, 3 EncData items (hsm_backup, base_enclave_backup, partition_enclave_backup); SHA-256 "},
+			{filekind.ExchangeKey, `exchange key: "CN=security domain exchange key"`},
+			{filekind.RestoreBlob, "restore blob: 3 EncData items"},
+		}
+		for i, r := range res {
+			if r.Kind() != want[i].kind || r.Checksum != Matches || r.Err != nil || len(r.Warnings) != 0 {
+				t.Errorf("%s: %+v", files[i].Name, r)
+			}
+			s := r.Summary()
+			if !strings.HasPrefix(s, want[i].prefix) || !strings.HasSuffix(s, sumHex(files[i].Data)+" matches SHA256SUMS") {
+				t.Errorf("%s summary:\n %s\nwant it to start with %q and end with the digest and \"matches SHA256SUMS\"", files[i].Name, s, want[i].prefix)
+			}
+		}
+	})
+}
+
+func TestImportDamagedSDFile(t *testing.T) {
+	sd := vector(t, "sd-3of2/sd.json")
+	dir := folder(t, map[string]string{"sd.json": string(sd[:len(sd)-40])}, nil)
+	res, err := Import(context.Background(), []string{filepath.Join(dir, "sd.json")})
+	var de *DetectedError
+	if !errors.As(err, &de) || !errors.Is(err, filekind.ErrInvalid) || res[0].Kind() != filekind.SecurityDomain {
+		t.Fatalf("err = %v, result %+v", err, res[0])
+	}
+	if !strings.Contains(res[0].Summary(), "looks like a security domain file but: ") {
+		t.Errorf("summary: %s", res[0].Summary())
+	}
+}
