@@ -238,3 +238,28 @@ func usbMust(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+func TestUSBImportSecurityDomainVector(t *testing.T) {
+	dir := os.Getenv("CUSTODIAN_VECTORS")
+	if dir == "" {
+		dir = "../../../shared/vectors"
+		if _, err := os.Stat("../../testdata/vectors"); err == nil {
+			dir = "../../testdata/vectors"
+		}
+	}
+	sdData, err := os.ReadFile(filepath.Join(dir, "sd-3of2", "sd.json"))
+	if err != nil {
+		t.Fatalf("test vector: %v (set CUSTODIAN_VECTORS)", err)
+	}
+	from := t.TempDir()
+	usbMust(t, os.WriteFile(filepath.Join(from, "sd.json"), sdData, 0o644))
+	out, errOut, code := runUSB(t, cmdUSBImport, "--from", from, "sd.json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"sd.json: security domain file: 3 shares, quorum 2, 3 EncData items", "no SHA256SUMS next to sd.json"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
