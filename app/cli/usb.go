@@ -112,7 +112,8 @@ func cmdUSBExport(env *Env, args []string) error {
 	ex := usb.Exporter{Folder: *folder, AnyDisk: *anyDisk, Lister: usbLister}
 	m, err := ex.Export(context.Background(), *to, out, progressPrinter(env.Stderr))
 	if err != nil {
-		if errors.Is(err, usb.ErrSystemDisk) || errors.Is(err, usb.ErrNotBlockDev) || errors.Is(err, usb.ErrNotMounted) {
+		if errors.Is(err, usb.ErrSystemDisk) || errors.Is(err, usb.ErrNotBlockDev) ||
+			errors.Is(err, usb.ErrNotRemovable) || errors.Is(err, usb.ErrNotMounted) {
 			return usageErrorf("%v", err)
 		}
 		return failuref("%v", err)

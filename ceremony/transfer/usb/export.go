@@ -158,7 +158,7 @@ func (e Exporter) Export(ctx context.Context, mountDir string, files []File, pro
 	case medium.ReadOnly:
 		return nil, fmt.Errorf("%s (%s) is mounted read-only: %w", medium.MountPoint, medium.Device, classify(syscall.EROFS, ""))
 	case !e.AnyDisk && !medium.Removable && !medium.USB && !medium.SDCard:
-		return nil, fmt.Errorf("%s is on %s, a fixed disk, not removable media: %w", mountDir, medium.Device, ErrNotBlockDev)
+		return nil, fmt.Errorf("%s is on %s, a fixed disk: %w", mountDir, medium.Device, ErrNotRemovable)
 	}
 
 	dir := filepath.Join(mountDir, folder)

@@ -443,7 +443,7 @@ func TestExportRefusesFixedDisksUnlessAllowed(t *testing.T) {
 	fs := fileSystems[1]
 	mnt := mountImage(t, fs.name, fs.mkfs, fs.args, 4<<20)
 	_, err := Exporter{}.Export(context.Background(), mnt, []File{{"a", []byte("a")}}, nil)
-	if !errors.Is(err, ErrNotBlockDev) || !strings.Contains(err.Error(), "not removable") {
+	if !errors.Is(err, ErrNotRemovable) || !strings.Contains(err.Error(), "not removable") {
 		t.Fatalf("a loop image is not removable media: err = %v", err)
 	}
 }

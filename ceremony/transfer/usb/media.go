@@ -324,6 +324,9 @@ var (
 	ErrSystemDisk  = errors.New("the system disk is not a transfer medium")
 	ErrNotBlockDev = errors.New("not on a disk")
 	ErrNotMounted  = errors.New("not a mounted medium")
+	// ErrNotRemovable: a disk that is neither removable nor USB nor an SD
+	// card (Exporter.AnyDisk accepts it).
+	ErrNotRemovable = errors.New("not removable media")
 )
 
 // Locate describes the medium holding dir, whatever kind of disk it is.
