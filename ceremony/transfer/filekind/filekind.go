@@ -343,7 +343,23 @@ func detectCustodianManifest(members map[string]json.RawMessage) Result {
 	if err := json.Unmarshal(members["custodian_kind"], &kind); err != nil || kind == "" {
 		return Result{Kind: CustodianManifest, Err: invalid(errors.New("custodian_kind is not a non-empty string"))}
 	}
-	return Result{Kind: CustodianManifest, Summary: fmt.Sprintf("custodian_kind %q", kind)}
+	summary := fmt.Sprintf("custodian_kind %q", kind)
+	// The operator package's manifest (ceremony.Manifest) says which HSM
+	// and how many custodians; other kinds show only their name.
+	var m struct {
+		Mode       string            `json:"mode"`
+		HSMName    string            `json:"hsm_name"`
+		Quorum     int               `json:"quorum"`
+		Custodians []json.RawMessage `json:"custodians"`
+	}
+	raw, _ := json.Marshal(members)
+	if json.Unmarshal(raw, &m) == nil && m.HSMName != "" {
+		summary += fmt.Sprintf(", HSM %q, quorum %d of %s", m.HSMName, m.Quorum, plural(len(m.Custodians), "custodian"))
+	}
+	if strings.EqualFold(m.Mode, "drill") {
+		summary = "DRILL " + summary
+	}
+	return Result{Kind: CustodianManifest, Summary: summary}
 }
 
 func detectChecksums(data []byte) Result {

@@ -100,6 +100,10 @@ func TestDetectCustodianManifest(t *testing.T) {
 	if r.Kind != CustodianManifest || r.Err != nil || r.Summary != `custodian_kind "operator-package"` {
 		t.Errorf("%+v", r)
 	}
+	op := Detect([]byte(`{"custodian_kind":"operator-package","mode":"DRILL","ceremony_id":"c1","hsm_name":"contoso-hsm","quorum":2,"custodians":[{},{},{}]}`))
+	if op.Summary != `DRILL custodian_kind "operator-package", HSM "contoso-hsm", quorum 2 of 3 custodians` {
+		t.Errorf("operator manifest: %v", op)
+	}
 	if r := Detect([]byte(`{"custodian_kind":7}`)); r.Kind != CustodianManifest || r.Err == nil {
 		t.Errorf("non-string kind: %+v", r)
 	}

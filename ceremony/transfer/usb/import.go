@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/custodian-hsm/custodian/ceremony/transfer/filekind"
 	"github.com/custodian-hsm/custodian/internal/safefile"
@@ -163,6 +164,9 @@ func (im Importer) Import(ctx context.Context, paths []string) ([]Imported, erro
 				r.Checksum = Mismatch
 				r.Err = errors.Join(r.Err, &MismatchError{Path: p, Manifest: s.path, Want: want, Got: r.Detected.SHA256})
 			}
+		}
+		if strings.HasPrefix(strings.ToUpper(base), "DRILL-") {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("%s is a drill file: never use it in a production ceremony", base))
 		}
 		if r.Detected.Kind == filekind.Unknown {
 			r.Warnings = append(r.Warnings, fmt.Sprintf("%s is not a kind of file Custodian uses", base))

@@ -62,6 +62,17 @@ func TestImportChecksAgainstSHA256SUMS(t *testing.T) {
 	}
 }
 
+func TestImportWarnsAboutDrillFiles(t *testing.T) {
+	dir := folder(t, map[string]string{"DRILL-transcript.jsonl": transcript}, map[string]string{"DRILL-transcript.jsonl": transcript})
+	res, err := Import(context.Background(), []string{filepath.Join(dir, "DRILL-transcript.jsonl")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res[0].Warnings) != 1 || !strings.Contains(res[0].Warnings[0], "drill file") {
+		t.Errorf("warnings: %q", res[0].Warnings)
+	}
+}
+
 func TestImportWithoutSHA256SUMSWarns(t *testing.T) {
 	dir := folder(t, map[string]string{"transcript.jsonl": transcript}, nil)
 	res, err := Import(context.Background(), []string{filepath.Join(dir, "transcript.jsonl")})
