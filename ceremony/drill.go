@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/custodian-hsm/custodian/crypto/drillhsm"
+	"github.com/custodian-hsm/custodian/crypto/fingerprint"
 	"github.com/custodian-hsm/custodian/crypto/jwe"
 	"github.com/custodian-hsm/custodian/crypto/sd"
 	"github.com/custodian-hsm/custodian/crypto/token"
@@ -54,6 +55,10 @@ type DrillConfig struct {
 type DrillReport struct {
 	Dir      string
 	Accepted bool
+	// Transcript is the drill's transcript and Digest its final digest
+	// (once the drill has ended).
+	Transcript string
+	Digest     string
 	Lines    []string
 	Files    []string
 }
@@ -68,6 +73,13 @@ func (r *DrillReport) String() string {
 	b.WriteString("DRILL — rehearsal with a simulated HSM; nothing here is production\n")
 	for _, l := range r.Lines {
 		b.WriteString("  " + l + "\n")
+	}
+	if r.Transcript != "" {
+		fmt.Fprintf(&b, "  transcript: %s\n", r.Transcript)
+	}
+	if r.Digest != "" {
+		fp, _ := fingerprint.FromHex(r.Digest)
+		fmt.Fprintf(&b, "  final digest: %s\n                %s\n", fp.GroupedHex(), fp.WordString())
 	}
 	if r.Accepted {
 		b.WriteString("RESULT: the drill HSM accepted the restore blob — the procedure works end to end\n")
@@ -106,16 +118,26 @@ func RunDrill(ctx context.Context, cfg DrillConfig) (*DrillReport, error) {
 		}
 	}
 	report := &DrillReport{Dir: cfg.Dir}
-	rec := cfg.Recorder
-	if rec == nil {
-		rec = &MemoryRecorder{}
-	}
 	progress("provisioning drill tokens")
 	session, err := NewDrillSession(cfg.Dir, cfg.Tokens, cfg.Custodians)
 	if err != nil {
 		return report, err
 	}
 	defer session.Close()
+	rec := cfg.Recorder
+	if rec == nil {
+		tr, err := OpenTranscript(cfg.Dir, Drill, "drill", "DRILL-"+filepath.Base(cfg.Dir), "drill-hsm")
+		if err != nil {
+			return report, err
+		}
+		report.Transcript = tr.Path()
+		defer func() {
+			if digest, err := tr.Close(); err == nil {
+				report.Digest = digest
+			}
+		}()
+		rec = tr
+	}
 	tokens := session.Tokens
 	report.say("tokens: %d × %s", cfg.Custodians, cfg.Tokens)
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/custodian-hsm/custodian/ceremony/transcript"
 	"github.com/custodian-hsm/custodian/crypto/sd"
 	"github.com/custodian-hsm/custodian/crypto/token/soft"
 )
@@ -38,6 +39,18 @@ func TestDrillSoftTokens(t *testing.T) {
 		}
 		if len(steps) < c.n+4 {
 			t.Errorf("progress steps: %v", steps)
+		}
+		v, err := transcript.VerifyFile(report.Transcript)
+		if err != nil || !v.OK() || !v.Closed || v.Final != report.Digest {
+			t.Fatalf("drill transcript: %v %v", v.Summary(), err)
+		}
+		for _, e := range v.Entries {
+			if !e.Drill {
+				t.Errorf("transcript entry %d (%s) is not marked drill", e.Seq, e.Step)
+			}
+		}
+		if !strings.Contains(report.String(), "final digest") {
+			t.Errorf("the report does not show the final digest:\n%s", report)
 		}
 		assertDrillNames(t, dir)
 		assertNoSecrets(t, dir, nil)

@@ -1,0 +1,117 @@
+// Package identity says which Custodian is running: its version and the
+// SHA-256 of its own binary, as hex and as words. Every transcript opens
+// with it, and the status bar shows it, so that witnesses can compare the
+// binary with the one that was reviewed and published.
+package identity
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"sync"
+
+	"github.com/custodian-hsm/custodian/crypto/fingerprint"
+)
+
+// Identity is the running build.
+type Identity struct {
+	Version   string
+	Revision  string
+	Modified  bool
+	GoVersion string
+	// Binary is the SHA-256 of the executable; zero when it cannot be read.
+	Binary fingerprint.Fingerprint
+	// Err says why the binary could not be hashed.
+	Err error
+}
+
+// Hex is the binary's SHA-256 (or why it is unknown).
+func (id Identity) Hex() string {
+	if id.Err != nil {
+		return "unknown (" + id.Err.Error() + ")"
+	}
+	return id.Binary.Hex()
+}
+
+// Words is the binary's SHA-256 as words.
+func (id Identity) Words() string {
+	if id.Err != nil {
+		return ""
+	}
+	return id.Binary.WordString()
+}
+
+// String is the version line: "v0.1.0 (3f2a9c1d7e4b, modified) go1.26.8".
+func (id Identity) String() string {
+	s := id.Version
+	if id.Revision != "" {
+		rev := id.Revision
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		s += " (" + rev
+		if id.Modified {
+			s += ", modified"
+		}
+		s += ")"
+	}
+	return s + " " + id.GoVersion
+}
+
+var (
+	once    sync.Once
+	current Identity
+)
+
+// Current returns the running build's identity (computed once).
+func Current() Identity {
+	once.Do(func() { current = compute() })
+	return current
+}
+
+func compute() Identity {
+	id := Identity{Version: "(devel)", GoVersion: runtime.Version()}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" {
+			id.Version = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				id.Revision = s.Value
+			case "vcs.modified":
+				id.Modified = s.Value == "true"
+			}
+		}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		id.Err = err
+		return id
+	}
+	sum, err := fileSHA256(exe)
+	if err != nil {
+		id.Err = fmt.Errorf("reading %s: %w", exe, err)
+		return id
+	}
+	id.Binary = sum
+	return id
+}
+
+func fileSHA256(path string) (fingerprint.Fingerprint, error) {
+	var fp fingerprint.Fingerprint
+	f, err := os.Open(path)
+	if err != nil {
+		return fp, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return fp, err
+	}
+	copy(fp[:], h.Sum(nil))
+	return fp, nil
+}

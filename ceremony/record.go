@@ -1,0 +1,77 @@
+package ceremony
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/custodian-hsm/custodian/ceremony/identity"
+	"github.com/custodian-hsm/custodian/ceremony/transcript"
+	"github.com/custodian-hsm/custodian/crypto/token"
+)
+
+// TranscriptRecorder records a ceremony's events in its transcript file.
+type TranscriptRecorder struct {
+	w *transcript.Writer
+}
+
+// OpenTranscript starts the transcript of a new ceremony in dir, named
+// after the ceremony (DRILL- prefixed in drills). It opens with the tool's
+// identity.
+func OpenTranscript(dir string, mode Mode, kind, ceremonyID, hsm string) (*TranscriptRecorder, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	name := mode.FileName(fmt.Sprintf("%s-%s-transcript.jsonl", kind, safeName(ceremonyID)))
+	id := identity.Current()
+	w, err := transcript.Create(filepath.Join(dir, name), transcript.Opening{
+		Ceremony: transcript.Ceremony{ID: ceremonyID, Kind: kind, Mode: mode.String(), HSM: hsm},
+		Tool:     transcript.Tool{Version: id.String(), SHA256: id.Hex(), Words: id.Words()},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &TranscriptRecorder{w: w}, nil
+}
+
+// safeName keeps a ceremony identifier usable in a file name.
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// Path is the transcript's file.
+func (t *TranscriptRecorder) Path() string { return t.w.Path() }
+
+// Record implements Recorder.
+func (t *TranscriptRecorder) Record(e Event) error {
+	entry := transcript.Entry{Step: e.Step, Decision: e.Decision, Message: e.Message}
+	if e.Actor.Name != "" || e.Actor.Role != "" {
+		entry.Actor = &transcript.Actor{Role: string(e.Actor.Role), Name: e.Actor.Name}
+	}
+	for _, f := range e.Inputs {
+		entry.Inputs = append(entry.Inputs, transcript.File{Name: f.Name, SHA256: f.SHA256})
+	}
+	for _, f := range e.Outputs {
+		entry.Outputs = append(entry.Outputs, transcript.File{Name: f.Name, SHA256: f.SHA256})
+	}
+	for _, tok := range e.Tokens {
+		entry.Tokens = append(entry.Tokens, tokenRecord(tok))
+	}
+	if e.Exception != nil {
+		entry.Exception = &transcript.Exception{What: e.Exception.What, ApprovedBy: e.Exception.ApprovedBy}
+	}
+	return t.w.Append(entry)
+}
+
+func tokenRecord(t token.Info) transcript.Token {
+	return transcript.Token{Kind: string(t.Kind), Model: t.Model, Serial: t.Serial, Firmware: t.Firmware, Label: t.Label}
+}
+
+// Close writes the closing entry and returns the final digest.
+func (t *TranscriptRecorder) Close() (string, error) { return t.w.Close() }
