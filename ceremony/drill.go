@@ -59,8 +59,8 @@ type DrillReport struct {
 	// (once the drill has ended).
 	Transcript string
 	Digest     string
-	Lines    []string
-	Files    []string
+	Lines      []string
+	Files      []string
 }
 
 func (r *DrillReport) say(format string, args ...any) {
