@@ -9,6 +9,7 @@ import (
 
 	"github.com/custodian-hsm/custodian/app/cli"
 	"github.com/custodian-hsm/custodian/app/gui"
+	"github.com/custodian-hsm/custodian/ceremony/identity"
 	// Before Fyne reads the locale: see the package doc.
 	_ "github.com/custodian-hsm/custodian/internal/locale"
 )
@@ -21,5 +22,6 @@ func main() {
 		}
 		os.Exit(cli.ExitCode(err))
 	}
-	gui.Run(gui.Identity{Version: "dev"})
+	id := identity.Current()
+	gui.Run(gui.Identity{Version: id.String(), SHA256: id.Hex(), Words: id.Words()}, gui.Options{})
 }

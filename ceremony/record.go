@@ -23,7 +23,7 @@ func OpenTranscript(dir string, mode Mode, kind, ceremonyID, hsm string) (*Trans
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	name := mode.FileName(fmt.Sprintf("%s-%s-transcript.jsonl", kind, safeName(ceremonyID)))
+	name := mode.FileName(fmt.Sprintf("%s-%s-transcript.jsonl", safeName(ceremonyID), kind))
 	id := identity.Current()
 	w, err := transcript.Create(filepath.Join(dir, name), transcript.Opening{
 		Ceremony: transcript.Ceremony{ID: ceremonyID, Kind: kind, Mode: mode.String(), HSM: hsm},

@@ -113,6 +113,19 @@ var commands = map[string]command{
 	"usb list":   {"usb list [--all]", cmdUSBList},
 	"usb export": {"usb export --to MOUNT [--folder NAME] [--any-disk] FILE...", cmdUSBExport},
 	"usb import": {"usb import --from DIR [--to DIR] [--max-size BYTES] [FILE...]", cmdUSBImport},
+
+	"sd verify":       {"sd verify --sd-file F [--cert C ...] [--quorum M]", cmdSDVerify},
+	"sd restore-blob": {"sd restore-blob --sd-file F --sd-exchange-key K --key REF [--key REF ...] --out BLOB", cmdSDRestoreBlob},
+	"sd request":      {"sd request --cert C ... --quorum M --out F", cmdSDRequest},
+	"sd check-share":  {"sd check-share --sd-file F --key REF", cmdSDCheckShare},
+
+	"token list":   {"token list", cmdTokenList},
+	"token enroll": {"token enroll --token REF --name NAME --out CERT.cer [--bits 2048|3072|4096] [--slot 9d] [--touch never|always|cached]", cmdTokenEnroll},
+	"token attest": {"token attest --key REF", cmdTokenAttest},
+
+	"drill keys": {"drill keys --dir D --count N [--bits 2048|3072|4096]", cmdDrillKeys},
+	"drill hsm":  {"drill hsm activate --hsm-dir D --quorum M --out SD CERT... | init-recovery --hsm-dir D --out SDE.cer | upload --hsm-dir D --blob BLOB", cmdDrillHSM},
+	"drill run":  {"drill run --custodians N --quorum M --tokens soft|softhsm|vcard --dir D [--fault-…]", cmdDrillRun},
 }
 
 // Run executes one command line (without the program name) and returns an

@@ -1,13 +1,24 @@
 // Package gui is Custodian's Fyne front-end. It holds no business logic:
 // each screen (one file each) shows the state of a ceremony/ workflow and
-// turns taps and typing into calls on it.
+// turns taps and typing into calls on it. Work that takes time runs on a
+// goroutine and comes back to the window through fyne.Do, so the window
+// never freezes.
+//
+// Fyne's entry widgets keep their text as Go strings, which cannot be
+// wiped; PIN entries are therefore cleared as soon as their text is taken,
+// and the PIN bytes handed to tokens are wiped by the token backends.
 package gui
 
 import (
+	"os"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/app"
+	"fyne.io/fyne/v2/container"
 
 	"github.com/custodian-hsm/custodian/assets"
+	"github.com/custodian-hsm/custodian/ceremony"
+	"github.com/custodian-hsm/custodian/crypto/token"
 )
 
 // AppID is the application identifier (also in FyneApp.toml).
@@ -21,13 +32,47 @@ type Identity struct {
 	Words   string
 }
 
+// Options configure the GUI.
+type Options struct {
+	// WorkDir is where ceremonies and drills keep their folders and
+	// transcripts (default: the current directory).
+	WorkDir string
+}
+
 // Run opens the main window and blocks until it is closed.
-func Run(id Identity) {
+func Run(id Identity, opts Options) {
 	a := app.NewWithID(AppID)
 	a.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon))
 	w := a.NewWindow("Custodian")
-	w.SetContent(NewHome(id))
+	s := newShell(a, w, id, opts)
+	s.home()
 	w.Resize(fyne.NewSize(1280, 800))
 	w.SetMaster()
 	w.ShowAndRun()
+}
+
+func newShell(a fyne.App, w fyne.Window, id Identity, opts Options) *shell {
+	if opts.WorkDir == "" {
+		opts.WorkDir, _ = os.Getwd()
+	}
+	s := &shell{app: a, win: w, id: id, content: container.NewStack(), workDir: opts.WorkDir}
+	w.SetContent(s.content)
+	return s
+}
+
+// actions are the home screen's entries.
+func (s *shell) actions() map[string]func() {
+	return map[string]func(){
+		"Activation": s.activationSetup,
+		"Recovery":   s.recoverySetup,
+		"Drill":      s.drillScreen,
+	}
+}
+
+// productionTokens serves YubiKeys, PKCS#11 tokens and key files.
+func (s *shell) productionTokens() *token.Manager { return ceremony.Tokens() }
+
+// recorder opens the transcript of a new ceremony in dir.
+func (s *shell) recorder(dir string, mode ceremony.Mode, kind, ceremonyID, hsm string) (ceremony.Recorder, error) {
+	return ceremony.OpenTranscript(dir, mode, kind, ceremonyID, hsm)
 }

@@ -1,6 +1,8 @@
 package gui
 
 import (
+	"strings"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
@@ -40,10 +42,12 @@ func journeys() []journey {
 	}
 }
 
-// NewHome builds the home screen: the three journeys and the build's
-// identity. The guided wizards for each journey are added screen by screen;
-// until a journey's wizard exists its card says which command does the job.
-func NewHome(id Identity) fyne.CanvasObject {
+// NewHome builds the home screen without actions (previews, tests).
+func NewHome(id Identity) fyne.CanvasObject { return NewHomeWithActions(id, nil) }
+
+// NewHomeWithActions builds the home screen: the three journeys, each with
+// a button that starts its wizard, and the build's identity.
+func NewHomeWithActions(id Identity, actions map[string]func()) fyne.CanvasObject {
 	title := widget.NewLabelWithStyle("Custodian", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	title.SizeName = theme.SizeNameHeadingText
 	subtitle := widget.NewLabel("Key ceremonies for Azure Key Vault Managed HSM security domains — keys stay on hardware, every step on the record.")
@@ -55,9 +59,16 @@ func NewHome(id Identity) fyne.CanvasObject {
 		who.Wrapping = fyne.TextWrapWord
 		what := widget.NewLabel(j.what)
 		what.Wrapping = fyne.TextWrapWord
-		cli := widget.NewLabelWithStyle("Today from the command line:\n"+j.cli, fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
+		cli := widget.NewLabelWithStyle("From the command line:\n"+j.cli, fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
 		cli.Wrapping = fyne.TextWrapWord
-		card := widget.NewCard(j.title, "", container.NewVBox(widget.NewIcon(j.icon()), who, what, cli))
+		body := container.NewVBox(widget.NewIcon(j.icon()), who, what)
+		if act, ok := actions[j.title]; ok {
+			b := widget.NewButtonWithIcon("Start "+strings.ToLower(j.title), j.icon(), act)
+			b.Importance = widget.HighImportance
+			body.Add(b)
+		}
+		body.Add(cli)
+		card := widget.NewCard(j.title, "", body)
 		cards = append(cards, card)
 	}
 	grid := container.NewGridWithColumns(3, cards...)

@@ -1,0 +1,155 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/custodian-hsm/custodian/crypto/drillhsm"
+	"github.com/custodian-hsm/custodian/crypto/fingerprint"
+	"github.com/custodian-hsm/custodian/crypto/token"
+	"github.com/custodian-hsm/custodian/crypto/token/soft"
+	"github.com/custodian-hsm/custodian/internal/safefile"
+)
+
+// cmdDrillKeys makes software custodian key pairs for drills, named and
+// laid out as the openssl quickstart makes them (cert_i.key, cert_i.cer).
+func cmdDrillKeys(env *Env, args []string) error {
+	fs := newFlags(env, "drill keys")
+	dir := fs.String("dir", "", "folder for the key pairs (created if missing)")
+	count := fs.Int("count", 3, "number of custodians (3–10)")
+	bits := fs.Int("bits", 2048, "key size: 2048, 3072 or 4096")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return usageErrorf("--dir is required")
+	}
+	if *count < 1 || *count > 10 {
+		return usageErrorf("--count %d: a security domain has 3 to 10 custodians", *count)
+	}
+	if *bits != 2048 && *bits != 3072 && *bits != 4096 {
+		return usageErrorf("--bits %d: use 2048, 3072 or 4096", *bits)
+	}
+	if err := os.MkdirAll(*dir, 0o700); err != nil {
+		return failuref("creating %s: %v", *dir, err)
+	}
+	for i := 0; i < *count; i++ {
+		keyPath := filepath.Join(*dir, fmt.Sprintf("cert_%d.key", i))
+		req := token.EnrollRequest{Name: fmt.Sprintf("DRILL custodian %d", i), Bits: *bits,
+			Progress: func(stage string) { fmt.Fprintf(env.Stderr, "key %d of %d: %s\n", i+1, *count, stage) }}
+		cert, err := soft.GenerateFiles(keyPath, req)
+		if err != nil {
+			return failuref("%v", err)
+		}
+		fmt.Fprintf(env.Stdout, "%s  %s  SHA-256 %s\n", keyPath, soft.CertificatePath(keyPath), fingerprint.Of(cert.Raw).Hex())
+	}
+	fmt.Fprintln(env.Stdout, "DRILL keys: software keys on disk are for rehearsals only")
+	return nil
+}
+
+// cmdDrillHSM runs the drill HSM's three operations.
+func cmdDrillHSM(env *Env, args []string) error {
+	if len(args) == 0 {
+		return usageErrorf("drill hsm needs an operation: activate, init-recovery or upload")
+	}
+	switch args[0] {
+	case "activate":
+		return drillHSMActivate(env, args[1:])
+	case "init-recovery":
+		return drillHSMInitRecovery(env, args[1:])
+	case "upload":
+		return drillHSMUpload(env, args[1:])
+	}
+	return usageErrorf("unknown drill hsm operation %q: use activate, init-recovery or upload", args[0])
+}
+
+func drillHSMActivate(env *Env, args []string) error {
+	fs := newFlags(env, "drill hsm activate")
+	dir := fs.String("hsm-dir", "", "folder of the drill HSM (created; must be new or empty)")
+	quorum := fs.Int("quorum", 0, "quorum M")
+	out := fs.String("out", "", "where to write the security domain file")
+	items := fs.Int("items", 0, "number of EncData items (drill option; default 3, as a live HSM)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return usageErrorf("--hsm-dir is required")
+	}
+	if err := refuseExisting("--out", *out); err != nil {
+		return err
+	}
+	certs, err := readCertificates(fs.Args())
+	if err != nil {
+		return err
+	}
+	if len(certs) == 0 {
+		return usageErrorf("name the custodian certificates after the flags, in share order")
+	}
+	h, err := drillhsm.Create(*dir)
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	sdBytes, err := h.Activate(certs, *quorum, drillhsm.ActivateOptions{Items: *items})
+	if err != nil {
+		return badInput(err)
+	}
+	if err := safefile.Write(*out, sdBytes); err != nil {
+		return failuref("writing %s: %v", *out, err)
+	}
+	fmt.Fprintf(env.Stdout, "DRILL HSM activated: %d custodians, quorum %d; security domain written to %s (SHA-256 %s)\n",
+		len(certs), *quorum, *out, fingerprint.Of(sdBytes).Hex())
+	return nil
+}
+
+func drillHSMInitRecovery(env *Env, args []string) error {
+	fs := newFlags(env, "drill hsm init-recovery")
+	dir := fs.String("hsm-dir", "", "folder of the drill HSM")
+	out := fs.String("out", "", "where to write the exchange key certificate")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := refuseExisting("--out", *out); err != nil {
+		return err
+	}
+	h, err := drillhsm.Open(*dir)
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	fmt.Fprintln(env.Stderr, "drill HSM: generating the exchange key pair")
+	pemBytes, err := h.InitRecovery()
+	if err != nil {
+		return failuref("%v", err)
+	}
+	if err := safefile.Write(*out, pemBytes); err != nil {
+		return failuref("writing %s: %v", *out, err)
+	}
+	fmt.Fprintf(env.Stdout, "DRILL exchange key written to %s\n", *out)
+	return nil
+}
+
+func drillHSMUpload(env *Env, args []string) error {
+	fs := newFlags(env, "drill hsm upload")
+	dir := fs.String("hsm-dir", "", "folder of the drill HSM")
+	blobPath := fs.String("blob", "", "the restore blob")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	h, err := drillhsm.Open(*dir)
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	blob, err := readInput("--blob", *blobPath)
+	if err != nil {
+		return err
+	}
+	res, err := h.Upload(blob)
+	if err != nil {
+		return failuref("the drill HSM rejected the blob: %v", err)
+	}
+	if !res.Restored {
+		return failuref("the drill HSM did not restore: %s", res)
+	}
+	fmt.Fprintf(env.Stdout, "DRILL HSM %s\n", res)
+	return nil
+}

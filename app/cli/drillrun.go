@@ -1,0 +1,47 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/custodian-hsm/custodian/ceremony"
+)
+
+// cmdDrillRun runs a complete drill and prints a one-screen report.
+func cmdDrillRun(env *Env, args []string) error {
+	fs := newFlags(env, "drill run")
+	n := fs.Int("custodians", 3, "number of custodians N (3–10)")
+	m := fs.Int("quorum", 2, "quorum M (2–N)")
+	kindName := fs.String("tokens", "soft", "drill tokens: soft, softhsm or vcard")
+	dir := fs.String("dir", "", "a new folder for the drill's files")
+	bits := fs.Int("bits", 2048, "custodian key size: 2048, 3072 or 4096")
+	items := fs.Int("items", 0, "EncData items the drill HSM makes (default 3, as a live HSM)")
+	lost := fs.Bool("fault-lost-token", false, "fault drill: the last custodian's token is lost")
+	wrongPIN := fs.Bool("fault-wrong-pin", false, "fault drill: the first custodian types a wrong PIN once")
+	corrupt := fs.Bool("fault-corrupt-share", false, "fault drill: the first custodian's share is corrupted at recovery")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return usageErrorf("--dir is required: a new folder for the drill's files")
+	}
+	kind, err := ceremony.ParseTokenKind(*kindName)
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	if err := ceremony.CheckQuorum(*n, *m); err != nil {
+		return usageErrorf("%v", err)
+	}
+	report, err := ceremony.RunDrill(context.Background(), ceremony.DrillConfig{
+		Custodians: *n, Quorum: *m, Tokens: kind, Dir: *dir, Bits: *bits, Items: *items,
+		Faults:   ceremony.Faults{LostToken: *lost, WrongPIN: *wrongPIN, CorruptShare: *corrupt},
+		Progress: func(step string) { fmt.Fprintln(env.Stderr, "drill:", step) },
+	})
+	if report != nil {
+		fmt.Fprint(env.Stdout, report.String())
+	}
+	if err != nil {
+		return failuref("drill failed: %v", err)
+	}
+	return nil
+}

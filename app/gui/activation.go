@@ -1,0 +1,336 @@
+package gui
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/custodian-hsm/custodian/ceremony"
+	"github.com/custodian-hsm/custodian/crypto/drillhsm"
+	"github.com/custodian-hsm/custodian/crypto/fingerprint"
+	"github.com/custodian-hsm/custodian/crypto/token"
+)
+
+// activationWizard walks an activation ceremony one step and one custodian
+// at a time. In a drill, session plays the operator and the HSM.
+type activationWizard struct {
+	s       *shell
+	a       *ceremony.Activation
+	session *ceremony.DrillSession
+	tokens  *token.Manager
+	// next is called when the activation is done (a drill goes on to the
+	// recovery).
+	next func()
+}
+
+func (w *activationWizard) mode() ceremony.Mode { return w.a.Config().Mode }
+
+// render shows the screen for the ceremony's current step.
+func (w *activationWizard) render() {
+	switch w.a.Step() {
+	case ceremony.ActEnroll:
+		w.enrollScreen()
+	case ceremony.ActPackage:
+		w.packageScreen()
+	case ceremony.ActAwaitSD:
+		w.awaitSDScreen()
+	case ceremony.ActSelfTest:
+		w.selfTestScreen()
+	case ceremony.ActProve:
+		w.proveScreen()
+	case ceremony.ActDone:
+		w.doneScreen()
+	case ceremony.ActCancelled:
+		w.s.home()
+	}
+}
+
+// cancelButton stops the ceremony and wipes what it holds.
+func (w *activationWizard) cancelButton() *widget.Button {
+	return widget.NewButtonWithIcon("Cancel ceremony", theme.CancelIcon(), func() {
+		dialog.ShowConfirm("Cancel the ceremony?", "Everything secret held in memory is wiped. The transcript records the cancellation.", func(ok bool) {
+			if ok {
+				_ = w.a.Cancel(w.a.Config().Witness, "cancelled from the GUI")
+				w.s.home()
+			}
+		}, w.s.win)
+	})
+}
+
+func (w *activationWizard) enrollScreen() {
+	k, n := w.a.NextCustodian()
+	title := fmt.Sprintf("Activation — custodian %d of %d", k, n)
+	name := widget.NewEntry()
+	name.SetPlaceHolder("custodian's full name")
+	refEntry := widget.NewEntry()
+	tokenChoice := widget.NewSelect(nil, func(s string) { refEntry.SetText(s) })
+	if w.session != nil {
+		refEntry.SetText(w.session.Tokens.Ref(k - 1))
+		name.SetText(fmt.Sprintf("Custodian %d", k))
+	} else {
+		tokenChoice.PlaceHolder = "choose the custodian's token"
+		go func() {
+			infos, _ := w.tokens.List(context.Background())
+			var refs []string
+			for _, i := range infos {
+				if i.Ref != nil {
+					refs = append(refs, i.Ref.String())
+				}
+			}
+			fyne.Do(func() { tokenChoice.Options = refs; tokenChoice.Refresh() })
+		}()
+	}
+	bits := widget.NewSelect([]string{"2048", "3072", "4096"}, nil)
+	bits.SetSelected("2048")
+	status := widget.NewLabel("")
+	status.Wrapping = fyne.TextWrapWord
+	progress := widget.NewProgressBarInfinite()
+	progress.Hide()
+	var enroll *widget.Button
+	enroll = widget.NewButtonWithIcon("Generate the key on the token", theme.ConfirmIcon(), func() {
+		b, _ := strconv.Atoi(bits.Selected)
+		enroll.Disable()
+		progress.Show()
+		ref, who := refEntry.Text, name.Text
+		idx := k - 1
+		opts := w.openOptions(idx)
+		go func() {
+			req := token.EnrollRequest{Bits: b, Progress: func(stage string) { fyne.Do(func() { status.SetText(stage) }) }}
+			c, err := w.a.Enroll(context.Background(), who, ref, req, opts)
+			fyne.Do(func() {
+				progress.Hide()
+				enroll.Enable()
+				if err != nil {
+					status.SetText("Enrollment failed: " + err.Error())
+					return
+				}
+				fp := fingerprint.Of(c.Certificate.Raw)
+				dialog.ShowInformation("Custodian enrolled",
+					fmt.Sprintf("%s — certificate SHA-256\n%s\n%s\nRead it aloud to the witness; it goes into the record.", c.Name, fp.GroupedHex(), fp.WordString()), w.s.win)
+				w.render() // the screen is cleared between custodians
+			})
+		}()
+	})
+	enroll.Importance = widget.HighImportance
+	form := widget.NewForm(
+		widget.NewFormItem("Name", name),
+		widget.NewFormItem("Token", container.NewVBox(tokenChoice, refEntry)),
+		widget.NewFormItem("Key size", bits),
+	)
+	intro := widget.NewLabel(fmt.Sprintf("Custodian %d of %d: insert your token, then generate your key on it. The private key never leaves the token.", k, n))
+	intro.Wrapping = fyne.TextWrapWord
+	w.s.show(w.mode(), title, container.NewVBox(intro, form, enroll, progress, status, w.enrolledList(), w.cancelButton()))
+}
+
+// openOptions are the token options for custodian i: drill PINs are
+// supplied by the drill tokens, real ones are asked in a dialog.
+func (w *activationWizard) openOptions(i int) token.OpenOptions {
+	if w.session != nil {
+		o := w.session.Tokens.Options(i)
+		if o.PIN != nil {
+			return o
+		}
+	}
+	return token.OpenOptions{PIN: w.s.pinPrompt(), Touch: w.s.touchPrompt()}
+}
+
+func (w *activationWizard) enrolledList() fyne.CanvasObject {
+	box := container.NewVBox()
+	for _, c := range w.a.Custodians() {
+		fp := fingerprint.Of(c.Certificate.Raw)
+		l := widget.NewLabel(fmt.Sprintf("x=%d  %s — %s\n%s", c.Index+1, c.Name, c.Token, fp.GroupedHex()))
+		l.Wrapping = fyne.TextWrapWord
+		box.Add(l)
+	}
+	if len(box.Objects) == 0 {
+		return box
+	}
+	return widget.NewCard("Enrolled", "", box)
+}
+
+func (w *activationWizard) packageScreen() {
+	dir := widget.NewEntry()
+	if w.session != nil {
+		dir.SetText(filepath.Join(w.session.Dir, "DRILL-operator-package"))
+	} else {
+		dir.SetPlaceHolder("a new folder on the export medium")
+	}
+	status := widget.NewLabel("")
+	status.Wrapping = fyne.TextWrapWord
+	write := widget.NewButtonWithIcon("Write the operator package", theme.DocumentSaveIcon(), func() {
+		pkg, err := w.a.WritePackage(dir.Text)
+		if err != nil {
+			status.SetText("Could not write the package: " + err.Error())
+			return
+		}
+		dialog.ShowInformation("Operator package written", fmt.Sprintf("%d files in %s:\ncertificates, manifest and the exact az / PowerShell commands.", len(pkg.Files), pkg.Dir), w.s.win)
+		w.render()
+	})
+	write.Importance = widget.HighImportance
+	intro := widget.NewLabel("All custodians are enrolled. Write the operator package: the certificates in share order, a manifest and the commands that activate the HSM.")
+	intro.Wrapping = fyne.TextWrapWord
+	w.s.show(w.mode(), "Activation — operator package", container.NewVBox(intro, w.enrolledList(), widget.NewForm(widget.NewFormItem("Folder", dir)), write, status, w.cancelButton()))
+}
+
+func (w *activationWizard) awaitSDScreen() {
+	status := widget.NewLabel("")
+	status.Wrapping = fyne.TextWrapWord
+	load := func(name string, data []byte) {
+		if _, err := w.a.LoadSD(name, data); err != nil {
+			status.SetText("The security domain was REJECTED: " + err.Error())
+			return
+		}
+		w.render()
+	}
+	var body []fyne.CanvasObject
+	if w.session != nil {
+		b := widget.NewButtonWithIcon("Operator: activate the drill HSM and bring the SD back", theme.MailForwardIcon(), func() {
+			name, data, err := w.session.OperatorActivate(w.a, drillhsm.ActivateOptions{})
+			if err != nil {
+				status.SetText(err.Error())
+				return
+			}
+			load(name, data)
+		})
+		b.Importance = widget.HighImportance
+		body = append(body, b)
+	} else {
+		path := widget.NewEntry()
+		path.SetPlaceHolder("path of the security domain file the operator brought back")
+		body = append(body, widget.NewForm(widget.NewFormItem("SD file", path)), widget.NewButton("Verify the security domain", func() {
+			data, err := readFileLimited(path.Text)
+			if err != nil {
+				status.SetText(err.Error())
+				return
+			}
+			load(filepath.Base(path.Text), data)
+		}))
+	}
+	intro := widget.NewLabel("The operator activates the HSM with the package and brings back the security domain file. Custodian checks that every share belongs to an enrolled custodian and the quorum is right.")
+	intro.Wrapping = fyne.TextWrapWord
+	w.s.show(w.mode(), "Activation — verify the security domain", container.NewVBox(append(append([]fyne.CanvasObject{intro}, body...), status, w.cancelButton())...))
+}
+
+func (w *activationWizard) selfTestScreen() {
+	tested, skipped := w.a.SelfTestStatus()
+	done := map[int]string{}
+	for _, i := range tested {
+		done[i] = "share opened ✔"
+	}
+	for _, i := range skipped {
+		done[i] = "skipped (exception)"
+	}
+	status := widget.NewLabel("")
+	status.Wrapping = fyne.TextWrapWord
+	list := container.NewVBox()
+	custodians := w.a.Custodians()
+	for _, c := range custodians {
+		c := c
+		if d, ok := done[c.Index]; ok {
+			list.Add(widget.NewLabel(fmt.Sprintf("Custodian %d of %d — %s: %s", c.Index+1, len(custodians), c.Name, d)))
+			continue
+		}
+		var open *widget.Button
+		open = widget.NewButtonWithIcon(fmt.Sprintf("Custodian %d of %d — %s: insert your token and open your share", c.Index+1, len(custodians), c.Name), theme.LoginIcon(), func() {
+			open.Disable()
+			opts := w.openOptions(c.Index)
+			go func() {
+				err := w.a.SelfTest(context.Background(), c.Index, opts)
+				fyne.Do(func() {
+					if err != nil {
+						open.Enable()
+						status.SetText(err.Error())
+						return
+					}
+					w.render()
+				})
+			}()
+		})
+		skip := widget.NewButton("Skip (exception)", func() { w.exceptionDialog(c) })
+		list.Add(container.NewBorder(nil, nil, nil, skip, open))
+	}
+	intro := widget.NewLabel("Each custodian opens their own share on their token: it proves the token, the PIN and the share all work. Nothing secret is shown.")
+	intro.Wrapping = fyne.TextWrapWord
+	w.s.show(w.mode(), "Activation — share self-tests", container.NewVBox(intro, list, status, w.cancelButton()))
+}
+
+func (w *activationWizard) exceptionDialog(c *ceremony.Custodian) {
+	reason := widget.NewEntry()
+	approver := widget.NewEntry()
+	approver.SetText(w.a.Config().Witness)
+	dialog.ShowForm("Skip "+c.Name+"'s self-test", "Record exception", "Back", []*widget.FormItem{
+		widget.NewFormItem("Why", reason), widget.NewFormItem("Approved by", approver)}, func(ok bool) {
+		if !ok {
+			return
+		}
+		if err := w.a.SkipSelfTest(c.Index, reason.Text, approver.Text); err != nil {
+			dialog.ShowError(err, w.s.win)
+			return
+		}
+		w.render()
+	}, w.s.win)
+}
+
+func (w *activationWizard) proveScreen() {
+	status := widget.NewLabel("")
+	status.Wrapping = fyne.TextWrapWord
+	var prove *widget.Button
+	prove = widget.NewButtonWithIcon("Prove the quorum recovers the security domain", theme.ConfirmIcon(), func() {
+		prove.Disable()
+		go func() {
+			err := w.a.ProveQuorum()
+			fyne.Do(func() {
+				if err != nil {
+					status.SetText("NOT VERIFIED: " + err.Error())
+				}
+				w.render()
+			})
+		}()
+	})
+	prove.Importance = widget.HighImportance
+	w.s.show(w.mode(), "Activation — prove the quorum", container.NewVBox(
+		widget.NewLabel("The opened shares rebuild the security domain in memory and every item is authenticated; then everything is wiped."),
+		prove, status, w.cancelButton()))
+}
+
+func (w *activationWizard) doneScreen() {
+	next := widget.NewButtonWithIcon("Witness sign-off", theme.DocumentCreateIcon(), func() {
+		signOffDialog(w.s, w.a.Config().Witness, w.a.SignOff, func() {
+			if w.next != nil {
+				w.next()
+				return
+			}
+			w.s.home()
+		})
+	})
+	next.Importance = widget.HighImportance
+	w.s.show(w.mode(), "Activation — complete", container.NewVBox(
+		widget.NewLabel("The security domain is verified: every share belongs to an enrolled custodian, the self-tests passed and the quorum recovers it. All secrets are wiped."),
+		w.enrolledList(), next))
+}
+
+// signOffDialog records a witness's sign-off or disagreement.
+func signOffDialog(s *shell, witness string, signOff func(string, bool, string) error, then func()) {
+	name := widget.NewEntry()
+	name.SetText(witness)
+	disagree := widget.NewCheck("I do not agree with the record", nil)
+	note := widget.NewMultiLineEntry()
+	dialog.ShowForm("Witness sign-off", "Sign off", "Back", []*widget.FormItem{
+		widget.NewFormItem("Witness", name), widget.NewFormItem("", disagree), widget.NewFormItem("Note", note)}, func(ok bool) {
+		if !ok {
+			return
+		}
+		if err := signOff(name.Text, !disagree.Checked, note.Text); err != nil {
+			dialog.ShowError(err, s.win)
+			return
+		}
+		then()
+	}, s.win)
+}

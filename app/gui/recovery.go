@@ -1,0 +1,290 @@
+package gui
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"path/filepath"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/custodian-hsm/custodian/ceremony"
+	"github.com/custodian-hsm/custodian/crypto/fingerprint"
+	"github.com/custodian-hsm/custodian/crypto/sd"
+	"github.com/custodian-hsm/custodian/crypto/token"
+	"github.com/custodian-hsm/custodian/internal/safefile"
+)
+
+// recoveryWizard walks a recovery ceremony: load the SD and the exchange
+// key, confirm the exchange key with the operator, then custodians open
+// their shares one at a time, then the restore blob is written.
+type recoveryWizard struct {
+	s       *shell
+	r       *ceremony.Recovery
+	cfg     ceremony.RecoveryConfig
+	session *ceremony.DrillSession
+	// sdName/sdBytes preload the SD file (a drill carries it over).
+	sdName  string
+	sdBytes []byte
+	// blob is kept for the drill's upload check.
+	blob []byte
+}
+
+func (w *recoveryWizard) render() {
+	switch w.r.Step() {
+	case ceremony.RecLoad:
+		w.loadScreen()
+	case ceremony.RecConfirm:
+		w.confirmScreen()
+	case ceremony.RecCustodians:
+		w.custodianScreen()
+	case ceremony.RecExport:
+		w.exportScreen()
+	case ceremony.RecDone:
+		w.doneScreen()
+	case ceremony.RecCancelled:
+		w.s.home()
+	}
+}
+
+func (w *recoveryWizard) cancelButton() *widget.Button {
+	return widget.NewButtonWithIcon("Cancel ceremony", theme.CancelIcon(), func() {
+		dialog.ShowConfirm("Cancel the recovery?", "Every share opened so far is wiped from memory.", func(ok bool) {
+			if ok {
+				_ = w.r.Cancel(w.cfg.Witness, "cancelled from the GUI")
+				w.s.home()
+			}
+		}, w.s.win)
+	})
+}
+
+func readFileLimited(path string) ([]byte, error) {
+	if path == "" {
+		return nil, fmt.Errorf("choose a file first")
+	}
+	return safefile.ReadLimited(path, sd.MaxFileSize)
+}
+
+func (w *recoveryWizard) loadScreen() {
+	status := widget.NewLabel("")
+	status.Wrapping = fyne.TextWrapWord
+	sdPath := widget.NewEntry()
+	sdPath.SetPlaceHolder("security domain file (from activation)")
+	exPath := widget.NewEntry()
+	exPath.SetPlaceHolder("exchange key from init-recovery (PEM, DER or JSON)")
+	items := []fyne.CanvasObject{}
+	if w.session != nil {
+		b := widget.NewButtonWithIcon("Operator: start recovery on the drill HSM and bring the exchange key", theme.MailForwardIcon(), func() {
+			if _, err := w.r.LoadSD(w.sdName, w.sdBytes); err != nil {
+				status.SetText(err.Error())
+				return
+			}
+			name, data, err := w.session.OperatorInitRecovery()
+			if err != nil {
+				status.SetText(err.Error())
+				return
+			}
+			if _, err := w.r.LoadExchangeKey(name, data); err != nil {
+				status.SetText(err.Error())
+				return
+			}
+			w.render()
+		})
+		b.Importance = widget.HighImportance
+		items = append(items, b)
+	} else {
+		load := widget.NewButton("Load both files", func() {
+			sdData, err := readFileLimited(sdPath.Text)
+			if err != nil {
+				status.SetText(err.Error())
+				return
+			}
+			exData, err := readFileLimited(exPath.Text)
+			if err != nil {
+				status.SetText(err.Error())
+				return
+			}
+			if _, err := w.r.LoadSD(filepath.Base(sdPath.Text), sdData); err != nil {
+				status.SetText(err.Error())
+				return
+			}
+			if _, err := w.r.LoadExchangeKey(filepath.Base(exPath.Text), exData); err != nil {
+				status.SetText(err.Error())
+				return
+			}
+			w.render()
+		})
+		items = append(items, widget.NewForm(widget.NewFormItem("SD file", sdPath), widget.NewFormItem("Exchange key", exPath)), load)
+	}
+	intro := widget.NewLabel("Load the security domain file and the new HSM's exchange key (from az keyvault security-domain init-recovery).")
+	intro.Wrapping = fyne.TextWrapWord
+	w.s.show(w.cfg.Mode, "Recovery — load the files", container.NewVBox(append(append([]fyne.CanvasObject{intro}, items...), status, w.cancelButton())...))
+}
+
+func (w *recoveryWizard) confirmScreen() {
+	ex := w.r.ExchangeKey()
+	fp := fingerprint.Of(ex.Certificate.Raw)
+	hex := widget.NewLabelWithStyle(fp.GroupedHex(), fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
+	hex.Wrapping = fyne.TextWrapWord
+	words := widget.NewLabelWithStyle(fp.WordString(), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	words.Wrapping = fyne.TextWrapWord
+	operator := widget.NewEntry()
+	operator.SetPlaceHolder("operator's name")
+	if w.session != nil {
+		operator.SetText("Drill operator")
+	}
+	status := widget.NewLabel("")
+	match := widget.NewButtonWithIcon("It matches what the HSM returned", theme.ConfirmIcon(), func() {
+		if err := w.r.ConfirmExchangeKey(operator.Text, true); err != nil {
+			status.SetText(err.Error())
+			return
+		}
+		w.render()
+	})
+	match.Importance = widget.HighImportance
+	noMatch := widget.NewButtonWithIcon("It does NOT match", theme.ErrorIcon(), func() {
+		err := w.r.ConfirmExchangeKey(operator.Text, false)
+		dialog.ShowError(err, w.s.win)
+	})
+	intro := widget.NewLabel("Read the exchange key's fingerprint aloud. The online operator compares it with what the HSM returned. A blob wrapped to the wrong key would hand the HSM's keys to whoever holds it.")
+	intro.Wrapping = fyne.TextWrapWord
+	w.s.show(w.cfg.Mode, "Recovery — confirm the exchange key", container.NewVBox(intro,
+		widget.NewCard("Exchange key certificate SHA-256", ex.Certificate.Subject.String(), container.NewVBox(hex, words)),
+		widget.NewForm(widget.NewFormItem("Operator", operator)), container.NewHBox(match, noMatch), status, w.cancelButton()))
+}
+
+func (w *recoveryWizard) custodianScreen() {
+	k, m := w.r.Progress()
+	bar := widget.NewProgressBar()
+	bar.Max = float64(m)
+	bar.SetValue(float64(min(k, m)))
+	bar.TextFormatter = func() string { return fmt.Sprintf("%d of %d shares", k, m) }
+	name := widget.NewEntry()
+	name.SetPlaceHolder("custodian's name")
+	ref := widget.NewEntry()
+	ref.SetPlaceHolder("token reference, e.g. yubikey:serial=…;slot=9d")
+	next := len(w.r.Custodians())
+	if w.session != nil {
+		name.SetText(fmt.Sprintf("Custodian %d", next+1))
+		ref.SetText(w.session.Tokens.Ref(next))
+	}
+	status := widget.NewLabel("")
+	status.Wrapping = fyne.TextWrapWord
+	var open *widget.Button
+	open = widget.NewButtonWithIcon("Open my share on my token", theme.LoginIcon(), func() {
+		open.Disable()
+		who, r := name.Text, ref.Text
+		opts := token.OpenOptions{PIN: w.s.pinPrompt(), Touch: w.s.touchPrompt()}
+		if w.session != nil {
+			for i := 0; i < 10; i++ {
+				if w.session.Tokens.Ref(i) == r {
+					if o := w.session.Tokens.Options(i); o.PIN != nil {
+						opts = o
+					}
+				}
+			}
+		}
+		go func() {
+			c, err := w.r.OpenShare(context.Background(), who, r, opts)
+			fyne.Do(func() {
+				open.Enable()
+				if err != nil {
+					status.SetText(err.Error())
+					return
+				}
+				dialog.ShowInformation("Share opened", fmt.Sprintf("%s: share x=%d opens and is well-formed. Remove your token; the next custodian may come.", c.Name, c.ShareX), w.s.win)
+				w.render() // cleared between custodians
+			})
+		}()
+	})
+	open.Importance = widget.HighImportance
+	skip := widget.NewButton("This custodian cannot (exception)", func() {
+		reason := widget.NewEntry()
+		approver := widget.NewEntry()
+		approver.SetText(w.cfg.Witness)
+		dialog.ShowForm("Skip "+name.Text, "Record exception", "Back", []*widget.FormItem{
+			widget.NewFormItem("Why", reason), widget.NewFormItem("Approved by", approver)}, func(ok bool) {
+			if ok {
+				if err := w.r.SkipCustodian(name.Text, reason.Text, approver.Text); err != nil {
+					dialog.ShowError(err, w.s.win)
+				}
+			}
+		}, w.s.win)
+	})
+	build := widget.NewButtonWithIcon("Build the restore blob", theme.ConfirmIcon(), func() {
+		blob, err := w.r.BuildBlob(rand.Reader)
+		if err != nil {
+			status.SetText(err.Error())
+			return
+		}
+		w.blob = blob
+		w.render()
+	})
+	if k < m {
+		build.Disable()
+	}
+	opened := container.NewVBox()
+	for _, c := range w.r.Custodians() {
+		opened.Add(widget.NewLabel(fmt.Sprintf("✔ %s — share x=%d", c.Name, c.ShareX)))
+	}
+	title := fmt.Sprintf("Recovery — custodian %d (%d of %d shares opened)", next+1, k, m)
+	intro := widget.NewLabel("One custodian at a time: insert your token, enter your PIN, open your share. Your share never leaves this machine's memory and is wiped when the blob is built.")
+	intro.Wrapping = fyne.TextWrapWord
+	w.s.show(w.cfg.Mode, title, container.NewVBox(intro, bar,
+		widget.NewForm(widget.NewFormItem("Name", name), widget.NewFormItem("Token", ref)),
+		container.NewHBox(open, skip), opened, build, status, w.cancelButton()))
+}
+
+func (w *recoveryWizard) exportScreen() {
+	dir := widget.NewEntry()
+	if w.session != nil {
+		dir.SetText(filepath.Join(w.session.Dir, "DRILL-restore"))
+	} else {
+		dir.SetPlaceHolder("a new folder on the export medium")
+	}
+	status := widget.NewLabel("")
+	status.Wrapping = fyne.TextWrapWord
+	export := widget.NewButtonWithIcon("Write the restore blob", theme.DocumentSaveIcon(), func() {
+		path, err := w.r.Export(dir.Text)
+		if err != nil {
+			status.SetText(err.Error())
+			return
+		}
+		status.SetText("Written: " + path)
+		w.render()
+	})
+	export.Importance = widget.HighImportance
+	w.s.show(w.cfg.Mode, "Recovery — export the restore blob", container.NewVBox(
+		widget.NewLabel("The security domain was rebuilt and wrapped to the exchange key. Write the blob and its upload instructions."),
+		widget.NewForm(widget.NewFormItem("Folder", dir)), export, status))
+}
+
+func (w *recoveryWizard) doneScreen() {
+	items := []fyne.CanvasObject{widget.NewLabel("The restore blob is written. Upload it with the commands in UPLOAD-INSTRUCTIONS.txt.")}
+	result := widget.NewLabel("")
+	result.Wrapping = fyne.TextWrapWord
+	if w.session != nil {
+		up := widget.NewButtonWithIcon("Operator: upload the blob to the drill HSM", theme.UploadIcon(), func() {
+			res, err := w.session.OperatorUpload(w.blob)
+			if err != nil {
+				result.SetText("The drill HSM REJECTED the blob: " + err.Error())
+				return
+			}
+			if res.Restored {
+				result.SetText("DRILL PASSED — the drill HSM accepted the restore blob: " + res.String())
+			} else {
+				result.SetText("DRILL FAILED — " + res.String())
+			}
+		})
+		up.Importance = widget.HighImportance
+		items = append(items, up, result)
+	}
+	items = append(items, widget.NewButtonWithIcon("Witness sign-off", theme.DocumentCreateIcon(), func() {
+		signOffDialog(w.s, w.cfg.Witness, w.r.SignOff, w.s.home)
+	}))
+	w.s.show(w.cfg.Mode, "Recovery — complete", container.NewVBox(items...))
+}

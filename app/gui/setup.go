@@ -1,0 +1,82 @@
+package gui
+
+import (
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/custodian-hsm/custodian/ceremony"
+)
+
+// activationSetup is the production activation set-up: the HSM, the
+// ceremony's identity, N and M with their guard rails, and the witness.
+func (s *shell) activationSetup() {
+	hsm := widget.NewEntry()
+	hsm.SetPlaceHolder("Managed HSM name, e.g. contoso-hsm")
+	id := widget.NewEntry()
+	id.SetPlaceHolder("ceremony identifier, e.g. contoso-hsm-2026-11-23")
+	witness := widget.NewEntry()
+	witness.SetPlaceHolder("witness's full name")
+	n := widget.NewSelect([]string{"3", "4", "5", "6", "7", "8", "9", "10"}, nil)
+	n.SetSelected("3")
+	m := widget.NewSelect([]string{"2", "3", "4", "5", "6", "7", "8", "9", "10"}, nil)
+	m.SetSelected("2")
+	rails := widget.NewLabel("")
+	rails.Wrapping = fyne.TextWrapWord
+	showRails := func(string) { rails.SetText(guardRailText(atoi(n.Selected), atoi(m.Selected))) }
+	n.OnChanged, m.OnChanged = showRails, showRails
+	showRails("")
+	status := widget.NewLabel("")
+	status.Wrapping = fyne.TextWrapWord
+	start := widget.NewButtonWithIcon("I have read the guard rails — start", theme.ConfirmIcon(), func() {
+		rec, err := s.recorder(s.workDir, ceremony.Production, "activation", id.Text, hsm.Text)
+		if err != nil {
+			status.SetText(err.Error())
+			return
+		}
+		tokens := s.productionTokens()
+		a, err := ceremony.NewActivation(ceremony.ActivationConfig{Mode: ceremony.Production, HSMName: hsm.Text, CeremonyID: id.Text,
+			Custodians: atoi(n.Selected), Quorum: atoi(m.Selected), Witness: witness.Text}, tokens, rec)
+		if err != nil {
+			status.SetText(err.Error())
+			return
+		}
+		(&activationWizard{s: s, a: a, tokens: tokens}).render()
+	})
+	start.Importance = widget.HighImportance
+	s.show(ceremony.Production, "Activation — set-up", container.NewVBox(
+		widget.NewForm(widget.NewFormItem("HSM", hsm), widget.NewFormItem("Ceremony", id), widget.NewFormItem("Witness", witness),
+			widget.NewFormItem("Custodians (N)", n), widget.NewFormItem("Quorum (M)", m)),
+		widget.NewCard("Guard rails", "read these aloud before starting", rails), start, status))
+}
+
+// recoverySetup is the production recovery set-up.
+func (s *shell) recoverySetup() {
+	hsm := widget.NewEntry()
+	hsm.SetPlaceHolder("Managed HSM name")
+	id := widget.NewEntry()
+	id.SetPlaceHolder("ceremony identifier")
+	witness := widget.NewEntry()
+	witness.SetPlaceHolder("witness's full name")
+	status := widget.NewLabel("")
+	status.Wrapping = fyne.TextWrapWord
+	start := widget.NewButtonWithIcon("Start the recovery", theme.ConfirmIcon(), func() {
+		rec, err := s.recorder(s.workDir, ceremony.Production, "recovery", id.Text, hsm.Text)
+		if err != nil {
+			status.SetText(err.Error())
+			return
+		}
+		cfg := ceremony.RecoveryConfig{Mode: ceremony.Production, HSMName: hsm.Text, CeremonyID: id.Text, Witness: witness.Text}
+		r, err := ceremony.NewRecovery(cfg, s.productionTokens(), rec)
+		if err != nil {
+			status.SetText(err.Error())
+			return
+		}
+		(&recoveryWizard{s: s, r: r, cfg: cfg}).render()
+	})
+	start.Importance = widget.HighImportance
+	s.show(ceremony.Production, "Recovery — set-up", container.NewVBox(
+		widget.NewForm(widget.NewFormItem("HSM", hsm), widget.NewFormItem("Ceremony", id), widget.NewFormItem("Witness", witness)),
+		start, status))
+}

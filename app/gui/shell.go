@@ -1,0 +1,110 @@
+package gui
+
+import (
+	"image/color"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/custodian-hsm/custodian/ceremony"
+)
+
+// shell is the window's frame: a mode banner, the current screen, and the
+// status bar. Screens replace each other through show; Home returns to the
+// start.
+type shell struct {
+	app     fyne.App
+	win     fyne.Window
+	id      Identity
+	mode    ceremony.Mode
+	content *fyne.Container
+	// workDir is where drills put their folders (a temp dir by default).
+	workDir string
+}
+
+var drillColor = color.NRGBA{R: 0xd3, G: 0x5f, B: 0x00, A: 0xff}
+var productionColor = color.NRGBA{R: 0x12, G: 0x2b, B: 0x4a, A: 0xff}
+
+// banner says PRODUCTION or DRILL at the top of every screen, in colours
+// that cannot be confused.
+func banner(mode ceremony.Mode) fyne.CanvasObject {
+	text := "PRODUCTION — real keys, real HSM"
+	bg := productionColor
+	if mode == ceremony.Drill {
+		text = "DRILL — REHEARSAL ONLY — simulated HSM, nothing here is production"
+		bg = drillColor
+	}
+	label := canvas.NewText(text, color.White)
+	label.TextStyle = fyne.TextStyle{Bold: true}
+	label.Alignment = fyne.TextAlignCenter
+	label.TextSize = theme.TextSize() * 1.2
+	rect := canvas.NewRectangle(bg)
+	return container.NewStack(rect, container.NewPadded(label))
+}
+
+// watermark lays a faint DRILL across a drill screen's content.
+func watermark(mode ceremony.Mode, content fyne.CanvasObject) fyne.CanvasObject {
+	if mode != ceremony.Drill {
+		return content
+	}
+	mark := canvas.NewText("DRILL", color.NRGBA{R: 0xd3, G: 0x5f, B: 0x00, A: 0x28})
+	mark.TextSize = 160
+	mark.TextStyle = fyne.TextStyle{Bold: true}
+	mark.Alignment = fyne.TextAlignCenter
+	return container.NewStack(container.NewCenter(mark), content)
+}
+
+// show replaces the screen. title names the step for people who come back
+// to the machine after a pause.
+func (s *shell) show(mode ceremony.Mode, title string, body fyne.CanvasObject) {
+	s.mode = mode
+	heading := widget.NewLabelWithStyle(title, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	heading.SizeName = theme.SizeNameSubHeadingText
+	home := widget.NewButtonWithIcon("Home", theme.HomeIcon(), s.home)
+	top := container.NewVBox(banner(mode), container.NewHBox(home, heading))
+	s.content.Objects = []fyne.CanvasObject{container.NewBorder(top, NewStatusBar(s.id), nil, nil,
+		watermark(mode, container.NewVScroll(container.NewPadded(body))))}
+	s.content.Refresh()
+	// Keyboard users start at the first field of each screen.
+	if f := firstFocusable(body); f != nil {
+		s.win.Canvas().Focus(f)
+	}
+}
+
+func (s *shell) home() {
+	s.mode = ceremony.Production
+	s.content.Objects = []fyne.CanvasObject{NewHomeWithActions(s.id, s.actions())}
+	s.content.Refresh()
+}
+
+// firstFocusable finds the first entry or button in a screen.
+func firstFocusable(o fyne.CanvasObject) fyne.Focusable {
+	switch v := o.(type) {
+	case *widget.Entry:
+		if !v.Disabled() {
+			return v
+		}
+	case *fyne.Container:
+		for _, c := range v.Objects {
+			if f := firstFocusable(c); f != nil {
+				return f
+			}
+		}
+	case *widget.Form:
+		for _, it := range v.Items {
+			if f := firstFocusable(it.Widget); f != nil {
+				return f
+			}
+		}
+	}
+	return nil
+}
+
+// twoColumns lays out label/value pairs.
+func twoColumns(objs ...fyne.CanvasObject) fyne.CanvasObject {
+	return container.New(layout.NewFormLayout(), objs...)
+}
