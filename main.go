@@ -10,11 +10,16 @@ import (
 	"github.com/custodian-hsm/custodian/app/cli"
 	"github.com/custodian-hsm/custodian/app/gui"
 	"github.com/custodian-hsm/custodian/ceremony/identity"
+	"github.com/custodian-hsm/custodian/crypto/secret"
 	// Before Fyne reads the locale: see the package doc.
 	_ "github.com/custodian-hsm/custodian/internal/locale"
 )
 
 func main() {
+	// Before anything secret exists: no core dumps, no ptrace attach.
+	if _, err := secret.HardenProcess(); err != nil {
+		fmt.Fprintln(os.Stderr, "custodian: warning: could not fully harden the process:", err)
+	}
 	if len(os.Args) > 1 {
 		err := cli.Run(cli.DefaultEnv(), os.Args[1:])
 		if err != nil {

@@ -1,6 +1,7 @@
 package sd
 
 import (
+	"bytes"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/custodian-hsm/custodian/crypto/jwe"
 	"github.com/custodian-hsm/custodian/crypto/kdf"
+	"github.com/custodian-hsm/custodian/crypto/secret"
 	"github.com/custodian-hsm/custodian/crypto/shamir"
 )
 
@@ -27,16 +29,19 @@ type Share struct {
 	Index int
 	// Subject names the certificate that opened it.
 	Subject string
-	value   []byte
+	buf     *secret.Buffer
+	value   []byte // view of buf
 }
 
 // Bytes returns the share's encoded words. They are secret.
 func (s *Share) Bytes() []byte { return s.value }
 
-// Wipe zeroes the share.
+// Wipe zeroes and releases the share.
 func (s *Share) Wipe() {
-	clear(s.value)
-	s.value = nil
+	if s.buf != nil {
+		s.buf.Wipe()
+	}
+	s.buf, s.value = nil, nil
 }
 
 // ErrNoShare is returned (wrapped) when a key matches no share.
@@ -74,13 +79,19 @@ func OpenShare(f *File, key ShareKey) (*Share, error) {
 		clear(plain)
 		return nil, fmt.Errorf("share %d for %s decrypts but is malformed: %w", idx+1, who, err)
 	}
-	return &Share{X: x, Index: idx, Subject: subject(cert), value: plain}, nil
+	buf, err := secret.Copy(plain) // wipes plain
+	if err != nil {
+		clear(plain)
+		return nil, err
+	}
+	return &Share{X: x, Index: idx, Subject: subject(cert), buf: buf, value: buf.Bytes()}, nil
 }
 
 // Recovered is a rebuilt security domain: the master key and the
 // plaintexts of the EncData items. It is secret: callers Wipe it.
 type Recovered struct {
 	file   *File
+	buf    *secret.Buffer // holds the master key
 	master []byte
 	items  [][]byte
 }
@@ -102,7 +113,11 @@ func (r *Recovered) Tags() []string {
 
 // Wipe zeroes the master key and the item plaintexts.
 func (r *Recovered) Wipe() {
-	clear(r.master)
+	if r.buf != nil {
+		r.buf.Wipe() // zeroes and unmaps: master points into it
+	} else {
+		clear(r.master)
+	}
 	for _, it := range r.items {
 		clear(it)
 	}
@@ -138,7 +153,7 @@ func Recover(f *File, shares []*Share) (*Recovered, error) {
 		// Cross-check with a second, different M-subset: the last M.
 		second, err2 := tryRecover(f, shares[len(shares)-m:])
 		if err2 == nil {
-			same := string(second.master) == string(first.master)
+			same := bytes.Equal(second.master, first.master)
 			second.Wipe()
 			if same {
 				return first, nil
@@ -225,11 +240,17 @@ func tryRecover(f *File, shares []*Share) (*Recovered, error) {
 	for i, s := range shares {
 		values[i] = s.value
 	}
-	master, err := shamir.Combine(values)
+	combined, err := shamir.Combine(values)
 	if err != nil {
 		return nil, err
 	}
-	rec := &Recovered{file: f, master: master}
+	buf, err := secret.Copy(combined) // wipes combined
+	if err != nil {
+		clear(combined)
+		return nil, err
+	}
+	master := buf.Bytes()
+	rec := &Recovered{file: f, buf: buf, master: master}
 	for i, it := range f.EncData.Data {
 		plain, err := openItem(master, it)
 		if err != nil {
