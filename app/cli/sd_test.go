@@ -46,7 +46,9 @@ func mustRun(t *testing.T, args ...string) string {
 	return out
 }
 
-func vec(t *testing.T, elem ...string) string { return testvectors.Path(t, append([]string{"sd-3of2"}, elem...)...) }
+func vec(t *testing.T, elem ...string) string {
+	return testvectors.Path(t, append([]string{"sd-3of2"}, elem...)...)
+}
 
 // openBlob opens a blob with the vectors' exchange private key and
 // compares every item with expected.json.
