@@ -8,7 +8,7 @@ RUNTIME_PACKAGES := gcc pkg-config libgl1-mesa-dev xorg-dev libxkbcommon-dev lib
 # Test-only packages. vsmartcard-vpcd makes pcscd accept a virtual card
 # over TCP: it belongs on development and CI machines, never on a ceremony
 # machine (see README, "Security notes").
-TEST_PACKAGES := softhsm2 vsmartcard-vpcd xvfb xauth openssl dosfstools util-linux poppler-utils
+TEST_PACKAGES := softhsm2 vsmartcard-vpcd xvfb xauth openssl dosfstools e2fsprogs mount util-linux poppler-utils
 
 GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 export PATH := $(dir $(GO)):$(PATH)
