@@ -159,10 +159,48 @@ func renameNoReplace(from, to string) error {
 	}
 	// The file system lacks RENAME_NOREPLACE: a hard link also fails when
 	// the target exists.
-	if err := os.Link(from, to); err != nil {
+	if err := os.Link(from, to); err == nil {
+		return os.Remove(from)
+	} else if errors.Is(err, fs.ErrExist) {
+		return fs.ErrExist
+	} else if !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.ENOSYS) {
+		return err
+	}
+	// Neither (FAT or exFAT through FUSE): create the final name with
+	// O_EXCL, which no file system ignores, and copy the finished
+	// temporary file into it. A failure removes the partial final file.
+	return copyExclusive(from, to)
+}
+
+func copyExclusive(from, to string) error {
+	src, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	st, err := src.Stat()
+	if err != nil {
+		return err
+	}
+	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, st.Mode().Perm())
+	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fs.ErrExist
 		}
+		return err
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		os.Remove(to)
+		return err
+	}
+	if err := dst.Sync(); err != nil {
+		dst.Close()
+		os.Remove(to)
+		return err
+	}
+	if err := dst.Close(); err != nil {
+		os.Remove(to)
 		return err
 	}
 	return os.Remove(from)

@@ -101,3 +101,25 @@ func assertNoPartials(t *testing.T, dir string) {
 		}
 	}
 }
+
+func TestCopyExclusiveFallback(t *testing.T) {
+	dir := t.TempDir()
+	from, to := filepath.Join(dir, "tmp"), filepath.Join(dir, "final")
+	os.WriteFile(from, []byte("data"), 0o640)
+	if err := copyExclusive(from, to); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(to); string(b) != "data" {
+		t.Errorf("copied %q", b)
+	}
+	if _, err := os.Stat(from); err == nil {
+		t.Error("the temporary file was left behind")
+	}
+	os.WriteFile(from, []byte("other"), 0o640)
+	if err := copyExclusive(from, to); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("copy over an existing file: %v", err)
+	}
+	if b, _ := os.ReadFile(to); string(b) != "data" {
+		t.Error("the existing file was changed")
+	}
+}
