@@ -123,9 +123,11 @@ var commands = map[string]command{
 	"token enroll": {"token enroll --token REF --name NAME --out CERT.cer [--bits 2048|3072|4096] [--slot 9d] [--touch never|always|cached]", cmdTokenEnroll},
 	"token attest": {"token attest --key REF", cmdTokenAttest},
 
-	"drill keys": {"drill keys --dir D --count N [--bits 2048|3072|4096]", cmdDrillKeys},
-	"drill hsm":  {"drill hsm activate --hsm-dir D --quorum M --out SD CERT... | init-recovery --hsm-dir D --out SDE.cer | upload --hsm-dir D --blob BLOB", cmdDrillHSM},
-	"drill run":  {"drill run --custodians N --quorum M --tokens soft|softhsm|vcard --dir D [--fault-…]", cmdDrillRun},
+	"drill keys":        {"drill keys --dir D --count N [--bits 2048|3072|4096]", cmdDrillKeys},
+	"drill hsm":         {"drill hsm activate --hsm-dir D --quorum M --out SD CERT... | init-recovery --hsm-dir D --out SDE.cer | upload --hsm-dir D --blob BLOB", cmdDrillHSM},
+	"transcript verify": {"transcript verify FILE", transcriptVerifyCmd},
+
+	"drill run": {"drill run --custodians N --quorum M --tokens soft|softhsm|vcard --dir D [--fault-…]", cmdDrillRun},
 }
 
 // Run executes one command line (without the program name) and returns an

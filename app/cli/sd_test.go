@@ -307,3 +307,24 @@ func TestBadInputIsRefusedPrecisely(t *testing.T) {
 		t.Error("an existing output file was changed")
 	}
 }
+
+func TestTranscriptVerifyThroughTheCLI(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "drill")
+	mustRun(t, "drill", "run", "--custodians", "3", "--quorum", "2", "--dir", dir)
+	matches, _ := filepath.Glob(filepath.Join(dir, "*transcript.jsonl"))
+	if len(matches) != 1 {
+		t.Fatalf("transcripts: %v", matches)
+	}
+	out := mustRun(t, "transcript", "verify", matches[0])
+	if !strings.Contains(out, "transcript OK") || !strings.Contains(out, "DRILL drill ceremony") {
+		t.Errorf("verify:\n%s", out)
+	}
+	data := mustRead(t, matches[0])
+	tampered := bytes.Replace(data, []byte("Custodian 2"), []byte("Custodian 9"), 1)
+	bad := filepath.Join(t.TempDir(), "tampered.jsonl")
+	os.WriteFile(bad, tampered, 0o600)
+	out, errOut, code := run(t, "transcript", "verify", bad)
+	if code != 1 || !strings.Contains(out, "ALTERED line") || !strings.Contains(errOut, "failed verification") {
+		t.Errorf("tampered transcript: exit %d\n%s%s", code, out, errOut)
+	}
+}
