@@ -363,3 +363,15 @@ func openBlobWithVectorKey(t *testing.T, blob []byte) {
 		}
 	}
 }
+
+func newTestHSM(t *testing.T) *drillhsm.HSM {
+	t.Helper()
+	h, err := drillhsm.Create(filepath.Join(t.TempDir(), "hsm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.ExchangeBits = 2048
+	return h
+}
+
+func drillActivateDefaults() drillhsm.ActivateOptions { return drillhsm.ActivateOptions{} }
