@@ -63,9 +63,13 @@ func newShell(a fyne.App, w fyne.Window, id Identity, opts Options) *shell {
 // actions are the home screen's entries.
 func (s *shell) actions() map[string]func() {
 	return map[string]func(){
-		"Activation": s.activationSetup,
-		"Recovery":   s.recoverySetup,
-		"Drill":      s.drillScreen,
+		"Activation":  s.activationSetup,
+		"Recovery":    s.recoverySetup,
+		"Drill":       s.drillScreen,
+		"Tokens":      s.tokensScreen,
+		"Verify":      s.verifyScreen,
+		"Transfer":    s.transferScreen,
+		"Transcripts": s.transcriptsScreen,
 	}
 }
 

@@ -72,12 +72,26 @@ func NewHomeWithActions(id Identity, actions map[string]func()) fyne.CanvasObjec
 		cards = append(cards, card)
 	}
 	grid := container.NewGridWithColumns(3, cards...)
+	var tools []fyne.CanvasObject
+	for _, t := range []struct {
+		name, label string
+		icon        fyne.Resource
+	}{
+		{"Tokens", "Tokens", theme.AccountIcon()},
+		{"Verify", "Verify a file", theme.SearchIcon()},
+		{"Transfer", "Transfer (USB, QR)", theme.MailSendIcon()},
+		{"Transcripts", "Transcripts", theme.DocumentIcon()},
+	} {
+		if act, ok := actions[t.name]; ok {
+			tools = append(tools, widget.NewButtonWithIcon(t.label, t.icon, act))
+		}
+	}
 
 	return container.NewBorder(
 		container.NewVBox(title, subtitle, widget.NewSeparator()),
 		NewStatusBar(id),
 		nil, nil,
-		container.NewVScroll(grid),
+		container.NewVScroll(container.NewVBox(grid, container.NewHBox(tools...))),
 	)
 }
 

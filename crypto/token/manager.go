@@ -155,3 +155,59 @@ func ReadPINFile(path string) ([]byte, error) {
 	}
 	return pin, nil
 }
+
+// CredentialChanger is implemented by providers whose tokens' PIN and PUK
+// Custodian can change (YubiKeys). PKCS#11 tokens change PINs with their
+// vendor's tools.
+type CredentialChanger interface {
+	ChangePIN(ctx context.Context, ref *URI, current, next []byte, allowLastRetry bool) error
+	ChangePUK(ctx context.Context, ref *URI, current, next []byte, allowLastRetry bool) error
+}
+
+// ManagementKeySetter is implemented by providers that can replace a
+// factory management key with a random one stored PIN-protected.
+type ManagementKeySetter interface {
+	SetRandomManagementKey(ctx context.Context, ref *URI, opts OpenOptions) error
+}
+
+// ChangeCredential changes a token's PIN (what = "PIN") or PUK ("PUK").
+// The caller wipes both slices.
+func (m *Manager) ChangeCredential(ctx context.Context, ref, what string, current, next []byte, allowLastRetry bool) error {
+	u, err := ParseURI(ref)
+	if err != nil {
+		return err
+	}
+	p, err := m.Provider(u.Scheme)
+	if err != nil {
+		return err
+	}
+	cc, ok := p.(CredentialChanger)
+	if !ok {
+		return fmt.Errorf("%s tokens' %s cannot be changed from Custodian: use the token vendor's tool: %w", u.Scheme, what, ErrUnsupported)
+	}
+	switch what {
+	case "PIN":
+		return cc.ChangePIN(ctx, u, current, next, allowLastRetry)
+	case "PUK":
+		return cc.ChangePUK(ctx, u, current, next, allowLastRetry)
+	}
+	return fmt.Errorf("unknown credential %q: PIN or PUK", what)
+}
+
+// SetRandomManagementKey replaces a token's management key by a random
+// one stored PIN-protected on the token.
+func (m *Manager) SetRandomManagementKey(ctx context.Context, ref string, opts OpenOptions) error {
+	u, err := ParseURI(ref)
+	if err != nil {
+		return err
+	}
+	p, err := m.Provider(u.Scheme)
+	if err != nil {
+		return err
+	}
+	ms, ok := p.(ManagementKeySetter)
+	if !ok {
+		return fmt.Errorf("%s tokens have no management key Custodian can set: %w", u.Scheme, ErrUnsupported)
+	}
+	return ms.SetRandomManagementKey(ctx, u, opts)
+}
