@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/custodian-hsm/custodian/ceremony/airgap"
 	"github.com/custodian-hsm/custodian/crypto/sd"
 	"github.com/custodian-hsm/custodian/crypto/token"
 )
@@ -39,6 +40,8 @@ type ActivationConfig struct {
 	Witness string
 	// Tool is the tool's identity line for manifests.
 	Tool string
+	// AirGap is the air-gap self-check shown at set-up (nil: run it now).
+	AirGap *airgap.Report
 }
 
 // Activation is the activation ceremony: enroll N custodians, hand the
@@ -84,6 +87,9 @@ func NewActivation(cfg ActivationConfig, tokens *token.Manager, rec Recorder) (*
 		Decision: fmt.Sprintf("%s activation of %s: %d custodians, quorum %d", cfg.Mode, cfg.HSMName, cfg.Custodians, cfg.Quorum),
 		Message:  "guard rails shown: " + strings.Join(rails, "; "),
 	}); err != nil {
+		return nil, err
+	}
+	if _, err := recordAirGap(rec, cfg.Mode, cfg.Witness, cfg.AirGap); err != nil {
 		return nil, err
 	}
 	a.step = ActEnroll

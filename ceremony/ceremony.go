@@ -18,6 +18,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/custodian-hsm/custodian/ceremony/airgap"
 )
 
 // Mode is PRODUCTION or DRILL. It is never inferred: a drill says so on
@@ -135,3 +137,20 @@ func (e *StepError) Error() string {
 
 // ErrCancelled is returned by every method of a cancelled workflow.
 var ErrCancelled = errors.New("the ceremony was cancelled; start a new one")
+
+// recordAirGap runs the air-gap self-check and records it: in production
+// each finding is a warning the witness has seen; in a drill a note.
+func recordAirGap(rec Recorder, mode Mode, witness string, report *airgap.Report) (*airgap.Report, error) {
+	if report == nil {
+		report = airgap.Live().Check()
+	}
+	e := Event{Step: "airgap.check", Actor: System, Message: report.Summary()}
+	if !report.Clean() {
+		if mode == Production {
+			e.Decision = fmt.Sprintf("PRODUCTION ceremony on a machine that is not fully air-gapped: %d finding(s) shown to witness %s", len(report.Warnings()), witness)
+		} else {
+			e.Decision = "noted (drill)"
+		}
+	}
+	return report, rec.Record(e)
+}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/custodian-hsm/custodian/ceremony/airgap"
 	"github.com/custodian-hsm/custodian/crypto/drillhsm"
 	"github.com/custodian-hsm/custodian/crypto/jwe"
 	"github.com/custodian-hsm/custodian/crypto/sd"
@@ -375,3 +376,29 @@ func newTestHSM(t *testing.T) *drillhsm.HSM {
 }
 
 func drillActivateDefaults() drillhsm.ActivateOptions { return drillhsm.ActivateOptions{} }
+
+func TestAirGapFindingsAreRecordedLoudlyInProduction(t *testing.T) {
+	findings := &airgap.Report{Findings: []airgap.Finding{{Check: "network", Severity: airgap.Warning, Message: "network interface(s) up: eth0"}}}
+	for _, mode := range []Mode{Production, Drill} {
+		rec := &MemoryRecorder{}
+		_, err := NewActivation(ActivationConfig{Mode: mode, HSMName: "h", CeremonyID: "A", Custodians: 3, Quorum: 2, Witness: "Wendy", AirGap: findings}, token.NewManager(), rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e *Event
+		for i := range rec.Events {
+			if rec.Events[i].Step == "airgap.check" {
+				e = &rec.Events[i]
+			}
+		}
+		if e == nil || !strings.Contains(e.Message, "eth0") {
+			t.Fatalf("%s: air-gap check not recorded: %v", mode, rec.Steps())
+		}
+		if mode == Production && !strings.Contains(e.Decision, "not fully air-gapped") {
+			t.Errorf("production decision %q", e.Decision)
+		}
+		if mode == Drill && e.Decision != "noted (drill)" {
+			t.Errorf("drill decision %q", e.Decision)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"text/template"
 
+	"github.com/custodian-hsm/custodian/ceremony/airgap"
 	"github.com/custodian-hsm/custodian/crypto/sd"
 	"github.com/custodian-hsm/custodian/crypto/token"
 	"github.com/custodian-hsm/custodian/internal/safefile"
@@ -36,6 +37,8 @@ type RecoveryConfig struct {
 	HSMName    string
 	CeremonyID string
 	Witness    string
+	// AirGap is the air-gap self-check shown at set-up (nil: run it now).
+	AirGap *airgap.Report
 }
 
 // RecoveryCustodian is a custodian who opened their share.
@@ -79,6 +82,9 @@ func NewRecovery(cfg RecoveryConfig, tokens *token.Manager, rec Recorder) (*Reco
 	r := &Recovery{cfg: cfg, tokens: tokens, rec: rec, step: RecLoad}
 	if err := r.record(Event{Step: "recovery.setup", Actor: Actor{RoleWitness, cfg.Witness},
 		Decision: fmt.Sprintf("%s recovery of %s", cfg.Mode, cfg.HSMName)}); err != nil {
+		return nil, err
+	}
+	if _, err := recordAirGap(rec, cfg.Mode, cfg.Witness, cfg.AirGap); err != nil {
 		return nil, err
 	}
 	return r, nil

@@ -7,6 +7,8 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+
+	"github.com/custodian-hsm/custodian/ceremony/airgap"
 )
 
 // journey is one of the three things people come to Custodian for.
@@ -103,5 +105,16 @@ func NewStatusBar(id Identity) fyne.CanvasObject {
 	hash.Wrapping = fyne.TextWrapBreak
 	words := widget.NewLabel(id.Words)
 	words.Wrapping = fyne.TextWrapWord
-	return container.NewVBox(widget.NewSeparator(), container.NewHBox(widget.NewIcon(theme.InfoIcon()), version), hash, words)
+	gap := widget.NewLabel(airGapLine())
+	gap.Wrapping = fyne.TextWrapWord
+	return container.NewVBox(widget.NewSeparator(), container.NewHBox(widget.NewIcon(theme.InfoIcon()), version), hash, words, gap)
+}
+
+// airGapLine is the air-gap self-check for the status bar.
+func airGapLine() string {
+	r := airgap.Live().Check()
+	if r.Clean() {
+		return "✔ " + r.Summary()
+	}
+	return "⚠ " + r.Summary()
 }
