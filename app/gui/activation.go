@@ -34,6 +34,7 @@ func (w *activationWizard) mode() ceremony.Mode { return w.a.Config().Mode }
 
 // render shows the screen for the ceremony's current step.
 func (w *activationWizard) render() {
+	w.s.wizard = w
 	switch w.a.Step() {
 	case ceremony.ActEnroll:
 		w.enrollScreen()
@@ -112,9 +113,11 @@ func (w *activationWizard) enrollScreen() {
 					return
 				}
 				fp := fingerprint.Of(c.Certificate.Raw)
+				// The screen is cleared between custodians; the dialog goes
+				// on top of the next screen so focus lands on its button.
+				w.render()
 				dialog.ShowInformation("Custodian enrolled",
 					fmt.Sprintf("%s — certificate SHA-256\n%s\n%s\nRead it aloud to the witness; it goes into the record.", c.Name, fp.GroupedHex(), fp.WordString()), w.s.win)
-				w.render() // the screen is cleared between custodians
 			})
 		}()
 	})
@@ -170,8 +173,8 @@ func (w *activationWizard) packageScreen() {
 			status.SetText("Could not write the package: " + err.Error())
 			return
 		}
-		dialog.ShowInformation("Operator package written", fmt.Sprintf("%d files in %s:\ncertificates, manifest and the exact az / PowerShell commands.", len(pkg.Files), pkg.Dir), w.s.win)
 		w.render()
+		dialog.ShowInformation("Operator package written", fmt.Sprintf("%d files in %s:\ncertificates, manifest and the exact az / PowerShell commands.", len(pkg.Files), pkg.Dir), w.s.win)
 	})
 	write.Importance = widget.HighImportance
 	intro := widget.NewLabel("All custodians are enrolled. Write the operator package: the certificates in share order, a manifest and the commands that activate the HSM.")
@@ -200,19 +203,22 @@ func (w *activationWizard) awaitSDScreen() {
 			load(name, data)
 		})
 		b.Importance = widget.HighImportance
-		body = append(body, b)
-	} else {
-		path := widget.NewEntry()
-		path.SetPlaceHolder("path of the security domain file the operator brought back")
-		body = append(body, widget.NewForm(widget.NewFormItem("SD file", path)), widget.NewButton("Verify the security domain", func() {
-			data, err := readFileLimited(path.Text)
-			if err != nil {
-				status.SetText(err.Error())
-				return
-			}
-			load(filepath.Base(path.Text), data)
-		}))
+		orLoad := widget.NewLabel("— or, to rehearse a file coming back on a USB stick (a damaged one too), load it from a path:")
+		orLoad.Wrapping = fyne.TextWrapWord
+		body = append(body, b, orLoad)
 	}
+	// A drill offers the same file path as production, so people rehearse
+	// the real step and see a damaged file rejected.
+	path := widget.NewEntry()
+	path.SetPlaceHolder("path of the security domain file the operator brought back")
+	body = append(body, widget.NewForm(widget.NewFormItem("SD file", path)), widget.NewButtonWithIcon("Verify the security domain", theme.SearchIcon(), func() {
+		data, err := readFileLimited(path.Text)
+		if err != nil {
+			status.SetText(err.Error())
+			return
+		}
+		load(filepath.Base(path.Text), data)
+	}))
 	intro := widget.NewLabel("The operator activates the HSM with the package and brings back the security domain file. Custodian checks that every share belongs to an enrolled custodian and the quorum is right.")
 	intro.Wrapping = fyne.TextWrapWord
 	w.s.show(w.mode(), "Activation — verify the security domain", container.NewVBox(append(append([]fyne.CanvasObject{intro}, body...), status, w.cancelButton())...))
@@ -288,7 +294,10 @@ func (w *activationWizard) proveScreen() {
 			err := w.a.ProveQuorum()
 			fyne.Do(func() {
 				if err != nil {
+					// Stay on this screen so the message can be read.
+					prove.Enable()
 					status.SetText("NOT VERIFIED: " + err.Error())
+					return
 				}
 				w.render()
 			})

@@ -35,6 +35,7 @@ type recoveryWizard struct {
 }
 
 func (w *recoveryWizard) render() {
+	w.s.wizard = w
 	switch w.r.Step() {
 	case ceremony.RecLoad:
 		w.loadScreen()
@@ -196,8 +197,8 @@ func (w *recoveryWizard) custodianScreen() {
 					status.SetText(err.Error())
 					return
 				}
-				dialog.ShowInformation("Share opened", fmt.Sprintf("%s: share x=%d opens and is well-formed. Remove your token; the next custodian may come.", c.Name, c.ShareX), w.s.win)
 				w.render() // cleared between custodians
+				dialog.ShowInformation("Share opened", fmt.Sprintf("%s: share x=%d opens and is well-formed. Remove your token; the next custodian may come.", c.Name, c.ShareX), w.s.win)
 			})
 		}()
 	})

@@ -24,6 +24,9 @@ type shell struct {
 	content *fyne.Container
 	// workDir is where drills put their folders (a temp dir by default).
 	workDir string
+	// wizard is the activation or recovery wizard on screen (nil on Home
+	// and set-up screens), for the screenshot tour and tests.
+	wizard any
 }
 
 var drillColor = color.NRGBA{R: 0xd3, G: 0x5f, B: 0x00, A: 0xff}
@@ -70,15 +73,21 @@ func (s *shell) show(mode ceremony.Mode, title string, body fyne.CanvasObject) {
 		watermark(mode, container.NewVScroll(container.NewPadded(body))))}
 	s.content.Refresh()
 	// Keyboard users start at the first field of each screen.
+	// Nothing of the previous screen may keep the focus: Space on a
+	// focused button that is no longer shown would still press it.
 	if f := firstFocusable(body); f != nil {
 		s.win.Canvas().Focus(f)
+	} else {
+		s.win.Canvas().Unfocus()
 	}
 }
 
 func (s *shell) home() {
 	s.mode = ceremony.Production
+	s.wizard = nil
 	s.content.Objects = []fyne.CanvasObject{NewHomeWithActions(s.id, s.actions())}
 	s.content.Refresh()
+	s.win.Canvas().Unfocus()
 }
 
 // firstFocusable finds the first entry or button in a screen.
