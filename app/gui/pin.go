@@ -21,6 +21,7 @@ var errPINCancelled = errors.New("PIN entry cancelled")
 func (s *shell) pinPrompt() token.PINFunc {
 	return func(ctx context.Context, req token.PINRequest) ([]byte, error) {
 		answer := make(chan []byte, 1)
+		shown := make(chan dialog.Dialog, 1)
 		fyne.Do(func() {
 			entry := widget.NewPasswordEntry()
 			entry.SetPlaceHolder(req.What)
@@ -28,14 +29,17 @@ func (s *shell) pinPrompt() token.PINFunc {
 			if req.Reason != "" {
 				msg += "\nto " + req.Reason
 			}
-			if req.RetriesLeft >= 0 {
+			switch {
+			case req.RetriesLeft == 1:
+				msg += "\n1 try left — a wrong " + req.What + " will block the token"
+			case req.RetriesLeft >= 0:
 				msg += fmt.Sprintf("\n%d tries left", req.RetriesLeft)
 			}
-			if req.RetriesLeft == 1 {
-				msg += " — a wrong " + req.What + " will block the token"
-			}
+			// Which token, why, and how many tries are left: a person must
+			// know before typing, most of all when one try is left.
+			about := widget.NewLabel(msg)
 			d := dialog.NewForm("Enter "+req.What, "OK", "Cancel",
-				[]*widget.FormItem{widget.NewFormItem(req.What, entry)},
+				[]*widget.FormItem{widget.NewFormItem("", about), widget.NewFormItem(req.What, entry)},
 				func(ok bool) {
 					if !ok {
 						answer <- nil
@@ -47,6 +51,7 @@ func (s *shell) pinPrompt() token.PINFunc {
 			d.Show()
 			entry.OnSubmitted = func(string) { d.Submit() }
 			s.win.Canvas().Focus(entry)
+			shown <- d
 		})
 		select {
 		case pin := <-answer:
@@ -55,6 +60,9 @@ func (s *shell) pinPrompt() token.PINFunc {
 			}
 			return pin, nil
 		case <-ctx.Done():
+			// Nobody waits for this dialog any more: take it away.
+			d := <-shown
+			fyne.Do(d.Hide)
 			return nil, ctx.Err()
 		}
 	}
