@@ -1,0 +1,111 @@
+package gui
+
+import (
+	"image/color"
+	"strings"
+	"testing"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/custodian-hsm/custodian/crypto/token"
+)
+
+// Snapshots of the main screens live in testdata/: markup for every
+// screen (what is on it and where), images for Home and the drill set-up
+// in the light and dark themes. When a screen changes on purpose, run the
+// tests, look at testdata/failed/, and copy the new files over the old.
+
+// The air-gap self-check in the status bar describes the machine the
+// tests run on (network up, running as root…), so snapshots show a fixed
+// line in its place.
+const maskedAirGap = "✔ air gap: (machine-specific line masked in snapshots)"
+
+func (h *harness) maskMachineSpecific() {
+	for _, o := range h.all() {
+		if l, ok := o.(*widget.Label); ok && (strings.HasPrefix(l.Text, "⚠ ") || strings.HasPrefix(l.Text, "✔ ")) && strings.Contains(l.Text, "air gap") {
+			l.SetText(maskedAirGap)
+		}
+	}
+}
+
+// screen is one of the main screens and how to reach it from Home.
+type screen struct {
+	name  string
+	title string
+	reach func(h *harness)
+}
+
+func mainScreens(t *testing.T) []screen {
+	return []screen{
+		{"home", "Start drill", func(h *harness) {}},
+		{"drill-setup", "Drill — set-up", func(h *harness) { h.tap("Start drill") }},
+		{"activation-setup", "Activation — set-up", func(h *harness) { h.tap("Start activation") }},
+		{"recovery-setup", "Recovery — set-up", func(h *harness) { h.tap("Start recovery") }},
+		{"recovery-confirm", "Recovery — confirm the exchange key", func(h *harness) { h.startProductionRecovery() }},
+		{"pin-dialog", "Enter PIN", func(h *harness) {
+			askPIN(t.Context(), h, token.PINRequest{Token: yubikey, What: "PIN", Reason: "open the share of custodian Alice", RetriesLeft: 3})
+		}},
+	}
+}
+
+func TestMainScreensMarkup(t *testing.T) {
+	for _, sc := range mainScreens(t) {
+		t.Run(sc.name, func(t *testing.T) {
+			h := newHarness(t)
+			sc.reach(h)
+			h.waitShows(sc.title)
+			h.maskMachineSpecific()
+			test.AssertRendersToMarkup(t, sc.name+".xml", h.canvas())
+		})
+	}
+}
+
+// Every main screen fits a 1280×800 window without being cut off sideways
+// (taller content scrolls).
+func TestMainScreensFit1280x800(t *testing.T) {
+	for _, sc := range mainScreens(t) {
+		t.Run(sc.name, func(t *testing.T) {
+			h := newHarness(t)
+			sc.reach(h)
+			h.waitShows(sc.title)
+			min := h.canvas().Content().MinSize()
+			if min.Width > 1280 || min.Height > 800 {
+				t.Errorf("%s needs %v; it does not fit 1280×800", sc.name, min)
+			}
+			if top := h.canvas().Overlays().Top(); top != nil {
+				if m := top.MinSize(); m.Width > 1280 || m.Height > 800 {
+					t.Errorf("%s dialog needs %v", sc.name, m)
+				}
+			}
+		})
+	}
+}
+
+// variant forces the light or dark variant of Fyne's default theme.
+type variant struct {
+	fyne.Theme
+	v fyne.ThemeVariant
+}
+
+func (t variant) Color(n fyne.ThemeColorName, _ fyne.ThemeVariant) color.Color {
+	return t.Theme.Color(n, t.v)
+}
+
+func TestMainScreensInLightAndDarkThemes(t *testing.T) {
+	themes := map[string]fyne.ThemeVariant{"light": theme.VariantLight, "dark": theme.VariantDark}
+	for tname, v := range themes {
+		for _, sc := range mainScreens(t)[:2] {
+			t.Run(tname+"/"+sc.name, func(t *testing.T) {
+				h := newHarness(t)
+				test.ApplyTheme(t, variant{theme.DefaultTheme(), v})
+				sc.reach(h)
+				h.waitShows(sc.title)
+				h.maskMachineSpecific()
+				test.AssertImageMatches(t, sc.name+"-"+tname+".png", h.canvas().Capture())
+			})
+		}
+	}
+}
