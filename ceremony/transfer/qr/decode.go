@@ -9,8 +9,8 @@ import (
 	"os"
 
 	"github.com/makiuchi-d/gozxing"
-	xdraw "golang.org/x/image/draw"
 	zxqr "github.com/makiuchi-d/gozxing/qrcode"
+	xdraw "golang.org/x/image/draw"
 
 	"github.com/custodian-hsm/custodian/ceremony/transfer/ur"
 )

@@ -98,8 +98,8 @@ type Sequence struct {
 	// Skipped counts generated parts left out because their symbol did
 	// not read back.
 	Skipped int
-	Level  Level
-	opts   Options
+	Level   Level
+	opts    Options
 }
 
 // MaxFragmentBytes bounds the density: beyond this a frame would need a QR
