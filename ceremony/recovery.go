@@ -255,7 +255,7 @@ func (r *Recovery) OpenShare(ctx context.Context, name, keyRef string, opts toke
 	rc := RecoveryCustodian{Name: name, Token: tok, ShareX: share.X, DecryptPath: path}
 	k, m := len(r.shares)+1, r.sdFile.SharedKeys.Required
 	if err := r.record(Event{Step: "recovery.share.opened", Actor: Actor{RoleCustodian, name}, Inputs: []FileRef{r.sdRef}, Tokens: []token.Info{tok},
-		Message: fmt.Sprintf("share x=%d opens and is well-formed (%s); %d of %d", share.X, path, k, m)}); err != nil {
+		Message: fmt.Sprintf("share x=%d opens and is well-formed (%s); %d opened, quorum %d", share.X, path, k, m)}); err != nil {
 		share.Wipe()
 		return nil, err
 	}

@@ -328,3 +328,25 @@ func TestTranscriptVerifyThroughTheCLI(t *testing.T) {
 		t.Errorf("tampered transcript: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+func TestTranscriptPrintThroughTheCLI(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "drill")
+	mustRun(t, "drill", "run", "--dir", dir)
+	matches, _ := filepath.Glob(filepath.Join(dir, "*transcript.jsonl"))
+	pdf := filepath.Join(t.TempDir(), "record.pdf")
+	mustRun(t, "transcript", "print", matches[0], "--out", pdf)
+	if b := mustRead(t, pdf); !bytes.HasPrefix(b, []byte("%PDF-")) {
+		t.Fatal("not a PDF")
+	}
+	pdf2 := filepath.Join(t.TempDir(), "again.pdf")
+	mustRun(t, "transcript", "print", matches[0], "--out", pdf2)
+	if !bytes.Equal(mustRead(t, pdf), mustRead(t, pdf2)) {
+		t.Error("printing the same transcript twice gave different PDFs")
+	}
+	tampered := filepath.Join(t.TempDir(), "t.jsonl")
+	os.WriteFile(tampered, bytes.Replace(mustRead(t, matches[0]), []byte("Custodian 1"), []byte("Custodian 7"), 1), 0o600)
+	if _, _, code := run(t, "transcript", "print", tampered, "--out", filepath.Join(t.TempDir(), "x.pdf")); code != 1 {
+		t.Errorf("an altered transcript printed without --force: exit %d", code)
+	}
+	mustRun(t, "transcript", "print", tampered, "--out", filepath.Join(t.TempDir(), "forced.pdf"), "--force")
+}
