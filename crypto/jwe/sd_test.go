@@ -8,32 +8,17 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"github.com/custodian-hsm/custodian/internal/testvectors"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/custodian-hsm/custodian/crypto/kdf"
 	"github.com/custodian-hsm/custodian/crypto/shamir"
 )
 
-// vectorPath finds a file of the shared test vectors (see their README.md):
-// $CUSTODIAN_VECTORS if set, else testdata/vectors at the repository root,
-// else the shared/vectors directory next to the repository checkout.
-func vectorPath(name string) string {
-	if d := os.Getenv("CUSTODIAN_VECTORS"); d != "" {
-		return filepath.Join(d, name)
-	}
-	for _, d := range []string{"../../testdata/vectors", "../../../shared/vectors"} {
-		if _, err := os.Stat(filepath.Join(d, name)); err == nil {
-			return filepath.Join(d, name)
-		}
-	}
-	return filepath.Join("../../../shared/vectors", name)
-}
-
 func readVector(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(vectorPath(name))
+	b, err := os.ReadFile(testvectors.Path(t, name))
 	if err != nil {
 		t.Fatalf("reading test vector: %v", err)
 	}

@@ -6,8 +6,8 @@ import (
 	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/custodian-hsm/custodian/internal/testvectors"
 	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -21,7 +21,7 @@ type kdfVector struct {
 
 func loadVectors(t *testing.T) []kdfVector {
 	t.Helper()
-	data, err := os.ReadFile(vectorPath("primitives.json"))
+	data, err := os.ReadFile(testvectors.Path(t, "primitives.json"))
 	if err != nil {
 		t.Fatalf("reading primitives.json: %v", err)
 	}
@@ -35,21 +35,6 @@ func loadVectors(t *testing.T) []kdfVector {
 		t.Fatal("primitives.json has no kdf_sp800_108_hmac_sha512 vectors")
 	}
 	return file.KDF
-}
-
-// vectorPath finds a file of the shared test vectors (see their README.md):
-// $CUSTODIAN_VECTORS if set, else testdata/vectors at the repository root,
-// else the shared/vectors directory next to the repository checkout.
-func vectorPath(name string) string {
-	if d := os.Getenv("CUSTODIAN_VECTORS"); d != "" {
-		return filepath.Join(d, name)
-	}
-	for _, d := range []string{"../../testdata/vectors", "../../../shared/vectors"} {
-		if _, err := os.Stat(filepath.Join(d, name)); err == nil {
-			return filepath.Join(d, name)
-		}
-	}
-	return filepath.Join("../../../shared/vectors", name)
 }
 
 func mustHex(t *testing.T, s string) []byte {

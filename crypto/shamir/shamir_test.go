@@ -7,10 +7,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"github.com/custodian-hsm/custodian/internal/testvectors"
 	"io"
 	mathrand "math/rand/v2"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -24,7 +24,7 @@ type shamirVector struct {
 
 func loadVector(t *testing.T) (secret []byte, v shamirVector, shares [][]byte) {
 	t.Helper()
-	data, err := os.ReadFile(vectorPath("primitives.json"))
+	data, err := os.ReadFile(testvectors.Path(t, "primitives.json"))
 	if err != nil {
 		t.Fatalf("reading primitives.json: %v", err)
 	}
@@ -50,21 +50,6 @@ func loadVector(t *testing.T) (secret []byte, v shamirVector, shares [][]byte) {
 		t.Fatalf("vector has %d shares, n = %d", len(shares), v.N)
 	}
 	return secret, v, shares
-}
-
-// vectorPath finds a file of the shared test vectors (see their README.md):
-// $CUSTODIAN_VECTORS if set, else testdata/vectors at the repository root,
-// else the shared/vectors directory next to the repository checkout.
-func vectorPath(name string) string {
-	if d := os.Getenv("CUSTODIAN_VECTORS"); d != "" {
-		return filepath.Join(d, name)
-	}
-	for _, d := range []string{"../../testdata/vectors", "../../../shared/vectors"} {
-		if _, err := os.Stat(filepath.Join(d, name)); err == nil {
-			return filepath.Join(d, name)
-		}
-	}
-	return filepath.Join("../../../shared/vectors", name)
 }
 
 // subsets calls f with every k-subset of {0..n-1}, as index slices.

@@ -33,6 +33,19 @@ func (m *Manager) Provider(scheme string) (Provider, error) {
 	return p, nil
 }
 
+// resolve parses a reference and finds the provider of its scheme.
+func (m *Manager) resolve(ref string) (*URI, Provider, error) {
+	u, err := ParseURI(ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := m.Provider(u.Scheme)
+	if err != nil {
+		return nil, nil, err
+	}
+	return u, p, nil
+}
+
 // List lists the tokens of every provider. A provider that fails (no
 // pcscd, no PKCS#11 module configured) does not hide the others: its error
 // is returned alongside.
@@ -56,11 +69,7 @@ func (m *Manager) List(ctx context.Context) ([]Info, []error) {
 // OpenKey opens the key a reference names. A pin-source=file:PATH attribute
 // takes the PIN from that file (for automation), otherwise opts.PIN asks.
 func (m *Manager) OpenKey(ctx context.Context, ref string, opts OpenOptions) (Key, error) {
-	u, err := ParseURI(ref)
-	if err != nil {
-		return nil, err
-	}
-	p, err := m.Provider(u.Scheme)
+	u, p, err := m.resolve(ref)
 	if err != nil {
 		return nil, err
 	}
@@ -73,14 +82,10 @@ func (m *Manager) OpenKey(ctx context.Context, ref string, opts OpenOptions) (Ke
 
 // Enroll generates a custodian key on the token a reference names.
 func (m *Manager) Enroll(ctx context.Context, ref string, req EnrollRequest, opts OpenOptions) (*Enrollment, error) {
-	u, err := ParseURI(ref)
-	if err != nil {
-		return nil, err
-	}
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
-	p, err := m.Provider(u.Scheme)
+	u, p, err := m.resolve(ref)
 	if err != nil {
 		return nil, err
 	}
@@ -93,11 +98,7 @@ func (m *Manager) Enroll(ctx context.Context, ref string, req EnrollRequest, opt
 
 // Health reports the health of the token a reference names.
 func (m *Manager) Health(ctx context.Context, ref string, opts OpenOptions) (Health, error) {
-	u, err := ParseURI(ref)
-	if err != nil {
-		return Health{}, err
-	}
-	p, err := m.Provider(u.Scheme)
+	u, p, err := m.resolve(ref)
 	if err != nil {
 		return Health{}, err
 	}
@@ -173,11 +174,7 @@ type ManagementKeySetter interface {
 // ChangeCredential changes a token's PIN (what = "PIN") or PUK ("PUK").
 // The caller wipes both slices.
 func (m *Manager) ChangeCredential(ctx context.Context, ref, what string, current, next []byte, allowLastRetry bool) error {
-	u, err := ParseURI(ref)
-	if err != nil {
-		return err
-	}
-	p, err := m.Provider(u.Scheme)
+	u, p, err := m.resolve(ref)
 	if err != nil {
 		return err
 	}
@@ -197,11 +194,7 @@ func (m *Manager) ChangeCredential(ctx context.Context, ref, what string, curren
 // SetRandomManagementKey replaces a token's management key by a random
 // one stored PIN-protected on the token.
 func (m *Manager) SetRandomManagementKey(ctx context.Context, ref string, opts OpenOptions) error {
-	u, err := ParseURI(ref)
-	if err != nil {
-		return err
-	}
-	p, err := m.Provider(u.Scheme)
+	u, p, err := m.resolve(ref)
 	if err != nil {
 		return err
 	}
