@@ -1,0 +1,197 @@
+package cli
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+
+	"github.com/custodian-hsm/custodian/ceremony/transfer/filekind"
+	"github.com/custodian-hsm/custodian/ceremony/transfer/qr"
+	"github.com/custodian-hsm/custodian/ceremony/transfer/ur"
+	"github.com/custodian-hsm/custodian/internal/safefile"
+)
+
+// qrKindFromDetected maps filekind's detection to the envelope's kind, so
+// the sender does not have to say what the file is.
+func qrKindFromDetected(k filekind.Kind) ur.Kind {
+	switch k {
+	case filekind.Certificate:
+		return ur.KindCertificate
+	case filekind.SecurityDomain:
+		return ur.KindSDFile
+	case filekind.ExchangeKey:
+		return ur.KindExchangeKey
+	case filekind.RestoreBlob:
+		return ur.KindRestoreBlob
+	case filekind.Transcript:
+		return ur.KindTranscript
+	case filekind.CustodianManifest:
+		return ur.KindOperatorPackage
+	}
+	return ur.KindOther
+}
+
+// cmdQREncode: custodian qr encode --in FILE --out-dir D [--fps F] [--fragment-bytes B] [--kind K] [--level L] [--module-pixels N] [--frames N]
+func cmdQREncode(env *Env, args []string) error {
+	fs := newFlags(env, "qr encode")
+	in := fs.String("in", "", "file to show as QR codes")
+	outDir := fs.String("out-dir", "", "new or empty directory for the frames, page and UR text")
+	fps := fs.Float64("fps", qr.DefaultFPS, "frames per second the frames are meant to be shown at")
+	frag := fs.Int("fragment-bytes", qr.DefaultFragmentBytes, "bytes per frame: larger means fewer, denser codes")
+	kind := fs.String("kind", "", "what the file is (certificate, sd-file, exchange-key, restore-blob, operator-package, transcript, other); detected when omitted")
+	level := fs.String("level", "M", "QR error correction: L, M, Q or H")
+	px := fs.Int("module-pixels", qr.DefaultModulePixels, "pixels per QR module in the PNG frames")
+	frames := fs.Int("frames", 0, "number of frames to write (0: twice the fragments plus ten)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageErrorf("unexpected argument %q: give the file with --in", fs.Arg(0))
+	}
+	if *in == "" || *outDir == "" {
+		return usageErrorf("qr encode needs --in FILE and --out-dir DIR")
+	}
+	lvl, err := qr.ParseLevel(*level)
+	if err != nil {
+		return badInput(err)
+	}
+	if *fps <= 0 || *fps > 60 {
+		return usageErrorf("--fps %v is outside 0..60", *fps)
+	}
+	if *frag < 20 || *frag > qr.MaxFragmentBytes {
+		return usageErrorf("--fragment-bytes %d is outside 20..%d", *frag, qr.MaxFragmentBytes)
+	}
+	data, err := safefile.ReadLimited(*in, ur.MaxPayload)
+	if err != nil {
+		return badInput(fmt.Errorf("reading %s: %w (QR transfer is limited to %d bytes; use USB for larger files)", *in, err, ur.MaxPayload))
+	}
+	det := filekind.Detect(data)
+	if det.Kind == filekind.PrivateKey {
+		return badInput(fmt.Errorf("%s is a private key: it must never cross the air gap", *in))
+	}
+	k := qrKindFromDetected(det.Kind)
+	if *kind != "" {
+		if k, err = ur.ParseKind(*kind); err != nil {
+			return badInput(err)
+		}
+	}
+	if det.Err != nil {
+		fmt.Fprintf(env.Stderr, "warning: %s looks like a %s but fails its checks: %v\n", *in, det.Kind, det.Err)
+	}
+	f := ur.File{Kind: k, Name: filepath.Base(*in), Data: data}
+	opts := qr.Options{FragmentBytes: *frag, FPS: *fps, Level: lvl, ModulePixels: *px, Frames: *frames,
+		Progress: func(done, total int) { fmt.Fprintf(env.Stderr, "\rmaking QR frames: %d/%d", done, total) }}
+	sum, err := qr.WriteDir(*outDir, f, opts)
+	fmt.Fprintln(env.Stderr)
+	if errors.Is(err, qr.ErrOutDirNotEmpty) {
+		return badInput(err)
+	}
+	if err != nil {
+		return failuref("writing QR frames: %v", err)
+	}
+	digest := sha256.Sum256(data)
+	fmt.Fprintf(env.Stdout, "%s (%s, %d bytes) SHA-256 %s\n", f.Name, f.Kind, len(data), hex.EncodeToString(digest[:]))
+	if sum.SeqLen == 1 {
+		fmt.Fprintf(env.Stdout, "one QR code (version %d, %d×%d modules) in %s\n", sum.Version, sum.Modules, sum.Modules, *outDir)
+	} else {
+		fmt.Fprintf(env.Stdout, "%d frames for %d fragments (QR version %d, %d×%d modules): %.1f s per loop at %g fps, in %s\n",
+			sum.Frames, sum.SeqLen, sum.Version, sum.Modules, sum.Modules, sum.Seconds, *fps, *outDir)
+	}
+	fmt.Fprintln(env.Stdout, "also written: parts.txt (the codes as text), page.png and page.pdf (printable)")
+	return nil
+}
+
+// reportReceived prints what arrived and writes it atomically.
+func reportReceived(env *Env, f ur.File, out string) error {
+	if err := safefile.Write(out, f.Data); err != nil {
+		if errors.Is(err, safefile.ErrExists) {
+			return badInput(fmt.Errorf("%s already exists: choose a new name (nothing is overwritten)", out))
+		}
+		return failuref("writing %s: %v", out, err)
+	}
+	det := filekind.Detect(f.Data)
+	digest := sha256.Sum256(f.Data)
+	name := f.Name
+	if name == "" {
+		name = "(no name)"
+	}
+	fmt.Fprintf(env.Stdout, "received %s: sender says %s, content is a %s", name, f.Kind, det.Kind)
+	if det.Summary != "" {
+		fmt.Fprintf(env.Stdout, " (%s)", det.Summary)
+	}
+	fmt.Fprintf(env.Stdout, ", %d bytes\nSHA-256 %s\nwritten to %s\n", len(f.Data), hex.EncodeToString(digest[:]), out)
+	if det.Err != nil {
+		fmt.Fprintf(env.Stderr, "warning: the received file fails the %s checks: %v\n", det.Kind, det.Err)
+	}
+	if det.Kind == filekind.PrivateKey {
+		return failuref("the received file is a private key: it should never have crossed the air gap; destroy %s", out)
+	}
+	return nil
+}
+
+// cmdQRDecode: custodian qr decode --out FILE IMAGE...
+func cmdQRDecode(env *Env, args []string) error {
+	fs := newFlags(env, "qr decode")
+	out := fs.String("out", "", "where to write the received file (must not exist)")
+	images, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if *out == "" || len(images) == 0 {
+		return usageErrorf("qr decode needs --out FILE and one or more images (PNG or JPEG)")
+	}
+	if _, err := os.Lstat(*out); err == nil {
+		return usageErrorf("%s already exists: choose a new name (nothing is overwritten)", *out)
+	}
+	f, err := qr.DecodeFiles(images,
+		func(p ur.Progress) { fmt.Fprintf(env.Stderr, "\r%s   ", p) },
+		func(e *qr.ImageError) { fmt.Fprintf(env.Stderr, "\nskipped %v\n", e) })
+	fmt.Fprintln(env.Stderr)
+	if err != nil {
+		return failuref("%v", err)
+	}
+	return reportReceived(env, f, *out)
+}
+
+// cmdQRScan: custodian qr scan --device /dev/videoN --out FILE
+func cmdQRScan(env *Env, args []string) error {
+	fs := newFlags(env, "qr scan")
+	device := fs.String("device", "/dev/video0", "V4L2 camera device")
+	out := fs.String("out", "", "where to write the received file (must not exist)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageErrorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *out == "" {
+		return usageErrorf("qr scan needs --out FILE")
+	}
+	if _, err := os.Lstat(*out); err == nil {
+		return usageErrorf("%s already exists: choose a new name (nothing is overwritten)", *out)
+	}
+	cam, err := openCamera(*device)
+	if err != nil {
+		return failuref("%v", err)
+	}
+	defer cam.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	fmt.Fprintf(env.Stderr, "scanning with %s: show the codes to the camera; Ctrl-C to stop\n", *device)
+	sc := &qr.Scanner{
+		Source:   cam,
+		Progress: func(p ur.Progress) { fmt.Fprintf(env.Stderr, "\r%s   ", p) },
+		Rejected: func(err error) { fmt.Fprintf(env.Stderr, "\nignored a code: %v\n", err) },
+	}
+	f, err := sc.Run(ctx)
+	fmt.Fprintln(env.Stderr)
+	if err != nil {
+		return failuref("%v", err)
+	}
+	return reportReceived(env, f, *out)
+}
