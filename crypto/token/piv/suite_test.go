@@ -101,6 +101,7 @@ func runSuite(t *testing.T, e *env) {
 	t.Run("WrongPINCountsDownAndBlocks", func(t *testing.T) { testWrongPIN(t, e) })
 	t.Run("TouchAndRetiredSlot", func(t *testing.T) { testTouchAndRetiredSlot(t, e) })
 	t.Run("LargeKeys", func(t *testing.T) { testLargeKeys(t, e) })
+	t.Run("Recovery", func(t *testing.T) { testRecovery(t, e) })
 }
 
 func testList(t *testing.T, e *env) {
