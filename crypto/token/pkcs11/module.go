@@ -1,0 +1,110 @@
+// Package pkcs11 serves "pkcs11:" references (RFC 7512): custodian keys
+// generated on PKCS#11 tokens — HSMs, smart cards through OpenSC, and
+// SoftHSM2 for drills.
+//
+// Key generation, the self-signature, the certificate object and on-token
+// decryption go through github.com/ThalesGroup/crypto11. Listing tokens,
+// reading their flags and key attributes, and the raw-RSA fallback use
+// github.com/miekg/pkcs11 on the same module, because crypto11 does not
+// expose them.
+//
+// Why a fallback: Debian 12's SoftHSM2 (2.6.1) rejects CKM_RSA_PKCS_OAEP
+// with SHA-256 (CKR_ARGUMENTS_BAD), and other tokens lack OAEP-SHA256 too.
+// When the token refuses OAEP, Custodian asks it for raw RSA
+// (CKM_RSA_X_509) and decodes OAEP itself with crypto/oaep, in constant
+// time. The private key still never leaves the token; Key.DecryptPath
+// records which path was used.
+//
+// crypto11 takes the PIN as a Go string, which cannot be wiped; Custodian
+// wipes its own copies and keeps the crypto11 context only while a key is
+// open.
+package pkcs11
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	p11 "github.com/miekg/pkcs11"
+)
+
+// KnownModules are tried in order when no module is named.
+var KnownModules = []string{
+	"/usr/lib/softhsm/libsofthsm2.so",
+	"/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+	"/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+	"/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so",
+	"/usr/lib/aarch64-linux-gnu/opensc-pkcs11.so",
+	"/usr/lib/opensc-pkcs11.so",
+}
+
+// ModuleEnv names the module when a reference does not.
+const ModuleEnv = "CUSTODIAN_PKCS11_MODULE"
+
+// mu serialises everything this package does with modules: crypto11
+// finalises a module when its last context closes, which must not happen
+// in the middle of one of our sessions.
+var mu sync.Mutex
+
+var modules = map[string]*p11.Ctx{}
+
+// inUse counts the crypto11 contexts open on each module. crypto11
+// initialises a module itself and refuses one that is already initialised,
+// so our handle is finalised before crypto11 takes the module, and is
+// re-initialised (which also makes SoftHSM rescan its tokens) only while
+// crypto11 holds nothing.
+var inUse = map[string]int{}
+
+// module returns an initialised handle on a module. Handles are kept for
+// the life of the process; when no crypto11 context is open the module is
+// re-initialised, so that tokens created since are seen.
+func module(path string) (*p11.Ctx, error) {
+	ctx, ok := modules[path]
+	if !ok {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("PKCS#11 module %s: %w", path, err)
+		}
+		ctx = p11.New(path)
+		if ctx == nil {
+			return nil, fmt.Errorf("PKCS#11 module %s could not be loaded", path)
+		}
+		modules[path] = ctx
+	}
+	if inUse[path] == 0 {
+		_ = ctx.Finalize()
+	}
+	if err := ctx.Initialize(); err != nil && !isCKR(err, p11.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+		return nil, fmt.Errorf("initialising PKCS#11 module %s: %w", path, err)
+	}
+	return ctx, nil
+}
+
+func isCKR(err error, code uint) bool {
+	var e p11.Error
+	return errors.As(err, &e) && uint(e) == code
+}
+
+// resolveModule picks the module: the reference's module-path, the
+// provider's, $CUSTODIAN_PKCS11_MODULE, or the first known module present.
+func (p *Provider) resolveModule(query map[string]string) (string, error) {
+	for _, m := range []string{query["module-path"], p.opts.ModulePath, os.Getenv(ModuleEnv)} {
+		if m != "" {
+			return m, nil
+		}
+	}
+	for _, m := range KnownModules {
+		if _, err := os.Stat(m); err == nil {
+			return m, nil
+		}
+	}
+	return "", errors.New("no PKCS#11 module: name one with ?module-path=… in the reference or $CUSTODIAN_PKCS11_MODULE")
+}
+
+// release finalises our handle on a module so that crypto11 can initialise
+// it; callers hold mu and are about to open a crypto11 context.
+func release(path string) {
+	if ctx, ok := modules[path]; ok && inUse[path] == 0 {
+		_ = ctx.Finalize()
+	}
+}
