@@ -6,7 +6,9 @@ import (
 	"image"
 	_ "image/jpeg" // camera stills and phone screenshots
 	_ "image/png"
+	"io"
 	"os"
+	"strings"
 
 	"github.com/makiuchi-d/gozxing"
 	zxqr "github.com/makiuchi-d/gozxing/qrcode"
@@ -82,8 +84,12 @@ type Receiver struct {
 // plain "bytes") transfer.
 func NewReceiver() *Receiver { return &Receiver{dec: ur.NewDecoder("")} }
 
-// AddText feeds one scanned code's content.
+// AddText feeds one scanned code's content. A UR of a type other than
+// custodian-file or bytes is refused at once, not after the whole sequence.
 func (r *Receiver) AddText(content []byte) error {
+	if t, ok := urType(content); ok && t != ur.TypeFile && t != ur.TypeBytes {
+		return &ur.WrongTypeError{Got: t, Want: ur.TypeFile}
+	}
 	if err := r.dec.Receive(string(content)); err != nil {
 		return err
 	}
@@ -160,6 +166,20 @@ func DecodeFiles(paths []string, progress func(ur.Progress), skipped func(*Image
 	return ur.File{}, fmt.Errorf("qr: the %d images are not enough to rebuild the file (%s): scan more frames", len(paths), r.Status())
 }
 
+// urType extracts the type of a UR string, if content looks like one.
+func urType(content []byte) (string, bool) {
+	s := strings.ToLower(string(content))
+	rest, ok := strings.CutPrefix(s, "ur:")
+	if !ok {
+		return "", false
+	}
+	t, _, ok := strings.Cut(rest, "/")
+	return t, ok
+}
+
+// maxImagePixels bounds a decoded image (a PNG can claim any size).
+const maxImagePixels = 64 << 20
+
 func loadImage(path string) (image.Image, error) {
 	fh, err := os.Open(path)
 	if err != nil {
@@ -168,6 +188,16 @@ func loadImage(path string) (image.Image, error) {
 	defer fh.Close()
 	if st, err := fh.Stat(); err == nil && st.Size() > maxImageBytes {
 		return nil, fmt.Errorf("qr: image is %d bytes, over the %d-byte limit", st.Size(), maxImageBytes)
+	}
+	cfg, _, err := image.DecodeConfig(fh)
+	if err != nil {
+		return nil, fmt.Errorf("qr: not a PNG or JPEG image: %w", err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > maxImagePixels {
+		return nil, fmt.Errorf("qr: image is %d×%d pixels, over the %d-pixel limit", cfg.Width, cfg.Height, maxImagePixels)
+	}
+	if _, err := fh.Seek(0, io.SeekStart); err != nil {
+		return nil, err
 	}
 	img, _, err := image.Decode(fh)
 	if err != nil {

@@ -315,7 +315,8 @@ func (d *fountainDecoder) process(m *mixedPart, queue []*mixedPart) []*mixedPart
 }
 
 // progress estimates completion: the reference's rule of thumb is that
-// about 1.75×seqLen distinct parts always suffice.
+// about 1.75×seqLen distinct parts always suffice; recovered fragments give
+// a floor. Both only grow, so the estimate never goes back.
 func (d *fountainDecoder) progress() float64 {
 	if d.message != nil {
 		return 1
@@ -323,5 +324,7 @@ func (d *fountainDecoder) progress() float64 {
 	if !d.started {
 		return 0
 	}
-	return min(0.99, float64(d.parts)/(float64(d.seqLen)*1.75))
+	byParts := float64(d.parts) / (float64(d.seqLen) * 1.75)
+	byFragments := float64(len(d.simple)) / float64(d.seqLen)
+	return min(0.99, max(byParts, byFragments))
 }
