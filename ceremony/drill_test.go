@@ -5,13 +5,18 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/custodian-hsm/custodian/ceremony/transcript"
 	"github.com/custodian-hsm/custodian/crypto/sd"
+	"github.com/custodian-hsm/custodian/crypto/token"
+	"github.com/custodian-hsm/custodian/crypto/token/pkcs11"
+	"github.com/custodian-hsm/custodian/crypto/token/pkcs11/softhsm"
 	"github.com/custodian-hsm/custodian/crypto/token/soft"
 )
 
@@ -57,6 +62,45 @@ func TestDrillSoftTokens(t *testing.T) {
 	}
 }
 
+// SoftHSM drills run in a subprocess each: SoftHSM takes its configuration
+// once per process.
+func TestDrillSoftHSMTokens(t *testing.T) {
+	if os.Getenv("CUSTODIAN_DRILL_CHILD") == "" {
+		if _, err := exec.LookPath("softhsm2-util"); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatal("softhsm2-util missing under CI: make test-deps installs softhsm2")
+			}
+			t.Skip("SoftHSM2 not installed")
+		}
+		for _, c := range []string{"3,2,", "5,3,", "4,2,faults"} {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestDrillSoftHSMTokens$", "-test.v")
+			cmd.Env = append(os.Environ(), "CUSTODIAN_DRILL_CHILD="+c)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("SoftHSM drill %s: %v\n%s", c, err, out)
+			}
+		}
+		return
+	}
+	var n, m int
+	var faults string
+	fmt.Sscanf(strings.ReplaceAll(os.Getenv("CUSTODIAN_DRILL_CHILD"), ",", " "), "%d %d %s", &n, &m, &faults)
+	dir := filepath.Join(t.TempDir(), "drill")
+	f := Faults{}
+	if faults == "faults" {
+		f = Faults{WrongPIN: true, LostToken: true}
+	}
+	report, err := RunDrill(context.Background(), DrillConfig{Custodians: n, Quorum: m, Tokens: SoftHSMTokens, Dir: dir, Faults: f})
+	if err != nil || !report.Accepted {
+		t.Fatalf("(%d,%d): %v\n%v", n, m, err, report)
+	}
+	if f.WrongPIN && !strings.Contains(report.String(), "wrong PIN") {
+		t.Errorf("wrong-PIN fault not reported:\n%s", report)
+	}
+	assertDrillNames(t, dir)
+	assertNoSecrets(t, dir, nil)
+}
+
 func TestDrillRefusesImpossibleFaults(t *testing.T) {
 	_, err := RunDrill(context.Background(), DrillConfig{Custodians: 3, Quorum: 3, Dir: filepath.Join(t.TempDir(), "d"), Faults: Faults{LostToken: true}})
 	if err == nil || !strings.Contains(err.Error(), "one custodian more than the quorum") {
@@ -97,9 +141,19 @@ func assertNoSecrets(t *testing.T, dir string, extra [][]byte) {
 	secrets := append([][]byte{drillPIN}, extra...)
 	var shares []*sd.Share
 	for i := 0; i < len(f.SharedKeys.EncShares); i++ {
-		k, err := soft.Open(context.Background(), filepath.Join(dir, "DRILL-custodian-"+string(rune('1'+i))+".key"), nil)
-		if err != nil {
-			continue // a custodian of a softhsm/vcard drill
+		var k sd.ShareKey
+		if sk, err := soft.Open(context.Background(), filepath.Join(dir, "DRILL-custodian-"+string(rune('1'+i))+".key"), nil); err == nil {
+			k = sk
+		} else if mod, err := softhsm.Module(); err == nil {
+			ref := fmt.Sprintf("pkcs11:token=DRILL-custodian-%d?module-path=%s", i+1, mod)
+			tk, err := token.NewManager(pkcs11.New(pkcs11.Options{})).OpenKey(context.Background(), ref, token.OpenOptions{PIN: pinFunc(drillPIN)})
+			if err != nil {
+				continue // a lost token
+			}
+			defer tk.Close()
+			k = tk
+		} else {
+			continue
 		}
 		s, err := sd.OpenShare(f, k)
 		if err != nil {

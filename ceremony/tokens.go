@@ -3,6 +3,7 @@ package ceremony
 import (
 	"github.com/custodian-hsm/custodian/crypto/token"
 	"github.com/custodian-hsm/custodian/crypto/token/piv"
+	"github.com/custodian-hsm/custodian/crypto/token/pkcs11"
 	"github.com/custodian-hsm/custodian/crypto/token/soft"
 )
 
@@ -13,6 +14,7 @@ import (
 func Tokens() *token.Manager {
 	return token.NewManager(
 		piv.New(piv.Options{}),
+		pkcs11.New(pkcs11.Options{}),
 		soft.New(),
 	)
 }
