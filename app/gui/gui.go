@@ -10,6 +10,7 @@
 package gui
 
 import (
+	"fmt"
 	"os"
 
 	"fyne.io/fyne/v2"
@@ -48,7 +49,14 @@ func Run(id Identity, opts Options) {
 	s.home()
 	w.Resize(fyne.NewSize(1280, 800))
 	w.SetMaster()
+	tour := s.startScreenshotTour()
 	w.ShowAndRun()
+	if tour != nil {
+		if err := <-tour; err != nil {
+			fmt.Fprintln(os.Stderr, "custodian: screenshots:", err)
+			os.Exit(1)
+		}
+	}
 }
 
 func newShell(a fyne.App, w fyne.Window, id Identity, opts Options) *shell {

@@ -2,6 +2,7 @@ package gui
 
 import (
 	"image/color"
+	"sync/atomic"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
@@ -27,6 +28,8 @@ type shell struct {
 	// wizard is the activation or recovery wizard on screen (nil on Home
 	// and set-up screens), for the screenshot tour and tests.
 	wizard any
+	// tourStopped is set when the app stops during a screenshot tour.
+	tourStopped atomic.Bool
 }
 
 var drillColor = color.NRGBA{R: 0xd3, G: 0x5f, B: 0x00, A: 0xff}
