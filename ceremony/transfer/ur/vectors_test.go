@@ -213,3 +213,20 @@ func TestMultipartURVector(t *testing.T) {
 		}
 	}
 }
+
+// firstShuffled must agree with the full reference shuffle.
+func TestFirstShuffledMatchesShuffle(t *testing.T) {
+	for n := 1; n <= 40; n++ {
+		for k := 0; k <= n; k++ {
+			all := make([]int, n)
+			for i := range all {
+				all[i] = i
+			}
+			seed := []byte(fmt.Sprintf("%d-%d", n, k))
+			want := shuffled(all, newXoshiro(seed))[:k]
+			if got := firstShuffled(n, k, newXoshiro(seed)); !slices.Equal(got, want) {
+				t.Fatalf("n=%d k=%d: %v, want %v", n, k, got, want)
+			}
+		}
+	}
+}

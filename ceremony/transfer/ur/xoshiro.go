@@ -142,11 +142,40 @@ func chooseFragments(seqNum uint32, seqLen int, checksum uint32) []int {
 	binary.BigEndian.PutUint32(seed[4:], checksum)
 	x := newXoshiro(seed[:])
 	degree := chooseDegree(seqLen, x)
-	all := make([]int, seqLen)
-	for i := range all {
-		all[i] = i
-	}
-	chosen := shuffled(all, x)[:degree]
+	chosen := firstShuffled(seqLen, degree, x)
 	slices.Sort(chosen)
 	return chosen
+}
+
+// firstShuffled returns the first k items of shuffled([0..n-1], x) without
+// the rest: later draws cannot change the first k, and a hostile header
+// (n up to maxFragments, k up to n) must not cost O(n²). Remaining items
+// are kept in a Fenwick tree so the i-th remaining one is found in
+// O(log n).
+func firstShuffled(n, k int, x *xoshiro) []int {
+	tree := make([]int32, n+1) // 1-based; every item present once
+	for i := 1; i <= n; i++ {
+		tree[i] = int32(i & -i)
+	}
+	top := 1
+	for top*2 <= n {
+		top *= 2
+	}
+	out := make([]int, 0, k)
+	for remaining := n; len(out) < k; remaining-- {
+		want := int32(x.nextInt(0, remaining-1)) + 1 // 1-based rank
+		pos := 0
+		for step := top; step > 0; step /= 2 {
+			if next := pos + step; next <= n && tree[next] < want {
+				pos = next
+				want -= tree[next]
+			}
+		}
+		// pos+1 is the item's 1-based position; remove it.
+		for i := pos + 1; i <= n; i += i & -i {
+			tree[i]--
+		}
+		out = append(out, pos)
+	}
+	return out
 }
