@@ -228,8 +228,8 @@ func (s *Sequence) Version(i int) (int, error) {
 type Summary struct {
 	Frames  int
 	SeqLen  int
-	Version int // QR version of the first frame
-	Modules int // modules per side
+	Version int // largest QR version among the frames
+	Modules int // its modules per side
 	Seconds float64
 	Files   []string
 }
@@ -269,7 +269,7 @@ func WriteDir(dir string, f ur.File, opts Options) (*Summary, error) {
 		if err != nil {
 			return nil, err
 		}
-		if i == 0 {
+		if q.VersionNumber > sum.Version {
 			sum.Version, sum.Modules = q.VersionNumber, 17+4*q.VersionNumber
 		}
 		img := q.Image(-opts.ModulePixels)
