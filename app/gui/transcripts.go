@@ -1,7 +1,10 @@
 package gui
 
 import (
+	"bytes"
 	"fmt"
+	"path/filepath"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -9,8 +12,10 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/custodian-hsm/custodian/ceremony"
+	"github.com/custodian-hsm/custodian/ceremony/printout"
 	"github.com/custodian-hsm/custodian/ceremony/transcript"
 	"github.com/custodian-hsm/custodian/crypto/fingerprint"
+	"github.com/custodian-hsm/custodian/internal/safefile"
 )
 
 // transcriptsScreen opens a transcript, verifies its chain and shows its
@@ -58,5 +63,29 @@ func (s *shell) transcriptsScreen() {
 		}
 	})
 	open.Importance = widget.HighImportance
-	s.show(ceremony.Production, "Transcripts", container.NewVBox(widget.NewForm(widget.NewFormItem("Transcript", path)), open, verdict, steps))
+	printed := widget.NewLabel("")
+	printed.Wrapping = fyne.TextWrapWord
+	print := widget.NewButtonWithIcon("Print the record (PDF)", theme.DocumentPrintIcon(), func() {
+		v, err := transcript.VerifyFile(path.Text)
+		if err != nil {
+			printed.SetText(err.Error())
+			return
+		}
+		if !v.OK() {
+			printed.SetText("Not printed: the transcript failed verification. `custodian transcript print --force` prints it stamped FAILED VERIFICATION.")
+			return
+		}
+		out := strings.TrimSuffix(path.Text, filepath.Ext(path.Text)) + "-record.pdf"
+		var pdf bytes.Buffer
+		if err := printout.Render(v, &pdf, printout.Options{Compress: true}); err != nil {
+			printed.SetText(err.Error())
+			return
+		}
+		if err := safefile.Write(out, pdf.Bytes()); err != nil {
+			printed.SetText(err.Error())
+			return
+		}
+		printed.SetText("Written " + out + ": print it, initial every page, sign.")
+	})
+	s.show(ceremony.Production, "Transcripts", container.NewVBox(widget.NewForm(widget.NewFormItem("Transcript", path)), container.NewHBox(open, print), printed, verdict, steps))
 }
