@@ -65,7 +65,7 @@ func (s *shell) transcriptsScreen() {
 	open.Importance = widget.HighImportance
 	printed := widget.NewLabel("")
 	printed.Wrapping = fyne.TextWrapWord
-	print := widget.NewButtonWithIcon("Print the record (PDF)", theme.DocumentPrintIcon(), func() {
+	printRecord := widget.NewButtonWithIcon("Print the record (PDF)", theme.DocumentPrintIcon(), func() {
 		v, err := transcript.VerifyFile(path.Text)
 		if err != nil {
 			printed.SetText(err.Error())
@@ -87,5 +87,5 @@ func (s *shell) transcriptsScreen() {
 		}
 		printed.SetText("Written " + out + ": print it, initial every page, sign.")
 	})
-	s.show(ceremony.Production, "Transcripts", container.NewVBox(widget.NewForm(widget.NewFormItem("Transcript", path)), container.NewHBox(open, print), printed, verdict, steps))
+	s.show(ceremony.Production, "Transcripts", container.NewVBox(widget.NewForm(widget.NewFormItem("Transcript", path)), container.NewHBox(open, printRecord), printed, verdict, steps))
 }
