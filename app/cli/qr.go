@@ -16,27 +16,6 @@ import (
 	"github.com/custodian-hsm/custodian/internal/safefile"
 )
 
-// qrKindFromDetected maps filekind's detection to the envelope's kind, so
-// the sender does not have to say what the file is.
-func qrKindFromDetected(k filekind.Kind) ur.Kind {
-	switch k {
-	case filekind.Certificate:
-		return ur.KindCertificate
-	case filekind.SecurityDomain:
-		return ur.KindSDFile
-	case filekind.ExchangeKey:
-		return ur.KindExchangeKey
-	case filekind.RestoreBlob:
-		return ur.KindRestoreBlob
-	case filekind.Transcript:
-		return ur.KindTranscript
-	case filekind.CustodianManifest:
-		return ur.KindOperatorPackage
-	}
-	return ur.KindOther
-}
-
-// cmdQREncode: custodian qr encode --in FILE --out-dir D [--fps F] [--fragment-bytes B] [--kind K] [--level L] [--module-pixels N] [--frames N]
 func cmdQREncode(env *Env, args []string) error {
 	fs := newFlags(env, "qr encode")
 	in := fs.String("in", "", "file to show as QR codes")
@@ -70,20 +49,18 @@ func cmdQREncode(env *Env, args []string) error {
 	if err != nil {
 		return badInput(fmt.Errorf("reading %s: %w (QR transfer is limited to %d bytes; use USB for larger files)", *in, err, ur.MaxPayload))
 	}
-	det := filekind.Detect(data)
-	if det.Kind == filekind.PrivateKey {
-		return badInput(fmt.Errorf("%s is a private key: it must never cross the air gap", *in))
+	f, det, err := qr.FileFor(filepath.Base(*in), data)
+	if err != nil {
+		return badInput(err)
 	}
-	k := qrKindFromDetected(det.Kind)
 	if *kind != "" {
-		if k, err = ur.ParseKind(*kind); err != nil {
+		if f.Kind, err = ur.ParseKind(*kind); err != nil {
 			return badInput(err)
 		}
 	}
 	if det.Err != nil {
 		fmt.Fprintf(env.Stderr, "warning: %s looks like a %s but fails its checks: %v\n", *in, det.Kind, det.Err)
 	}
-	f := ur.File{Kind: k, Name: filepath.Base(*in), Data: data}
 	opts := qr.Options{FragmentBytes: *frag, FPS: *fps, Level: lvl, ModulePixels: *px, Frames: *frames,
 		Progress: func(done, total int) { fmt.Fprintf(env.Stderr, "\rmaking QR frames: %d/%d", done, total) }}
 	sum, err := qr.WriteDir(*outDir, f, opts)
