@@ -119,7 +119,9 @@ func (s *shell) transferScreen() {
 			})
 		}()
 	})
+	qrButton := widget.NewButtonWithIcon("QR codes: show or receive a file", theme.GridIcon(), s.qrScreen)
 	s.show(ceremony.Production, "Transfer", container.NewVBox(
+		qrButton,
 		widget.NewCard("Removable media", "", container.NewVBox(media, widget.NewButtonWithIcon("Refresh", theme.ViewRefreshIcon(), listMedia))),
 		widget.NewCard("Export", "each file is written atomically, read back, and listed in SHA256SUMS",
 			container.NewVBox(widget.NewForm(widget.NewFormItem("Medium", mount), widget.NewFormItem("Files", files)), export, progress, status)),
