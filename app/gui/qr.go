@@ -252,4 +252,3 @@ func imagePaths(text string) []string {
 	}
 	return paths
 }
-
