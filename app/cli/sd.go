@@ -153,46 +153,19 @@ func cmdSDRestoreBlob(env *Env, args []string) error {
 	if err != nil {
 		return usageErrorf("%s: %v", *exPath, err)
 	}
-	required := f.SharedKeys.Required
 	if len(refs) == 0 {
-		return usageErrorf("no --key given: the security domain needs %d custodian keys", required)
-	}
-	if len(refs) < required {
-		return failuref("%d keys given but the security domain needs %d: bring %d more custodians", len(refs), required, required-len(refs))
+		return usageErrorf("no --key given: the security domain needs %d custodian keys", f.SharedKeys.Required)
 	}
 	fp := fingerprint.Of(exchange.Certificate.Raw)
 	fmt.Fprintf(env.Stderr, "exchange key SHA-256: %s\n  words: %s\n  compare with what the HSM returned before uploading the blob\n", fp.GroupedHex(), fp.WordString())
-
-	manager := ceremony.Tokens()
-	ctx := context.Background()
-	var shares []*sd.Share
-	defer func() {
-		for _, s := range shares {
-			s.Wipe()
-		}
-	}()
-	for i, ref := range refs {
-		key, err := manager.OpenKey(ctx, ref, token.OpenOptions{PIN: pinPrompt(env)})
-		if err != nil {
-			return keyError(i, ref, err)
-		}
-		share, err := sd.OpenShare(f, key)
-		path := key.DecryptPath()
-		key.Close()
-		if err != nil {
-			return failuref("key %d (%s): %v", i+1, ref, err)
-		}
-		fmt.Fprintf(env.Stderr, "key %d (%s): share x=%d opens and is well-formed [%s]\n", i+1, ref, share.X, path)
-		shares = append(shares, share)
-	}
-	rec, err := sd.Recover(f, shares)
+	blob, err := ceremony.RestoreBlob(context.Background(), ceremony.Tokens(), f, exchange, refs,
+		token.OpenOptions{PIN: pinPrompt(env)}, rand.Reader, func(line string) { fmt.Fprintln(env.Stderr, line) })
 	if err != nil {
-		return failuref("recovering the security domain: %v", err)
-	}
-	defer rec.Wipe()
-	blob, err := sd.BuildRestoreBlob(rec, exchange, rand.Reader)
-	if err != nil {
-		return failuref("building the restore blob: %v", err)
+		var ke *ceremony.KeyError
+		if errors.As(err, &ke) {
+			return keyError(ke.Index, ke.Ref, ke.Err)
+		}
+		return failuref("%v", err)
 	}
 	if err := safefile.Write(*out, blob, safefile.WithProgress(progressTo(env, *out))); err != nil {
 		return failuref("writing %s: %v", *out, err)
