@@ -11,7 +11,9 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/custodian-hsm/custodian/ceremony"
+	"github.com/custodian-hsm/custodian/crypto/fingerprint"
 	"github.com/custodian-hsm/custodian/crypto/token"
+	"github.com/custodian-hsm/custodian/internal/safefile"
 )
 
 // tokensScreen lists the tokens present with their identity and health,
@@ -58,6 +60,8 @@ func (s *shell) tokensScreen() {
 					body := widget.NewLabel(text)
 					body.Wrapping = fyne.TextWrapWord
 					actions := container.NewHBox(
+						widget.NewButton("Enroll a key", func() { s.enrollDialog(m, r.info) }),
+						widget.NewButton("Attestation", func() { s.attestDialog(m, r.info) }),
 						widget.NewButton("Change PIN", func() { s.changeCredential(m, r.info, "PIN") }),
 						widget.NewButton("Change PUK", func() { s.changeCredential(m, r.info, "PUK") }),
 						widget.NewButton("Random management key", func() {
@@ -114,4 +118,87 @@ func (s *shell) changeCredential(m *token.Manager, tok token.Info, what string) 
 				})
 			}()
 		}, s.win)
+}
+
+// enrollDialog generates a custodian key on the token outside a ceremony
+// (the CLI's token enroll) and writes its certificate.
+func (s *shell) enrollDialog(m *token.Manager, tok token.Info) {
+	name := widget.NewEntry()
+	ceremonyID := widget.NewEntry()
+	bits := widget.NewSelect([]string{"2048", "3072", "4096"}, nil)
+	bits.SetSelected("2048")
+	slot := widget.NewEntry()
+	slot.SetText("9d")
+	touch := widget.NewSelect([]string{"never", "always", "cached"}, nil)
+	touch.SetSelected("never")
+	out := widget.NewEntry()
+	out.SetPlaceHolder("where to write the certificate (.cer)")
+	dialog.ShowForm("Enroll a custodian key on "+tok.String(), "Generate", "Cancel", []*widget.FormItem{
+		widget.NewFormItem("Custodian", name), widget.NewFormItem("Ceremony", ceremonyID), widget.NewFormItem("Key size", bits),
+		widget.NewFormItem("Slot (YubiKey)", slot), widget.NewFormItem("Touch (YubiKey)", touch), widget.NewFormItem("Certificate file", out)},
+		func(ok bool) {
+			if !ok {
+				return
+			}
+			progress := dialog.NewCustomWithoutButtons("Generating the key on the token", widget.NewProgressBarInfinite(), s.win)
+			progress.Show()
+			req := token.EnrollRequest{Name: name.Text, CeremonyID: ceremonyID.Text, Bits: atoi(bits.Selected), Slot: slot.Text, Touch: token.TouchPolicy(touch.Selected)}
+			path := out.Text
+			go func() {
+				enr, err := m.Enroll(context.Background(), tok.Ref.String(), req, token.OpenOptions{PIN: s.pinPrompt(), Touch: s.touchPrompt()})
+				if err == nil {
+					err = safefile.Write(path, token.CertificatePEM(enr.Certificate))
+				}
+				fyne.Do(func() {
+					progress.Hide()
+					if err != nil {
+						dialog.ShowError(err, s.win)
+						return
+					}
+					fp := fingerprint.Of(enr.Certificate.Raw)
+					dialog.ShowInformation("Key enrolled", fmt.Sprintf("%s\ncertificate written to %s\nSHA-256 %s\n%s\n\n%s", enr.Ref, path, fp.GroupedHex(), fp.WordString(), attestationText(enr.Attestation)), s.win)
+				})
+			}()
+		}, s.win)
+}
+
+// attestDialog shows the evidence that a token's key was generated on it.
+func (s *shell) attestDialog(m *token.Manager, tok token.Info) {
+	ref := widget.NewEntry()
+	ref.SetText(tok.Ref.String())
+	if tok.Kind == token.KindYubiKey {
+		ref.SetText(tok.Ref.With("slot", "9d").String())
+	}
+	dialog.ShowForm("Attestation", "Check", "Cancel", []*widget.FormItem{widget.NewFormItem("Key", ref)}, func(ok bool) {
+		if !ok {
+			return
+		}
+		r := ref.Text
+		go func() {
+			k, err := m.OpenKey(context.Background(), r, token.OpenOptions{PIN: s.pinPrompt(), Touch: s.touchPrompt()})
+			var att *token.Attestation
+			if err == nil {
+				att, err = k.Attest(context.Background())
+				k.Close()
+			}
+			fyne.Do(func() {
+				if err != nil {
+					dialog.ShowError(err, s.win)
+					return
+				}
+				dialog.ShowInformation("Attestation of "+r, attestationText(att), s.win)
+			})
+		}()
+	}, s.win)
+}
+
+func attestationText(a *token.Attestation) string {
+	if a == nil {
+		return "no attestation"
+	}
+	text := fmt.Sprintf("verified: %v", a.Verified)
+	for _, f := range a.Facts {
+		text += fmt.Sprintf("\n%s: %s", f.Name, f.Value)
+	}
+	return text
 }
