@@ -167,14 +167,21 @@ func (w *activationWizard) packageScreen() {
 	}
 	status := widget.NewLabel("")
 	status.Wrapping = fyne.TextWrapWord
-	write := widget.NewButtonWithIcon("Write the operator package", theme.DocumentSaveIcon(), func() {
-		pkg, err := w.a.WritePackage(dir.Text)
-		if err != nil {
-			status.SetText("Could not write the package: " + err.Error())
-			return
-		}
-		w.render()
-		dialog.ShowInformation("Operator package written", fmt.Sprintf("%d files in %s:\ncertificates, manifest and the exact az / PowerShell commands.", len(pkg.Files), pkg.Dir), w.s.win)
+	var write *widget.Button
+	write = widget.NewButtonWithIcon("Write the operator package", theme.DocumentSaveIcon(), func() {
+		target := dir.Text
+		var pkg *ceremony.OperatorPackage
+		w.s.busy(write, status, "Writing the operator package", func() (err error) {
+			pkg, err = w.a.WritePackage(target)
+			return err
+		}, func(err error) {
+			if err != nil {
+				status.SetText("Could not write the package: " + err.Error())
+				return
+			}
+			w.render()
+			dialog.ShowInformation("Operator package written", fmt.Sprintf("%d files in %s:\ncertificates, manifest and the exact az / PowerShell commands.", len(pkg.Files), pkg.Dir), w.s.win)
+		})
 	})
 	write.Importance = widget.HighImportance
 	intro := widget.NewLabel("All custodians are enrolled. Write the operator package: the certificates in share order, a manifest and the commands that activate the HSM.")
@@ -194,13 +201,20 @@ func (w *activationWizard) awaitSDScreen() {
 	}
 	var body []fyne.CanvasObject
 	if w.session != nil {
-		b := widget.NewButtonWithIcon("Operator: activate the drill HSM and bring the SD back", theme.MailForwardIcon(), func() {
-			name, data, err := w.session.OperatorActivate(w.a, drillhsm.ActivateOptions{})
-			if err != nil {
-				status.SetText(err.Error())
-				return
-			}
-			load(name, data)
+		var b *widget.Button
+		b = widget.NewButtonWithIcon("Operator: activate the drill HSM and bring the SD back", theme.MailForwardIcon(), func() {
+			var name string
+			var data []byte
+			w.s.busy(b, status, "The drill HSM is being activated", func() (err error) {
+				name, data, err = w.session.OperatorActivate(w.a, drillhsm.ActivateOptions{})
+				return err
+			}, func(err error) {
+				if err != nil {
+					status.SetText(err.Error())
+					return
+				}
+				load(name, data)
+			})
 		})
 		b.Importance = widget.HighImportance
 		orLoad := widget.NewLabel("— or, to rehearse a file coming back on a USB stick (a damaged one too), load it from a path:")

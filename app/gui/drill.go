@@ -32,19 +32,27 @@ func (s *shell) drillScreen() {
 	showRails := func(string) { rails.SetText(guardRailText(atoi(n.Selected), atoi(m.Selected))) }
 	n.OnChanged, m.OnChanged = showRails, showRails
 	showRails("")
-	start := widget.NewButtonWithIcon("Start the drill", theme.MediaPlayIcon(), func() {
+	var start *widget.Button
+	start = widget.NewButtonWithIcon("Start the drill", theme.MediaPlayIcon(), func() {
 		nn, mm := atoi(n.Selected), atoi(m.Selected)
 		if err := ceremony.CheckQuorum(nn, mm); err != nil {
 			status.SetText(err.Error())
 			return
 		}
 		dir := filepath.Join(s.workDir, "DRILL-"+time.Now().UTC().Format("20060102-150405.000"))
-		session, err := ceremony.NewDrillSession(dir, ceremony.TokenKind(kind.Selected), nn)
-		if err != nil {
-			status.SetText(err.Error())
-			return
-		}
-		s.startDrill(session, nn, mm)
+		tokenKind := ceremony.TokenKind(kind.Selected)
+		var session *ceremony.DrillSession
+		// SoftHSM and virtual cards take seconds to provision.
+		s.busy(start, status, "Preparing the drill tokens and the drill HSM", func() (err error) {
+			session, err = ceremony.NewDrillSession(dir, tokenKind, nn)
+			return err
+		}, func(err error) {
+			if err != nil {
+				status.SetText(err.Error())
+				return
+			}
+			s.startDrill(session, nn, mm)
+		})
 	})
 	start.Importance = widget.HighImportance
 	intro := widget.NewLabel("A drill rehearses the whole activation and recovery against a simulated HSM. Software keys need nothing installed; SoftHSM and virtual YubiKeys exercise the token code paths. Every file and record says DRILL.")

@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/custodian-hsm/custodian/ceremony"
+	"github.com/custodian-hsm/custodian/crypto/drillhsm"
 	"github.com/custodian-hsm/custodian/crypto/fingerprint"
 	"github.com/custodian-hsm/custodian/crypto/sd"
 	"github.com/custodian-hsm/custodian/crypto/token"
@@ -79,21 +80,26 @@ func (w *recoveryWizard) loadScreen() {
 	exPath.SetPlaceHolder("exchange key from init-recovery (PEM, DER or JSON)")
 	items := []fyne.CanvasObject{}
 	if w.session != nil {
-		b := widget.NewButtonWithIcon("Operator: start recovery on the drill HSM and bring the exchange key", theme.MailForwardIcon(), func() {
-			if _, err := w.r.LoadSD(w.sdName, w.sdBytes); err != nil {
-				status.SetText(err.Error())
-				return
-			}
-			name, data, err := w.session.OperatorInitRecovery()
-			if err != nil {
-				status.SetText(err.Error())
-				return
-			}
-			if _, err := w.r.LoadExchangeKey(name, data); err != nil {
-				status.SetText(err.Error())
-				return
-			}
-			w.render()
+		var b *widget.Button
+		b = widget.NewButtonWithIcon("Operator: start recovery on the drill HSM and bring the exchange key", theme.MailForwardIcon(), func() {
+			// The drill HSM generates an RSA exchange key: seconds.
+			w.s.busy(b, status, "The drill HSM is starting the recovery", func() error {
+				if _, err := w.r.LoadSD(w.sdName, w.sdBytes); err != nil {
+					return err
+				}
+				name, data, err := w.session.OperatorInitRecovery()
+				if err != nil {
+					return err
+				}
+				_, err = w.r.LoadExchangeKey(name, data)
+				return err
+			}, func(err error) {
+				if err != nil {
+					status.SetText(err.Error())
+					return
+				}
+				w.render()
+			})
 		})
 		b.Importance = widget.HighImportance
 		items = append(items, b)
@@ -249,14 +255,20 @@ func (w *recoveryWizard) exportScreen() {
 	}
 	status := widget.NewLabel("")
 	status.Wrapping = fyne.TextWrapWord
-	export := widget.NewButtonWithIcon("Write the restore blob", theme.DocumentSaveIcon(), func() {
-		path, err := w.r.Export(dir.Text)
-		if err != nil {
-			status.SetText(err.Error())
-			return
-		}
-		status.SetText("Written: " + path)
-		w.render()
+	var export *widget.Button
+	export = widget.NewButtonWithIcon("Write the restore blob", theme.DocumentSaveIcon(), func() {
+		target := dir.Text
+		// Writes are synced and read back: slow on a USB stick.
+		w.s.busy(export, status, "Writing and checking the restore blob", func() error {
+			_, err := w.r.Export(target)
+			return err
+		}, func(err error) {
+			if err != nil {
+				status.SetText(err.Error())
+				return
+			}
+			w.render()
+		})
 	})
 	export.Importance = widget.HighImportance
 	w.s.show(w.cfg.Mode, "Recovery — export the restore blob", container.NewVBox(
@@ -269,17 +281,22 @@ func (w *recoveryWizard) doneScreen() {
 	result := widget.NewLabel("")
 	result.Wrapping = fyne.TextWrapWord
 	if w.session != nil {
-		up := widget.NewButtonWithIcon("Operator: upload the blob to the drill HSM", theme.UploadIcon(), func() {
-			res, err := w.session.OperatorUpload(w.blob)
-			if err != nil {
-				result.SetText("The drill HSM REJECTED the blob: " + err.Error())
-				return
-			}
-			if res.Restored {
-				result.SetText("DRILL PASSED — the drill HSM accepted the restore blob: " + res.String())
-			} else {
-				result.SetText("DRILL FAILED — " + res.String())
-			}
+		var up *widget.Button
+		up = widget.NewButtonWithIcon("Operator: upload the blob to the drill HSM", theme.UploadIcon(), func() {
+			var res *drillhsm.UploadResult
+			w.s.busy(up, result, "The drill HSM is checking the blob", func() (err error) {
+				res, err = w.session.OperatorUpload(w.blob)
+				return err
+			}, func(err error) {
+				switch {
+				case err != nil:
+					result.SetText("The drill HSM REJECTED the blob: " + err.Error())
+				case res.Restored:
+					result.SetText("DRILL PASSED — the drill HSM accepted the restore blob: " + res.String())
+				default:
+					result.SetText("DRILL FAILED — " + res.String())
+				}
+			})
 		})
 		up.Importance = widget.HighImportance
 		items = append(items, up, result)

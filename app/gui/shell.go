@@ -93,6 +93,23 @@ func (s *shell) home() {
 	s.win.Canvas().Unfocus()
 }
 
+// busy runs work off the UI thread so the window stays responsive while
+// tokens are provisioned, keys generated or files synced to a USB stick:
+// the button is disabled and status says what is happening, then done
+// runs on the UI thread with work's error.
+func (s *shell) busy(b *widget.Button, status *widget.Label, doing string, work func() error, done func(error)) {
+	b.Disable()
+	status.SetText(doing + "…")
+	go func() {
+		err := work()
+		fyne.Do(func() {
+			b.Enable()
+			status.SetText("")
+			done(err)
+		})
+	}()
+}
+
 // firstFocusable finds the first entry or button in a screen.
 func firstFocusable(o fyne.CanvasObject) fyne.Focusable {
 	switch v := o.(type) {
