@@ -85,7 +85,7 @@ func (w *activationWizard) enrollScreen() {
 					refs = append(refs, i.Ref.String())
 				}
 			}
-			fyne.Do(func() { tokenChoice.Options = refs; tokenChoice.Refresh() })
+			w.s.do(func() { tokenChoice.Options = refs; tokenChoice.Refresh() })
 		}()
 	}
 	bits := widget.NewSelect([]string{"2048", "3072", "4096"}, nil)
@@ -103,9 +103,9 @@ func (w *activationWizard) enrollScreen() {
 		idx := k - 1
 		opts := w.openOptions(idx)
 		go func() {
-			req := token.EnrollRequest{Bits: b, Progress: func(stage string) { fyne.Do(func() { status.SetText(stage) }) }}
+			req := token.EnrollRequest{Bits: b, Progress: func(stage string) { w.s.do(func() { status.SetText(stage) }) }}
 			c, err := w.a.Enroll(context.Background(), who, ref, req, opts)
-			fyne.Do(func() {
+			w.s.do(func() {
 				progress.Hide()
 				enroll.Enable()
 				if err != nil {
@@ -263,7 +263,7 @@ func (w *activationWizard) selfTestScreen() {
 			opts := w.openOptions(c.Index)
 			go func() {
 				err := w.a.SelfTest(context.Background(), c.Index, opts)
-				fyne.Do(func() {
+				w.s.do(func() {
 					if err != nil {
 						open.Enable()
 						status.SetText(err.Error())
@@ -306,7 +306,7 @@ func (w *activationWizard) proveScreen() {
 		prove.Disable()
 		go func() {
 			err := w.a.ProveQuorum()
-			fyne.Do(func() {
+			w.s.do(func() {
 				if err != nil {
 					// Stay on this screen so the message can be read.
 					prove.Enable()

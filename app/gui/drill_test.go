@@ -196,7 +196,7 @@ func TestDrillCancelReturnsHome(t *testing.T) {
 }
 
 // currentActivation is the activation wizard on screen, if any.
-func currentActivation(h *harness) *activationWizard {
-	aw, _ := h.shell.wizard.(*activationWizard)
+func currentActivation(h *harness) (aw *activationWizard) {
+	h.locked(func() { aw, _ = h.shell.wizard.(*activationWizard) })
 	return aw
 }

@@ -3,6 +3,7 @@ package gui
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,12 +34,24 @@ func newHarness(t *testing.T) *harness {
 	w := test.NewWindow(nil)
 	t.Cleanup(w.Close)
 	s := newShell(a, w, testIdentity, Options{WorkDir: t.TempDir()})
+	s.uiLock = new(sync.Mutex)
 	w.Resize(fyne.NewSize(1280, 800))
 	s.home()
 	return &harness{t: t, app: a, win: w, shell: s}
 }
 
 func (h *harness) canvas() fyne.Canvas { return h.win.Canvas() }
+
+// locked runs f while no worker updates the window. Fyne's test driver
+// runs fyne.Do on the worker's goroutine; the shell's uiLock keeps those
+// updates and the test's looking and tapping apart. Every harness method
+// below takes the lock itself; tests use locked for anything else they
+// do with widgets.
+func (h *harness) locked(f func()) {
+	h.shell.uiLock.Lock()
+	defer h.shell.uiLock.Unlock()
+	f()
+}
 
 // visible returns every visible object under o, depth first, descending
 // into containers and widgets' renderers but not into buttons (a button is
@@ -82,7 +95,7 @@ func (h *harness) all() []fyne.CanvasObject {
 	return out
 }
 
-// texts is what a person can read on screen and in dialogs.
+// texts is what a person can read on screen and in dialogs (lock held).
 func (h *harness) texts() []string {
 	var out []string
 	for _, o := range h.all() {
@@ -100,34 +113,40 @@ func (h *harness) texts() []string {
 	return out
 }
 
-func (h *harness) shows(substr string) bool {
-	for _, s := range h.texts() {
-		if strings.Contains(s, substr) {
-			return true
+func (h *harness) shows(substr string) (found bool) {
+	h.locked(func() {
+		for _, s := range h.texts() {
+			if strings.Contains(s, substr) {
+				found = true
+			}
 		}
-	}
-	return false
+	})
+	return found
 }
 
 // button finds an enabled, visible button whose label starts with label,
 // looking at the top dialog first.
-func (h *harness) button(label string) *widget.Button {
-	for _, o := range h.all() {
-		if b, ok := o.(*widget.Button); ok && strings.HasPrefix(b.Text, label) && !b.Disabled() {
-			return b
+func (h *harness) button(label string) (found *widget.Button) {
+	h.locked(func() {
+		for _, o := range h.all() {
+			if b, ok := o.(*widget.Button); ok && strings.HasPrefix(b.Text, label) && !b.Disabled() && found == nil {
+				found = b
+			}
 		}
-	}
-	return nil
+	})
+	return found
 }
 
 // entry finds a visible entry by its placeholder.
-func (h *harness) entry(placeholder string) *widget.Entry {
-	for _, o := range h.all() {
-		if e, ok := o.(*widget.Entry); ok && strings.HasPrefix(e.PlaceHolder, placeholder) && !e.Disabled() {
-			return e
+func (h *harness) entry(placeholder string) (found *widget.Entry) {
+	h.locked(func() {
+		for _, o := range h.all() {
+			if e, ok := o.(*widget.Entry); ok && strings.HasPrefix(e.PlaceHolder, placeholder) && !e.Disabled() && found == nil {
+				found = e
+			}
 		}
-	}
-	return nil
+	})
+	return found
 }
 
 // waitFor polls until cond holds: workers come back through fyne.Do, so a
@@ -153,7 +172,7 @@ func (h *harness) tap(label string) {
 	h.t.Helper()
 	var b *widget.Button
 	h.waitFor(fmt.Sprintf("button %q", label), func() bool { b = h.button(label); return b != nil })
-	test.Tap(b)
+	h.locked(func() { test.Tap(b) })
 }
 
 // typeInto clears the entry found by its placeholder and types text.
@@ -161,13 +180,15 @@ func (h *harness) typeInto(placeholder, text string) {
 	h.t.Helper()
 	var e *widget.Entry
 	h.waitFor(fmt.Sprintf("entry %q", placeholder), func() bool { e = h.entry(placeholder); return e != nil })
-	h.canvas().Focus(e)
-	if e.Text != "" {
-		// Select everything and delete it, as a person would.
-		e.TypedShortcut(&fyne.ShortcutSelectAll{})
-		e.TypedKey(&fyne.KeyEvent{Name: fyne.KeyBackspace})
-	}
-	test.Type(e, text)
+	h.locked(func() {
+		h.canvas().Focus(e)
+		if e.Text != "" {
+			// Select everything and delete it, as a person would.
+			e.TypedShortcut(&fyne.ShortcutSelectAll{})
+			e.TypedKey(&fyne.KeyEvent{Name: fyne.KeyBackspace})
+		}
+		test.Type(e, text)
+	})
 }
 
 // press reaches the button labelled label with Tab alone and presses Space
@@ -175,12 +196,19 @@ func (h *harness) typeInto(placeholder, text string) {
 func (h *harness) press(label string) {
 	h.t.Helper()
 	h.waitFor(fmt.Sprintf("button %q", label), func() bool { return h.button(label) != nil })
-	for i := 0; i < 80; i++ {
-		if b, ok := h.canvas().Focused().(*widget.Button); ok && strings.HasPrefix(b.Text, label) && h.onScreen(b) {
-			b.TypedKey(&fyne.KeyEvent{Name: fyne.KeySpace})
-			return
+	pressed := false
+	h.locked(func() {
+		for i := 0; i < 80 && !pressed; i++ {
+			if b, ok := h.canvas().Focused().(*widget.Button); ok && strings.HasPrefix(b.Text, label) && h.onScreen(b) {
+				b.TypedKey(&fyne.KeyEvent{Name: fyne.KeySpace})
+				pressed = true
+				return
+			}
+			test.FocusNext(h.canvas())
 		}
-		test.FocusNext(h.canvas())
+	})
+	if pressed {
+		return
 	}
 	h.t.Fatalf("Tab never reaches the button %q; the screen shows:\n%s", label, h.describe())
 }
@@ -188,16 +216,20 @@ func (h *harness) press(label string) {
 // describe lists the screen for failure messages.
 func (h *harness) describe() string {
 	var b strings.Builder
-	for _, s := range h.texts() {
-		if s = strings.TrimSpace(s); s != "" {
-			fmt.Fprintf(&b, "  %s\n", s)
+	h.locked(func() {
+		for _, s := range h.texts() {
+			if s = strings.TrimSpace(s); s != "" {
+				fmt.Fprintf(&b, "  %s\n", s)
+			}
 		}
-	}
+	})
 	return b.String()
 }
 
 // dismissDialogs closes information dialogs (their button says OK).
 func (h *harness) dismissDialogs() {
+	h.shell.uiLock.Lock()
+	defer h.shell.uiLock.Unlock()
 	for {
 		top := h.canvas().Overlays().Top()
 		if top == nil {
@@ -217,7 +249,7 @@ func (h *harness) dismissDialogs() {
 }
 
 // onScreen tells whether o is shown now (not left over from a previous
-// screen).
+// screen); lock held.
 func (h *harness) onScreen(o fyne.CanvasObject) bool {
 	for _, v := range h.all() {
 		if v == o {

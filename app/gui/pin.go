@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/widget"
 
@@ -22,7 +21,7 @@ func (s *shell) pinPrompt() token.PINFunc {
 	return func(ctx context.Context, req token.PINRequest) ([]byte, error) {
 		answer := make(chan []byte, 1)
 		shown := make(chan dialog.Dialog, 1)
-		fyne.Do(func() {
+		s.do(func() {
 			entry := widget.NewPasswordEntry()
 			entry.SetPlaceHolder(req.What)
 			msg := fmt.Sprintf("%s for %s", req.What, req.Token)
@@ -62,7 +61,7 @@ func (s *shell) pinPrompt() token.PINFunc {
 		case <-ctx.Done():
 			// Nobody waits for this dialog any more: take it away.
 			d := <-shown
-			fyne.Do(d.Hide)
+			s.do(d.Hide)
 			return nil, ctx.Err()
 		}
 	}
@@ -71,7 +70,7 @@ func (s *shell) pinPrompt() token.PINFunc {
 // touchPrompt shows "touch your token" while a token waits for a touch.
 func (s *shell) touchPrompt() token.TouchFunc {
 	return func(tok token.Info) {
-		fyne.Do(func() {
+		s.do(func() {
 			dialog.ShowInformation("Touch your token", "Touch the metal contact of "+tok.String()+" now.", s.win)
 		})
 	}

@@ -57,24 +57,28 @@ func TestPINDialogMasksWarnsAndForgets(t *testing.T) {
 	if entry == nil {
 		t.Fatal("no PIN entry in the dialog")
 	}
-	if !entry.Password {
-		t.Error("the PIN entry does not mask what is typed")
-	}
-	if h.canvas().Focused() != fyne.Focusable(entry) {
-		t.Error("the PIN entry does not have the focus: a keyboard user would type elsewhere")
-	}
-	test.Type(entry, "654321")
-	entry.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	h.locked(func() {
+		if !entry.Password {
+			t.Error("the PIN entry does not mask what is typed")
+		}
+		if h.canvas().Focused() != fyne.Focusable(entry) {
+			t.Error("the PIN entry does not have the focus: a keyboard user would type elsewhere")
+		}
+		test.Type(entry, "654321")
+		entry.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	})
 	a := waitAnswer(t, answer)
 	if a.err != nil || string(a.pin) != "654321" {
 		t.Fatalf("PIN prompt returned %q, %v; want the typed PIN", a.pin, a.err)
 	}
-	if entry.Text != "" {
-		t.Error("the PIN entry still holds the PIN after it was taken")
-	}
-	if h.canvas().Overlays().Top() != nil {
-		t.Error("the PIN dialog is still shown after OK")
-	}
+	h.locked(func() {
+		if entry.Text != "" {
+			t.Error("the PIN entry still holds the PIN after it was taken")
+		}
+		if h.canvas().Overlays().Top() != nil {
+			t.Error("the PIN dialog is still shown after OK")
+		}
+	})
 }
 
 func TestPINDialogRetriesShown(t *testing.T) {
@@ -96,7 +100,7 @@ func TestPINDialogCancel(t *testing.T) {
 	if h.shows("tries left") {
 		t.Error("unknown retries are shown as a number")
 	}
-	test.Type(h.entry("PIN"), "123")
+	h.typeInto("PIN", "123")
 	h.tap("Cancel")
 	a := waitAnswer(t, answer)
 	if !errors.Is(a.err, errPINCancelled) || a.pin != nil {

@@ -197,7 +197,7 @@ func (w *recoveryWizard) custodianScreen() {
 		}
 		go func() {
 			c, err := w.r.OpenShare(context.Background(), who, r, opts)
-			fyne.Do(func() {
+			w.s.do(func() {
 				open.Enable()
 				if err != nil {
 					status.SetText(err.Error())

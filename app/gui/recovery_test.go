@@ -88,7 +88,9 @@ func TestRecoveryWrongPassphraseThenRight(t *testing.T) {
 	h.tap("OK")
 	h.waitShows("passphrase")
 	h.waitFor("the wrong passphrase to be reported", func() bool {
-		return h.canvas().Overlays().Top() == nil && h.shows("custodian.key") && h.button("Open my share on my token") != nil
+		noDialog := false
+		h.locked(func() { noDialog = h.canvas().Overlays().Top() == nil })
+		return noDialog && h.shows("custodian.key") && h.button("Open my share on my token") != nil
 	})
 	if h.shows("1 of 2 shares") {
 		t.Fatal("a wrong passphrase opened a share")

@@ -2,6 +2,7 @@ package gui
 
 import (
 	"image/color"
+	"sync"
 	"sync/atomic"
 
 	"fyne.io/fyne/v2"
@@ -30,6 +31,23 @@ type shell struct {
 	wizard any
 	// tourStopped is set when the app stops during a screenshot tour.
 	tourStopped atomic.Bool
+	// uiLock, when set (tests), is held by every update that workers send
+	// to the window. Fyne's test driver runs fyne.Do on the worker's own
+	// goroutine, so a test that looks at the window holds it too.
+	uiLock *sync.Mutex
+}
+
+// do sends an update from a worker goroutine to the window (fyne.Do).
+func (s *shell) do(f func()) {
+	if s.uiLock == nil {
+		fyne.Do(f)
+		return
+	}
+	fyne.Do(func() {
+		s.uiLock.Lock()
+		defer s.uiLock.Unlock()
+		f()
+	})
 }
 
 var drillColor = color.NRGBA{R: 0xd3, G: 0x5f, B: 0x00, A: 0xff}
@@ -102,7 +120,7 @@ func (s *shell) busy(b *widget.Button, status *widget.Label, doing string, work 
 	status.SetText(doing + "…")
 	go func() {
 		err := work()
-		fyne.Do(func() {
+		s.do(func() {
 			b.Enable()
 			status.SetText("")
 			done(err)

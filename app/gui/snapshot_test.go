@@ -57,8 +57,11 @@ func TestMainScreensMarkup(t *testing.T) {
 			h := newHarness(t)
 			sc.reach(h)
 			h.waitShows(sc.title)
-			h.maskMachineSpecific()
-			test.AssertRendersToMarkup(t, sc.name+".xml", h.canvas())
+			h.settle()
+			h.locked(func() {
+				h.maskMachineSpecific()
+				test.AssertRendersToMarkup(t, sc.name+".xml", h.canvas())
+			})
 		})
 	}
 }
@@ -71,15 +74,17 @@ func TestMainScreensFit1280x800(t *testing.T) {
 			h := newHarness(t)
 			sc.reach(h)
 			h.waitShows(sc.title)
-			min := h.canvas().Content().MinSize()
-			if min.Width > 1280 || min.Height > 800 {
-				t.Errorf("%s needs %v; it does not fit 1280×800", sc.name, min)
-			}
-			if top := h.canvas().Overlays().Top(); top != nil {
-				if m := top.MinSize(); m.Width > 1280 || m.Height > 800 {
-					t.Errorf("%s dialog needs %v", sc.name, m)
+			h.locked(func() {
+				min := h.canvas().Content().MinSize()
+				if min.Width > 1280 || min.Height > 800 {
+					t.Errorf("%s needs %v; it does not fit 1280×800", sc.name, min)
 				}
-			}
+				if top := h.canvas().Overlays().Top(); top != nil {
+					if m := top.MinSize(); m.Width > 1280 || m.Height > 800 {
+						t.Errorf("%s dialog needs %v", sc.name, m)
+					}
+				}
+			})
 		})
 	}
 }
@@ -103,9 +108,31 @@ func TestMainScreensInLightAndDarkThemes(t *testing.T) {
 				test.ApplyTheme(t, variant{theme.DefaultTheme(), v})
 				sc.reach(h)
 				h.waitShows(sc.title)
-				h.maskMachineSpecific()
-				test.AssertImageMatches(t, sc.name+"-"+tname+".png", h.canvas().Capture())
+				h.settle()
+				h.locked(func() {
+					h.maskMachineSpecific()
+					test.AssertImageMatches(t, sc.name+"-"+tname+".png", h.canvas().Capture())
+				})
 			})
 		}
 	}
+}
+
+// settle waits until a dialog being shown from a worker has its size and
+// the screen renders the same twice in a row.
+func (h *harness) settle() {
+	h.t.Helper()
+	last := ""
+	h.waitFor("the screen to settle", func() bool {
+		same := false
+		h.locked(func() {
+			if top := h.canvas().Overlays().Top(); top != nil && top.Size().IsZero() {
+				return
+			}
+			m := test.RenderToMarkup(h.canvas())
+			same = m == last
+			last = m
+		})
+		return same
+	})
 }
