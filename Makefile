@@ -4,7 +4,7 @@
 #   make test   installs what is missing (test tools too), runs every test
 #
 # Runtime/build packages (a ceremony machine needs only these):
-RUNTIME_PACKAGES := gcc pkg-config libgl1-mesa-dev xorg-dev libxkbcommon-dev libpcsclite-dev pcscd
+RUNTIME_PACKAGES := gcc pkg-config libgl1-mesa-dev libgl1-mesa-dri xorg-dev libxkbcommon-dev libpcsclite-dev pcscd
 # Test-only packages. vsmartcard-vpcd makes pcscd accept a virtual card
 # over TCP: it belongs on development and CI machines, never on a ceremony
 # machine (see README, "Security notes").

@@ -67,17 +67,17 @@ func (s *shell) qrScreen() {
 			showStatus.SetText(err.Error())
 			return
 		}
-		note := fmt.Sprintf("%s — %s — SHA-256 %s", f.Name, det.Summary, fingerprint.Of(data).GroupedHex())
+		note := fmt.Sprintf("%s — %s — SHA-256 %s", f.Name, det, fingerprint.Of(data).GroupedHex())
 		if det.Err != nil {
-			note += "\nWARNING: " + det.String()
+			note = "WARNING: " + note
 		}
 		showStatus.SetText(note)
 		building.Show()
 		opts := qr.Options{FragmentBytes: densities[density.Selected], FPS: fps.Value,
-			Progress: func(done, total int) { fyne.Do(func() { building.SetValue(float64(done) / float64(total)) }) }}
+			Progress: func(done, total int) { s.do(func() { building.SetValue(float64(done) / float64(total)) }) }}
 		go func() {
 			seq, err := qr.NewSequence(f, opts)
-			fyne.Do(func() {
+			s.do(func() {
 				building.Hide()
 				if err != nil {
 					showStatus.SetText(err.Error())
@@ -106,7 +106,7 @@ func (s *shell) qrScreen() {
 	preview.FillMode = canvas.ImageFillContain
 	preview.SetMinSize(fyne.NewSize(320, 240))
 	save := func(f ur.File, err error) {
-		fyne.Do(func() {
+		s.do(func() {
 			if err != nil {
 				received.SetText("Not received: " + err.Error())
 				return
@@ -116,12 +116,12 @@ func (s *shell) qrScreen() {
 				return
 			}
 			det := filekind.Detect(f.Data)
-			received.SetText(fmt.Sprintf("Received %q (%s, sent as %s), saved to %s\n%s\nSHA-256 %s\n%s",
-				f.Name, det.Summary, f.Kind, out.Text, det.String(), fingerprint.Of(f.Data).GroupedHex(), fingerprint.Of(f.Data).WordString()))
+			received.SetText(fmt.Sprintf("Received %q (sent as %s), saved to %s\n%s\nSHA-256 %s\n%s",
+				f.Name, f.Kind, out.Text, det, fingerprint.Of(f.Data).GroupedHex(), fingerprint.Of(f.Data).WordString()))
 		})
 	}
 	progress := func(p ur.Progress) {
-		fyne.Do(func() { recvBar.SetValue(p.Estimate); received.SetText(p.String()) })
+		s.do(func() { recvBar.SetValue(p.Estimate); received.SetText(p.String()) })
 	}
 	decode := widget.NewButtonWithIcon("Decode the images", theme.FileImageIcon(), func() {
 		if out.Text == "" {
@@ -133,7 +133,7 @@ func (s *shell) qrScreen() {
 			var skipped []string
 			f, err := qr.DecodeFiles(paths, progress, func(e *qr.ImageError) { skipped = append(skipped, e.Error()) })
 			if err == nil && len(skipped) > 0 {
-				fyne.Do(func() { received.SetText(fmt.Sprintf("%d image(s) had no readable code", len(skipped))) })
+				s.do(func() { received.SetText(fmt.Sprintf("%d image(s) had no readable code", len(skipped))) })
 			}
 			save(f, err)
 		}()
@@ -151,8 +151,8 @@ func (s *shell) qrScreen() {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		cancelScan = cancel
-		sc := qr.Scanner{Source: previewSource{cam, preview}, Progress: progress,
-			Rejected: func(err error) { fyne.Do(func() { received.SetText(err.Error()) }) }}
+		sc := qr.Scanner{Source: previewSource{cam, preview, s}, Progress: progress,
+			Rejected: func(err error) { s.do(func() { received.SetText(err.Error()) }) }}
 		go func() {
 			defer cancel()
 			defer cam.Close()
@@ -166,6 +166,16 @@ func (s *shell) qrScreen() {
 		}
 	})
 
+	defer s.onLeave(func() {
+		mu.Lock()
+		if stop != nil {
+			stop()
+		}
+		mu.Unlock()
+		if cancelScan != nil {
+			cancelScan()
+		}
+	})
 	s.show(ceremony.Production, "Transfer — QR codes", container.NewVBox(
 		widget.NewCard("Show a file", "for the camera of the machine on the other side of the air gap", container.NewVBox(
 			widget.NewForm(widget.NewFormItem("File", path), widget.NewFormItem("Density", density), widget.NewFormItem("Speed", container.NewBorder(nil, nil, nil, fpsLabel, fps))),
@@ -187,13 +197,13 @@ func (s *shell) animate(seq *qr.Sequence, img *canvas.Image, counter *widget.Lab
 			if frames[i] == nil {
 				im, err := seq.Image(i)
 				if err != nil {
-					fyne.Do(func() { counter.SetText(err.Error()) })
+					s.do(func() { counter.SetText(err.Error()) })
 					return
 				}
 				frames[i] = im
 			}
 			frame, n := frames[i], i+1
-			fyne.Do(func() {
+			s.do(func() {
 				img.Image = frame
 				img.Refresh()
 				if seq.SeqLen == 1 {
@@ -220,12 +230,13 @@ func (s *shell) animate(seq *qr.Sequence, img *canvas.Image, counter *widget.Lab
 type previewSource struct {
 	qr.FrameSource
 	preview *canvas.Image
+	s       *shell
 }
 
 func (p previewSource) Next(ctx context.Context) (image.Image, error) {
 	im, err := p.FrameSource.Next(ctx)
 	if err == nil {
-		fyne.Do(func() { p.preview.Image = im; p.preview.Refresh() })
+		p.s.do(func() { p.preview.Image = im; p.preview.Refresh() })
 	}
 	return im, err
 }

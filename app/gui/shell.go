@@ -35,6 +35,21 @@ type shell struct {
 	// to the window. Fyne's test driver runs fyne.Do on the worker's own
 	// goroutine, so a test that looks at the window holds it too.
 	uiLock *sync.Mutex
+	// leave, when set, is called once when the current screen is
+	// replaced: a screen that animates or scans stops there.
+	leave func()
+}
+
+// onLeave registers what to stop when the current screen is replaced.
+func (s *shell) onLeave(f func()) { s.leave = f }
+
+// left runs and clears the current screen's leave hook.
+func (s *shell) left() {
+	if s.leave != nil {
+		f := s.leave
+		s.leave = nil
+		f()
+	}
 }
 
 // do sends an update from a worker goroutine to the window (fyne.Do).
@@ -85,6 +100,7 @@ func watermark(mode ceremony.Mode, content fyne.CanvasObject) fyne.CanvasObject 
 // show replaces the screen. title names the step for people who come back
 // to the machine after a pause.
 func (s *shell) show(mode ceremony.Mode, title string, body fyne.CanvasObject) {
+	s.left()
 	s.mode = mode
 	heading := widget.NewLabelWithStyle(title, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	heading.SizeName = theme.SizeNameSubHeadingText
@@ -104,6 +120,7 @@ func (s *shell) show(mode ceremony.Mode, title string, body fyne.CanvasObject) {
 }
 
 func (s *shell) home() {
+	s.left()
 	s.mode = ceremony.Production
 	s.wizard = nil
 	s.content.Objects = []fyne.CanvasObject{NewHomeWithActions(s.id, s.actions())}

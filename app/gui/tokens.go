@@ -34,7 +34,7 @@ func (s *shell) tokensScreen() {
 				h, err := m.Health(context.Background(), in.Ref.String(), token.OpenOptions{})
 				rows = append(rows, row{in, h, err})
 			}
-			fyne.Do(func() {
+			s.do(func() {
 				list.RemoveAll()
 				for _, e := range errs {
 					list.Add(widget.NewLabel("note: " + e.Error()))
@@ -67,7 +67,7 @@ func (s *shell) tokensScreen() {
 						widget.NewButton("Random management key", func() {
 							go func() {
 								err := m.SetRandomManagementKey(context.Background(), r.info.Ref.String(), token.OpenOptions{PIN: s.pinPrompt()})
-								fyne.Do(func() {
+								s.do(func() {
 									if err != nil {
 										dialog.ShowError(err, s.win)
 									} else {
@@ -109,7 +109,7 @@ func (s *shell) changeCredential(m *token.Manager, tok token.Info, what string) 
 				err := m.ChangeCredential(context.Background(), tok.Ref.String(), what, cur, nxt, false)
 				clear(cur)
 				clear(nxt)
-				fyne.Do(func() {
+				s.do(func() {
 					if err != nil {
 						dialog.ShowError(err, s.win)
 						return
@@ -149,7 +149,7 @@ func (s *shell) enrollDialog(m *token.Manager, tok token.Info) {
 				if err == nil {
 					err = safefile.Write(path, token.CertificatePEM(enr.Certificate))
 				}
-				fyne.Do(func() {
+				s.do(func() {
 					progress.Hide()
 					if err != nil {
 						dialog.ShowError(err, s.win)
@@ -181,7 +181,7 @@ func (s *shell) attestDialog(m *token.Manager, tok token.Info) {
 				att, err = k.Attest(context.Background())
 				k.Close()
 			}
-			fyne.Do(func() {
+			s.do(func() {
 				if err != nil {
 					dialog.ShowError(err, s.win)
 					return

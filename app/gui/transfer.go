@@ -26,7 +26,7 @@ func (s *shell) transferScreen() {
 	listMedia := func() {
 		go func() {
 			list, err := usb.List()
-			fyne.Do(func() {
+			s.do(func() {
 				media.RemoveAll()
 				var mounts []string
 				if err != nil {
@@ -72,14 +72,14 @@ func (s *shell) transferScreen() {
 		target := mount.Selected
 		go func() {
 			m, err := usb.Export(context.Background(), target, list, func(ev usb.ProgressEvent) {
-				fyne.Do(func() {
+				s.do(func() {
 					if ev.Total > 0 {
 						progress.SetValue(float64(ev.Done) / float64(ev.Total))
 					}
 					status.SetText(fmt.Sprintf("%s: file %d of %d (%s)", ev.File, ev.Index+1, ev.Count, ev.Phase))
 				})
 			})
-			fyne.Do(func() {
+			s.do(func() {
 				if err != nil {
 					status.SetText("Export failed: " + err.Error())
 					return
@@ -107,7 +107,7 @@ func (s *shell) transferScreen() {
 		}
 		go func() {
 			res, err := usb.Import(context.Background(), paths)
-			fyne.Do(func() {
+			s.do(func() {
 				var b strings.Builder
 				if err != nil {
 					b.WriteString(err.Error() + "\n")
