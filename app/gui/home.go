@@ -38,7 +38,7 @@ func journeys() []journey {
 			title: "Drill",
 			who:   "Everyone, regularly: rehearse before it matters.",
 			what:  "The whole activation and recovery against a simulated HSM with software keys or virtual tokens. Every file, screen and record says DRILL.",
-			cli:   "custodian drill keys … ; custodian drill hsm activate|init-recovery|upload …",
+			cli:   "custodian drill run --custodians 3 --quorum 2 --tokens soft --dir my-drill",
 			icon:  theme.MediaReplayIcon,
 		},
 	}
