@@ -23,6 +23,9 @@ type DrillSession struct {
 // NewDrillSession creates the drill folder (it must not exist), the drill
 // HSM inside it and one drill token per custodian.
 func NewDrillSession(dir string, kind TokenKind, custodians int) (*DrillSession, error) {
+	if kind == "" {
+		kind = SoftTokens
+	}
 	provision, ok := drillProvisioners[kind]
 	if !ok {
 		return nil, fmt.Errorf("drill tokens %q are not available in this build", kind)

@@ -1,0 +1,53 @@
+package gui
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/custodian-hsm/custodian/ceremony"
+	"github.com/custodian-hsm/custodian/internal/testvectors"
+)
+
+func TestVerifyScreenSaysWhatAFileIsAndHoldsAnSDAgainstCertificates(t *testing.T) {
+	h := newHarness(t)
+	h.locked(func() { h.shell.verifyScreen() })
+	h.typeInto("the file to check (SD file, exchange key, blob, certificate, transcript, SHA256SUMS)", testvectors.Path(t, "sd-3of2", "sd.json"))
+	h.typeInto("quorum M (optional)", "2")
+	certs := testvectors.Path(t, "sd-3of2", "keys", "cert_0.cer") + "\n" + testvectors.Path(t, "sd-3of2", "keys", "cert_1.cer") + "\n" + testvectors.Path(t, "sd-3of2", "keys", "cert_2.cer")
+	h.typeInto("for an SD file: custodian certificate paths, one per line, in share order (optional)", certs)
+	h.tap("Check")
+	h.waitShows("security domain file")
+	h.waitShows("verification passed")
+}
+
+func TestTranscriptsScreenVerifiesPrintsAndFlagsAlterations(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "drill")
+	report, err := ceremony.RunDrill(context.Background(), ceremony.DrillConfig{Custodians: 3, Quorum: 2, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t)
+	h.locked(func() { h.shell.transcriptsScreen() })
+	h.typeInto("transcript file (.jsonl)", report.Transcript)
+	h.tap("Open and verify")
+	h.waitShows("INTACT")
+	h.tap("Print the record (PDF)")
+	h.waitShows("print it, initial every page, sign")
+	pdf := report.Transcript[:len(report.Transcript)-len(filepath.Ext(report.Transcript))] + "-record.pdf"
+	if b, err := os.ReadFile(pdf); err != nil || !bytes.HasPrefix(b, []byte("%PDF")) {
+		t.Fatalf("record: %v", err)
+	}
+
+	data, _ := os.ReadFile(report.Transcript)
+	altered := filepath.Join(t.TempDir(), "altered.jsonl")
+	os.WriteFile(altered, bytes.Replace(data, []byte("Custodian 2"), []byte("Custodian 8"), 1), 0o600)
+	h.locked(func() { h.shell.transcriptsScreen() })
+	h.typeInto("transcript file (.jsonl)", altered)
+	h.tap("Open and verify")
+	h.waitShows("ALTERED")
+	h.tap("Print the record (PDF)")
+	h.waitShows("Not printed")
+}
