@@ -310,3 +310,15 @@ func firstLine(err error) string {
 	}
 	return s
 }
+
+// DrillTokenKinds lists the drill token kinds this build can provision,
+// software keys first.
+func DrillTokenKinds() []TokenKind {
+	var kinds []TokenKind
+	for _, k := range []TokenKind{SoftTokens, SoftHSMTokens, VCardTokens} {
+		if _, ok := drillProvisioners[k]; ok {
+			kinds = append(kinds, k)
+		}
+	}
+	return kinds
+}

@@ -28,7 +28,7 @@ func NewDrillSession(dir string, kind TokenKind, custodians int) (*DrillSession,
 	}
 	provision, ok := drillProvisioners[kind]
 	if !ok {
-		return nil, fmt.Errorf("drill tokens %q are not available in this build", kind)
+		return nil, fmt.Errorf("drill tokens %q are not available in this build (available: %v)", kind, DrillTokenKinds())
 	}
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the drill folder: %w (choose a new folder)", err)

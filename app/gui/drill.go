@@ -23,7 +23,11 @@ func (s *shell) drillScreen() {
 	n.SetSelected("3")
 	m := widget.NewSelect([]string{"2", "3", "4", "5", "6", "7", "8", "9", "10"}, nil)
 	m.SetSelected("2")
-	kind := widget.NewRadioGroup([]string{string(ceremony.SoftTokens), string(ceremony.SoftHSMTokens), string(ceremony.VCardTokens)}, nil)
+	var kinds []string
+	for _, k := range ceremony.DrillTokenKinds() {
+		kinds = append(kinds, string(k))
+	}
+	kind := widget.NewRadioGroup(kinds, nil)
 	kind.SetSelected(string(ceremony.SoftTokens))
 	rails := widget.NewLabel("")
 	rails.Wrapping = fyne.TextWrapWord
