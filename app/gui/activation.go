@@ -55,14 +55,8 @@ func (w *activationWizard) render() {
 
 // cancelButton stops the ceremony and wipes what it holds.
 func (w *activationWizard) cancelButton() *widget.Button {
-	return widget.NewButtonWithIcon("Cancel ceremony", theme.CancelIcon(), func() {
-		dialog.ShowConfirm("Cancel the ceremony?", "Everything secret held in memory is wiped. The transcript records the cancellation.", func(ok bool) {
-			if ok {
-				_ = w.a.Cancel(w.a.Config().Witness, "cancelled from the GUI")
-				w.s.home()
-			}
-		}, w.s.win)
-	})
+	return w.s.cancelButton("Cancel the ceremony?", "Everything secret held in memory is wiped. The transcript records the cancellation.",
+		func() { _ = w.a.Cancel(w.a.Config().Witness, "cancelled from the GUI") })
 }
 
 func (w *activationWizard) enrollScreen() {

@@ -54,14 +54,8 @@ func (w *recoveryWizard) render() {
 }
 
 func (w *recoveryWizard) cancelButton() *widget.Button {
-	return widget.NewButtonWithIcon("Cancel ceremony", theme.CancelIcon(), func() {
-		dialog.ShowConfirm("Cancel the recovery?", "Every share opened so far is wiped from memory.", func(ok bool) {
-			if ok {
-				_ = w.r.Cancel(w.cfg.Witness, "cancelled from the GUI")
-				w.s.home()
-			}
-		}, w.s.win)
-	})
+	return w.s.cancelButton("Cancel the recovery?", "Every share opened so far is wiped from memory.",
+		func() { _ = w.r.Cancel(w.cfg.Witness, "cancelled from the GUI") })
 }
 
 func readFileLimited(path string) ([]byte, error) {
@@ -93,13 +87,7 @@ func (w *recoveryWizard) loadScreen() {
 				}
 				_, err = w.r.LoadExchangeKey(name, data)
 				return err
-			}, func(err error) {
-				if err != nil {
-					status.SetText(err.Error())
-					return
-				}
-				w.render()
-			})
+			}, orShow(status, w.render))
 		})
 		b.Importance = widget.HighImportance
 		items = append(items, b)
@@ -262,13 +250,7 @@ func (w *recoveryWizard) exportScreen() {
 		w.s.busy(export, status, "Writing and checking the restore blob", func() error {
 			_, err := w.r.Export(target)
 			return err
-		}, func(err error) {
-			if err != nil {
-				status.SetText(err.Error())
-				return
-			}
-			w.render()
-		})
+		}, orShow(status, w.render))
 	})
 	export.Importance = widget.HighImportance
 	w.s.show(w.cfg.Mode, "Recovery — export the restore blob", container.NewVBox(

@@ -8,6 +8,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
@@ -171,4 +172,29 @@ func firstFocusable(o fyne.CanvasObject) fyne.Focusable {
 // twoColumns lays out label/value pairs.
 func twoColumns(objs ...fyne.CanvasObject) fyne.CanvasObject {
 	return container.New(layout.NewFormLayout(), objs...)
+}
+
+// cancelButton asks for confirmation, then cancels the ceremony on screen
+// (which wipes what it holds) and returns Home.
+func (s *shell) cancelButton(question, detail string, cancel func()) *widget.Button {
+	return widget.NewButtonWithIcon("Cancel ceremony", theme.CancelIcon(), func() {
+		dialog.ShowConfirm(question, detail, func(ok bool) {
+			if ok {
+				cancel()
+				s.home()
+			}
+		}, s.win)
+	})
+}
+
+// orShow returns a completion callback that shows an error in status, or
+// goes on with next.
+func orShow(status *widget.Label, next func()) func(error) {
+	return func(err error) {
+		if err != nil {
+			status.SetText(err.Error())
+			return
+		}
+		next()
+	}
 }
