@@ -54,9 +54,11 @@ func (w *activationWizard) render() {
 }
 
 // cancelButton stops the ceremony and wipes what it holds.
-func (w *activationWizard) cancelButton() *widget.Button {
-	return w.s.cancelButton("Cancel the ceremony?", "Everything secret held in memory is wiped. The transcript records the cancellation.",
-		func() { _ = w.a.Cancel(w.a.Config().Witness, "cancelled from the GUI") })
+func (w *activationWizard) cancelButton() fyne.CanvasObject {
+	return container.NewGridWithColumns(2,
+		w.s.exceptionButton(w.a.Config().Witness, w.a.RecordException),
+		w.s.cancelButton("Cancel the ceremony?", "Everything secret held in memory is wiped. The transcript records the cancellation.",
+			func() { _ = w.a.Cancel(w.a.Config().Witness, "cancelled from the GUI") }))
 }
 
 func (w *activationWizard) enrollScreen() {

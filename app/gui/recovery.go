@@ -53,9 +53,11 @@ func (w *recoveryWizard) render() {
 	}
 }
 
-func (w *recoveryWizard) cancelButton() *widget.Button {
-	return w.s.cancelButton("Cancel the recovery?", "Every share opened so far is wiped from memory.",
-		func() { _ = w.r.Cancel(w.cfg.Witness, "cancelled from the GUI") })
+func (w *recoveryWizard) cancelButton() fyne.CanvasObject {
+	return container.NewGridWithColumns(2,
+		w.s.exceptionButton(w.cfg.Witness, w.r.RecordException),
+		w.s.cancelButton("Cancel the recovery?", "Every share opened so far is wiped from memory.",
+			func() { _ = w.r.Cancel(w.cfg.Witness, "cancelled from the GUI") }))
 }
 
 func readFileLimited(path string) ([]byte, error) {

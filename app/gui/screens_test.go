@@ -51,3 +51,24 @@ func TestTranscriptsScreenVerifiesPrintsAndFlagsAlterations(t *testing.T) {
 	h.tap("Print the record (PDF)")
 	h.waitShows("Not printed")
 }
+
+// An exception typed during a ceremony is in its transcript.
+func TestExceptionEntryGoesIntoTheTranscript(t *testing.T) {
+	h := newHarness(t)
+	h.startDrill(h.tap)
+	h.waitShows("Activation — custodian 1 of 3")
+	h.tap("Record an exception")
+	h.waitShows("what deviated from the script")
+	h.typeInto("what deviated from the script", "the second witness arrived late")
+	h.tap("Record")
+	h.waitShows("Exception recorded")
+	h.dismissDialogs()
+	matches, _ := filepath.Glob(filepath.Join(h.shell.workDir, "DRILL-*", "*transcript.jsonl"))
+	if len(matches) != 1 {
+		t.Fatalf("transcripts: %v", matches)
+	}
+	data, _ := os.ReadFile(matches[0])
+	if !bytes.Contains(data, []byte(`"exception":{"what":"the second witness arrived late","approved_by":"Drill witness"}`)) {
+		t.Errorf("the exception is not in the transcript:\n%s", data)
+	}
+}

@@ -198,3 +198,25 @@ func orShow(status *widget.Label, next func()) func(error) {
 		next()
 	}
 }
+
+// exceptionButton records a deviation from the script during a ceremony:
+// what deviated and who approved it, straight into the transcript.
+func (s *shell) exceptionButton(witness string, record func(what, approvedBy string) error) *widget.Button {
+	return widget.NewButtonWithIcon("Record an exception", theme.WarningIcon(), func() {
+		what := widget.NewMultiLineEntry()
+		what.SetPlaceHolder("what deviated from the script")
+		by := widget.NewEntry()
+		by.SetText(witness)
+		dialog.ShowForm("Exception", "Record", "Back", []*widget.FormItem{
+			widget.NewFormItem("What", what), widget.NewFormItem("Approved by", by)}, func(ok bool) {
+			if !ok {
+				return
+			}
+			if err := record(what.Text, by.Text); err != nil {
+				dialog.ShowError(err, s.win)
+				return
+			}
+			dialog.ShowInformation("Exception recorded", "It is in the transcript and will be highlighted on the printed record.", s.win)
+		}, s.win)
+	})
+}
