@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"strings"
 
 	"github.com/custodian-hsm/custodian/ceremony"
 	"github.com/custodian-hsm/custodian/crypto/fingerprint"
@@ -183,7 +182,8 @@ func keyError(i int, ref string, err error) error {
 	if errors.As(err, &pinErr) {
 		return failuref("key %d (%s): %v", i+1, ref, err)
 	}
-	if strings.Contains(err.Error(), "scheme") || strings.Contains(err.Error(), "attribute") {
+	var uriErr *token.URIError
+	if errors.As(err, &uriErr) {
 		return usageErrorf("key %d: %v", i+1, err)
 	}
 	return failuref("key %d (%s): %v", i+1, ref, err)

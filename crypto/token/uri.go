@@ -41,8 +41,23 @@ var attrOrder = map[string][]string{
 
 var queryOrder = []string{"module-name", "module-path", "pin-source"}
 
-// ParseURI parses a key or token reference.
+// URIError is a malformed key or token reference: bad input, never a
+// token failure.
+type URIError struct{ Err error }
+
+func (e *URIError) Error() string { return e.Err.Error() }
+func (e *URIError) Unwrap() error { return e.Err }
+
+// ParseURI parses a key or token reference. Its errors are *URIError.
 func ParseURI(s string) (*URI, error) {
+	u, err := parseURI(s)
+	if err != nil {
+		return nil, &URIError{Err: err}
+	}
+	return u, nil
+}
+
+func parseURI(s string) (*URI, error) {
 	scheme, rest, ok := strings.Cut(s, ":")
 	if !ok || scheme == "" {
 		return nil, fmt.Errorf("key reference %q has no scheme: use pkcs11:…, yubikey:serial=…;slot=9d or file:PATH", s)

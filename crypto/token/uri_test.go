@@ -1,6 +1,7 @@
 package token
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -126,5 +127,13 @@ func TestPINErrorMessages(t *testing.T) {
 		if !strings.Contains(c.err.Error(), c.want) {
 			t.Errorf("%+v: %q lacks %q", c.err, c.err.Error(), c.want)
 		}
+	}
+}
+
+func TestParseURIErrorsAreTyped(t *testing.T) {
+	_, err := ParseURI("http://x")
+	var ue *URIError
+	if !errors.As(err, &ue) {
+		t.Errorf("ParseURI error %T is not a *URIError", err)
 	}
 }
