@@ -155,12 +155,7 @@ func (w *activationWizard) enrolledList() fyne.CanvasObject {
 }
 
 func (w *activationWizard) packageScreen() {
-	dir := widget.NewEntry()
-	if w.session != nil {
-		dir.SetText(filepath.Join(w.session.Dir, "DRILL-operator-package"))
-	} else {
-		dir.SetPlaceHolder("a new folder on the export medium")
-	}
+	dir := exportFolder(w.session, "DRILL-operator-package")
 	status := widget.NewLabel("")
 	status.Wrapping = fyne.TextWrapWord
 	var write *widget.Button

@@ -237,12 +237,7 @@ func (w *recoveryWizard) custodianScreen() {
 }
 
 func (w *recoveryWizard) exportScreen() {
-	dir := widget.NewEntry()
-	if w.session != nil {
-		dir.SetText(filepath.Join(w.session.Dir, "DRILL-restore"))
-	} else {
-		dir.SetPlaceHolder("a new folder on the export medium")
-	}
+	dir := exportFolder(w.session, "DRILL-restore")
 	status := widget.NewLabel("")
 	status.Wrapping = fyne.TextWrapWord
 	var export *widget.Button

@@ -2,6 +2,7 @@ package gui
 
 import (
 	"image/color"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 
@@ -219,4 +220,17 @@ func (s *shell) exceptionButton(witness string, record func(what, approvedBy str
 			dialog.ShowInformation("Exception recorded", "It is in the transcript and will be highlighted on the printed record.", s.win)
 		}, s.win)
 	})
+}
+
+// exportFolder is the entry for a new output folder: in a drill it points
+// into the drill's own folder, otherwise the person names a new folder on
+// the export medium.
+func exportFolder(session *ceremony.DrillSession, drillName string) *widget.Entry {
+	dir := widget.NewEntry()
+	if session != nil {
+		dir.SetText(filepath.Join(session.Dir, drillName))
+	} else {
+		dir.SetPlaceHolder("a new folder on the export medium")
+	}
+	return dir
 }
