@@ -86,7 +86,9 @@ func TestRendersInARealPDFReader(t *testing.T) {
 	}
 	dir := t.TempDir()
 	pdf := filepath.Join(dir, "record.pdf")
-	os.WriteFile(pdf, render(t, sample(t, "Wendy")), 0o644)
+	if err := os.WriteFile(pdf, render(t, sample(t, "Wendy")), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	out, err := exec.Command("pdftoppm", "-png", "-r", "50", pdf, filepath.Join(dir, "page")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("pdftoppm: %v\n%s", err, out)
