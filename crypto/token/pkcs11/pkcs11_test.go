@@ -197,7 +197,33 @@ func TestSoftHSMOAEPSHA256Behaviour(t *testing.T) {
 	if _, err := k.DecryptKey(jwe.AlgRSAOAEP256, ct); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("installed SoftHSM decrypts RSA-OAEP-256 via: %s", k.DecryptPath())
+	// Debian 12's SoftHSM 2.6.1 refuses OAEP-SHA256 on the token; if a newer
+	// SoftHSM accepts it, the fallback is no longer exercised here and
+	// needs another test token.
+	if got, want := k.DecryptPath(), "CKM_RSA_X_509 on the token, OAEP decoded in Custodian"; got != want {
+		t.Errorf("RSA-OAEP-256 went through %q, want the raw-RSA fallback %q", got, want)
+	}
+}
+
+// With one try left the PIN is not even asked for unless the caller
+// allows the last try; a locked PIN is reported without trying.
+func TestLastRetryAndLockedPINAreRefusedWithoutTrying(t *testing.T) {
+	p := New(Options{})
+	asked := token.OpenOptions{PIN: func(context.Context, token.PINRequest) ([]byte, error) {
+		t.Error("the PIN was asked for")
+		return nil, errors.New("no")
+	}}
+	final := slotToken{module: hsm.Module, info: p11.TokenInfo{Label: "t", Flags: flagTokenInitialized | flagUserPINFinalTry}}
+	_, err := p.login(context.Background(), final, asked, "test")
+	var pe *token.PINError
+	if !errors.As(err, &pe) || !pe.LastRetry || pe.RetriesLeft != 1 {
+		t.Errorf("final try: %v", err)
+	}
+	locked := slotToken{module: hsm.Module, info: p11.TokenInfo{Label: "t", Flags: flagTokenInitialized | flagUserPINLocked}}
+	_, err = p.login(context.Background(), locked, asked, "test")
+	if !errors.As(err, &pe) || !pe.Blocked {
+		t.Errorf("locked: %v", err)
+	}
 }
 
 func TestWrongPINIsTypedAndCountsDown(t *testing.T) {
