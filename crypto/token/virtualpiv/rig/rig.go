@@ -40,6 +40,12 @@
 // only one rig runs at a time in a process. Env gives the variable for
 // child processes (a CLI under test).
 //
+// With an odd number of cards the spare slot's blank card is listed by
+// PC/SC (piv.Cards); piv.Open on it fails and, in piv-go v2.6.0, leaks an
+// exclusive connection that keeps the reader busy for the rest of the
+// process: open only the readers in Rig.Readers with piv-go, or probe in
+// shared mode (crypto/token/pcsc), as crypto/token/piv does.
+//
 // # Requirements
 //
 // Debian packages pcscd, vsmartcard-vpcd and util-linux (unshare,
@@ -54,6 +60,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -65,8 +72,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/custodian-hsm/custodian/crypto/token/pcsc"
 	"github.com/custodian-hsm/custodian/crypto/token/virtualpiv"
-	pivgo "github.com/go-piv/piv-go/v2/piv"
 )
 
 // Default locations of the Debian packages.
@@ -446,8 +453,15 @@ func (r *Rig) waitReady(ctx context.Context) error {
 }
 
 // mapReaders finds each card's reader by serial number, through PC/SC.
+// It probes in shared mode and always disconnects (piv.Open would keep an
+// exclusive handle on a card without PIV, such as the blank card).
 func (r *Rig) mapReaders() (bool, error) {
-	names, err := pivgo.Cards()
+	ctx, err := pcsc.EstablishContext()
+	if err != nil {
+		return false, err
+	}
+	defer ctx.Release()
+	names, err := ctx.ListReaders()
 	if err != nil {
 		return false, err
 	}
@@ -457,19 +471,10 @@ func (r *Rig) mapReaders() (bool, error) {
 	}
 	var lastErr error
 	for _, name := range names {
-		if !strings.HasPrefix(name, ReaderPrefix) {
+		if !strings.HasPrefix(name, ReaderPrefix) || idx(r.readers, name) >= 0 {
 			continue
 		}
-		if idx(r.readers, name) >= 0 {
-			continue
-		}
-		yk, err := pivgo.Open(name)
-		if err != nil {
-			lastErr = err
-			continue
-		}
-		serial, err := yk.Serial()
-		yk.Close()
+		serial, err := probeSerial(ctx, name)
 		if err != nil {
 			lastErr = err
 			continue
@@ -484,6 +489,33 @@ func (r *Rig) mapReaders() (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// probeSerial selects PIV and reads the YubiKey serial of a reader's card.
+func probeSerial(ctx *pcsc.Context, reader string) (uint32, error) {
+	card, err := ctx.Connect(reader)
+	if err != nil {
+		return 0, err
+	}
+	defer card.Disconnect(pcsc.LeaveCard)
+	resp, err := pcsc.Exchange(card, pcsc.Command{INS: 0xA4, P1: 0x04, Data: []byte{0xA0, 0x00, 0x00, 0x03, 0x08}, Ne: 256})
+	if err == nil {
+		err = resp.Err(0xA4)
+	}
+	if err != nil {
+		return 0, err
+	}
+	resp, err = pcsc.Exchange(card, pcsc.Command{INS: 0xF8, Ne: 256})
+	if err == nil {
+		err = resp.Err(0xF8)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if len(resp.Data) != 4 {
+		return 0, fmt.Errorf("serial number of %d bytes", len(resp.Data))
+	}
+	return binary.BigEndian.Uint32(resp.Data), nil
 }
 
 func idx(list []string, s string) int {

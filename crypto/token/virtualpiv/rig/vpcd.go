@@ -8,6 +8,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 )
 
 // vpcd's wire protocol (vsmartcard, virtualsmartcard/src/vpcd/vpcd.c):
@@ -91,6 +92,7 @@ func (s *slotServer) accept() {
 func (s *slotServer) serve(conn net.Conn) {
 	s.card.PowerOff() // a new connection is a freshly inserted card
 	for {
+		quickACK(conn)
 		msg, err := readMessage(conn)
 		if err != nil {
 			return
@@ -118,6 +120,25 @@ func (s *slotServer) serve(conn net.Conn) {
 			return
 		}
 	}
+}
+
+// quickACK asks Linux to acknowledge received segments at once. vpcd's
+// socket uses Nagle's algorithm and sends control messages (power on,
+// power off) that get no answer: without an immediate ACK, the command
+// that follows one waits for the delayed ACK (about 40 ms), which made
+// every APDU take that long.
+func quickACK(conn net.Conn) {
+	tc, ok := conn.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	raw, err := tc.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = raw.Control(func(fd uintptr) {
+		_ = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_QUICKACK, 1)
+	})
 }
 
 func readMessage(r io.Reader) ([]byte, error) {
