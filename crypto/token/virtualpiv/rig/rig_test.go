@@ -2,6 +2,7 @@ package rig_test
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -12,6 +13,7 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"math/big"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -336,4 +338,34 @@ func selfIssued(t *testing.T, pub *rsa.PublicKey) *x509.Certificate {
 		t.Fatal(err)
 	}
 	return cert
+}
+
+func TestStartRefusesMissingComponentsAndASecondRig(t *testing.T) {
+	_, err := rig.Start(context.Background(), rig.Options{PCSCD: "/nonexistent/pcscd"})
+	if err == nil || !strings.Contains(err.Error(), "Debian package pcscd") {
+		t.Fatalf("Start without pcscd: %v, want an error naming the package", err)
+	}
+	_, err = rig.Start(context.Background(), rig.Options{Cards: 9})
+	if err == nil {
+		t.Fatal("Start with 9 cards succeeded")
+	}
+	r := rig.StartForTestWith(t, rig.Options{Cards: 1, RSAKeys: pool.Key})
+	if _, err := rig.Start(context.Background(), rig.Options{}); err == nil || !strings.Contains(err.Error(), "another rig") {
+		t.Fatalf("second rig in the process: %v", err)
+	}
+	if env := r.Env(); len(env) != 1 || env[0] != rig.EnvSocket+"="+r.SocketPath() {
+		t.Fatalf("Env() = %q", env)
+	}
+	if got := os.Getenv(rig.EnvSocket); got != r.SocketPath() {
+		t.Fatalf("%s = %q in the process, want %q", rig.EnvSocket, got, r.SocketPath())
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := os.Stat(r.SocketPath()); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the socket is still there after Close: %v", err)
+	}
 }
