@@ -1,10 +1,6 @@
-//go:build custodian_virtualpiv
-
-// This file wires the card suite to the virtual YubiKey rig
-// (crypto/token/virtualpiv/rig). The rig had not landed when the backend
-// was written, so the file is behind the build tag custodian_virtualpiv;
-// when the rig is in the tree, check the calls below against its real API
-// and delete the build constraint so that `go test ./...` runs it.
+// This file runs the card suite against the project's virtual YubiKeys
+// (crypto/token/virtualpiv/rig): piv-go and our raw PC/SC path through a
+// private pcscd with vpcd on loopback.
 
 package piv
 
