@@ -1,9 +1,11 @@
 // Package testvectors locates the shared test vectors (the contract's
 // ../shared/vectors, see its README.md) for tests in any package.
 //
-// The directory is $CUSTODIAN_VECTORS when set, else testdata/vectors at
-// the repository root, else shared/vectors beside the repository checkout
-// (where CI puts it).
+// The directory is $CUSTODIAN_VECTORS when set, else the copy kept in this
+// package's testdata/vectors (so a plain clone passes its own tests), else
+// shared/vectors beside the repository checkout. The copy is data taken
+// unchanged from the contract's shared/vectors; its README.md says where
+// each file came from.
 package testvectors
 
 import (
@@ -19,7 +21,7 @@ func Dir(t testing.TB) string {
 	t.Helper()
 	d, ok := find()
 	if !ok {
-		t.Fatalf("test vectors not found: set CUSTODIAN_VECTORS or check out shared/ beside the repository (looked in %s)", d)
+		t.Fatalf("test vectors not found in %s: set CUSTODIAN_VECTORS to a copy of the contract's vectors folder (the repository keeps one in internal/testvectors/testdata/vectors)", d)
 	}
 	return d
 }
@@ -45,9 +47,10 @@ func find() (string, bool) {
 		return d, isDir(d)
 	}
 	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
+	here := filepath.Dir(file)
+	root := filepath.Join(here, "..", "..")
 	for _, d := range []string{
-		filepath.Join(root, "testdata", "vectors"),
+		filepath.Join(here, "testdata", "vectors"),
 		filepath.Join(root, "..", "shared", "vectors"),
 	} {
 		if isDir(d) {
