@@ -138,6 +138,9 @@ type Facts struct {
 	QEMRSIGNER  [32]byte
 	QEISVProdID uint16
 	QEISVSVN    uint16
+	// QEMiscSelect and QEAttributes are compared with Intel's QE Identity.
+	QEMiscSelect uint32
+	QEAttributes [16]byte
 
 	// The PCK certificate (the platform).
 	PCKSubject   string
@@ -148,8 +151,9 @@ type Facts struct {
 	PCKTCB       PCKTCB
 
 	// Root is the pinned root the PCK chain verified to (nil when it did
-	// not).
-	Root *Root
+	// not); Chain is the verified path, PCK certificate first.
+	Root  *Root
+	Chain []*x509.Certificate
 }
 
 // Result is the outcome of Verify.

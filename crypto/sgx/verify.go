@@ -80,6 +80,8 @@ func verifyEvidence(res *Result, ev *Evidence, cert *x509.Certificate, roots []*
 	f.MRENCLAVE, f.MRSIGNER, f.ISVProdID, f.ISVSVN = body.MRENCLAVE, body.MRSIGNER, body.ISVProdID, body.ISVSVN
 	f.Attributes, f.Debug = body.Attributes, body.Attributes&AttributeDebug != 0
 	f.QEVendorID, f.QEMRSIGNER, f.QEISVProdID, f.QEISVSVN = ev.QEVendorID(), qe.MRSIGNER, qe.ISVProdID, qe.ISVSVN
+	f.QEMiscSelect = qe.MiscSelect
+	copy(f.QEAttributes[:], ev.QEReport[48:64])
 
 	chain, err := parseChain(ev.CertData)
 	if err != nil {
@@ -179,7 +181,7 @@ func verifyChain(res *Result, chain []*x509.Certificate, roots []*Root, at time.
 	sum := sha256.Sum256(top.Raw)
 	for _, r := range roots {
 		if r.SHA256 == sum {
-			res.Facts.Root = r
+			res.Facts.Root, res.Facts.Chain = r, path
 		}
 	}
 	if res.Facts.Root == nil { // cannot happen: the pool holds only roots
