@@ -427,3 +427,22 @@ func BenchmarkVerifyLive(b *testing.B) {
 		}
 	}
 }
+
+func TestKnownSigner(t *testing.T) {
+	r := sgx.Verify(liveCert(t), sgx.Options{At: liveAt})
+	id, ok := sgx.KnownSigner(r)
+	if !ok || id.Since != "2025-04" || id.Drill || !strings.Contains(id.Observed, "2025-04-22") {
+		t.Fatalf("the live signer is not known: %+v", id)
+	}
+	if hx(id.MRSIGNER[:]) != liveMRSIGNER || id.ISVProdID != 1 {
+		t.Fatal("the shipped signer is not the vector README's")
+	}
+	// The live signer's identity under a test root is not the known one:
+	// known identities are matched with the root they were seen under.
+	chain, root := testChain(t, quotegen.IntelNames, quotegen.ChainSpec{})
+	var mrsigner [32]byte
+	hex.Decode(mrsigner[:], []byte(liveMRSIGNER))
+	if _, ok := sgx.KnownSigner(attested(t, chain, root, quotegen.Enclave{MRSIGNER: mrsigner, ISVProdID: 1})); ok {
+		t.Fatal("a test root's quote matched the production signer")
+	}
+}
