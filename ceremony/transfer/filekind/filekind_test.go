@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/custodian-hsm/custodian/internal/strictjson"
 )
 
 // vectorPath finds a file of the shared test vectors (see their README.md):
@@ -16,7 +18,7 @@ func vectorPath(name string) string {
 	if d := os.Getenv("CUSTODIAN_VECTORS"); d != "" {
 		return filepath.Join(d, name)
 	}
-	for _, d := range []string{"../../../testdata/vectors", "../../../../shared/vectors"} {
+	for _, d := range []string{"../../../internal/testvectors/testdata/vectors", "../../../testdata/vectors", "../../../../shared/vectors"} {
 		if _, err := os.Stat(filepath.Join(d, name)); err == nil {
 			return filepath.Join(d, name)
 		}
@@ -195,4 +197,15 @@ func FuzzParseChecksums(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestDuplicateMemberAndUTF16AreNamed(t *testing.T) {
+	r := Detect([]byte(`{"custodian_kind":"x","custodian_kind":"y"}`))
+	if !errors.Is(r.Err, strictjson.ErrDuplicate) || !strings.Contains(r.String(), "custodian_kind: duplicate member") {
+		t.Errorf("duplicate: %s", r)
+	}
+	r = Detect([]byte("\xff\xfe{\x00}\x00"))
+	if !strings.Contains(r.String(), "saved as UTF-16; save it as UTF-8") {
+		t.Errorf("UTF-16: %s", r)
+	}
 }
