@@ -131,6 +131,12 @@ func ParseFile(data []byte) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
+	if _, blob := raw["WrappedKey"]; blob {
+		return nil, sdErr("", "this is a restore blob (it has WrappedKey), not a security domain file: give the SD file downloaded at activation (az keyvault security-domain download)")
+	}
+	if _, ok := raw["transfer_key"]; ok {
+		return nil, sdErr("", "this is an exchange key (it has transfer_key), not a security domain file: give the SD file downloaded at activation")
+	}
 	version, err := intMember(raw, "version", "version")
 	if err != nil {
 		if _, v1 := raw["SplitKeys"]; v1 {

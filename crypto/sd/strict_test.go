@@ -85,3 +85,10 @@ func TestBlobTagEscapedAsJSONDumps(t *testing.T) {
 		t.Fatalf("blob\n got %s\nwant %s", got, want)
 	}
 }
+
+func TestWrongFileGivenAsSD(t *testing.T) {
+	_, err := ParseFile(testvectors.Read(t, "sd-3of2", "blob.json"))
+	if err == nil || !strings.Contains(err.Error(), "this is a restore blob") {
+		t.Fatalf("blob as SD: %v", err)
+	}
+}
