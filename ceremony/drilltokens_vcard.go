@@ -6,8 +6,8 @@ import (
 
 	"github.com/custodian-hsm/custodian/crypto/token"
 	"github.com/custodian-hsm/custodian/crypto/token/piv"
-	"github.com/custodian-hsm/custodian/crypto/token/virtualpiv"
-	"github.com/custodian-hsm/custodian/crypto/token/virtualpiv/rig"
+	"github.com/custodian-hsm/custodian/internal/testinfra/virtualpiv"
+	"github.com/custodian-hsm/custodian/internal/testinfra/virtualpiv/rig"
 )
 
 func init() {
