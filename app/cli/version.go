@@ -3,6 +3,8 @@ package cli
 import (
 	"fmt"
 	"runtime/debug"
+
+	"github.com/custodian-hsm/custodian/ceremony/identity"
 )
 
 // cmdVersion prints the build's version.
@@ -11,7 +13,12 @@ func cmdVersion(env *Env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	fmt.Fprintln(env.Stdout, "custodian", buildVersion())
+	v := buildVersion()
+	if identity.DrillBuild {
+		// Never mistaken for the production binary: see ceremony/identity.
+		v += " " + identity.DrillBuildMark
+	}
+	fmt.Fprintln(env.Stdout, "custodian", v)
 	return nil
 }
 
