@@ -128,7 +128,8 @@ var commands = map[string]command{
 
 	"drill keys":        {"drill keys --dir D --count N [--bits 2048|3072|4096]", cmdDrillKeys},
 	"drill hsm":         {"drill hsm activate --hsm-dir D --quorum M --out SD CERT... | init-recovery --hsm-dir D --out SDE.cer | upload --hsm-dir D --blob BLOB", cmdDrillHSM},
-	"transcript verify": {"transcript verify FILE", transcriptVerifyCmd},
+	"transcript verify": {"transcript verify FILE [--digest HEX|WORDS]", transcriptVerifyCmd},
+	"transcript seal":   {"transcript seal FILE", transcriptSealCmd},
 	"transcript print":  {"transcript print FILE --out record.pdf [--force]", transcriptPrintCmd},
 
 	"drill run": {"drill run --custodians N --quorum M --tokens soft|softhsm|vcard --dir D [--fault-…]", cmdDrillRun},
