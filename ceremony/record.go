@@ -73,5 +73,15 @@ func tokenRecord(t token.Info) transcript.Token {
 	return transcript.Token{Kind: string(t.Kind), Model: t.Model, Serial: t.Serial, Firmware: t.Firmware, Label: t.Label}
 }
 
-// Close writes the closing entry and returns the final digest.
-func (t *TranscriptRecorder) Close() (string, error) { return t.w.Close() }
+// Close implements Recorder: the closing entry says how the ceremony
+// ended, and who ended it.
+func (t *TranscriptRecorder) Close(c Closing) (string, error) {
+	tc := transcript.Closing{Ending: c.Ending.String(), Reason: c.Reason}
+	if c.Actor.Name != "" || c.Actor.Role != "" {
+		tc.Actor = &transcript.Actor{Role: string(c.Actor.Role), Name: c.Actor.Name}
+	}
+	return t.w.Finish(tc)
+}
+
+// Digest is the hash of the last entry written so far.
+func (t *TranscriptRecorder) Digest() string { return t.w.Digest() }
