@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/custodian-hsm/custodian/ceremony/identity"
 	"github.com/custodian-hsm/custodian/ceremony/transcript"
 	"github.com/custodian-hsm/custodian/crypto/token"
 )
@@ -24,15 +23,7 @@ func OpenTranscript(dir string, mode Mode, kind, ceremonyID, hsm string) (*Trans
 		return nil, err
 	}
 	name := mode.FileName(fmt.Sprintf("%s-%s-transcript.jsonl", safeName(ceremonyID), kind))
-	id := identity.Current()
-	w, err := transcript.Create(filepath.Join(dir, name), transcript.Opening{
-		Ceremony: transcript.Ceremony{ID: ceremonyID, Kind: kind, Mode: mode.String(), HSM: hsm},
-		Tool:     transcript.Tool{Version: id.String(), SHA256: id.Hex(), Words: id.Words()},
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &TranscriptRecorder{w: w}, nil
+	return OpenTranscriptFile(filepath.Join(dir, name), mode, kind, ceremonyID, hsm)
 }
 
 // safeName keeps a ceremony identifier usable in a file name.
