@@ -6,7 +6,12 @@ import (
 
 	"github.com/custodian-hsm/custodian/ceremony/transcript"
 	"github.com/custodian-hsm/custodian/crypto/fingerprint"
+	"github.com/custodian-hsm/custodian/internal/safefile"
 )
+
+// maxTranscript bounds a transcript file: a ceremony writes a few hundred
+// lines, far under this.
+const maxTranscript = 64 << 20
 
 // fileThenFlags lets a command take its one file before its flags, as the
 // documented form `custodian transcript verify FILE --digest D` does.
@@ -43,6 +48,9 @@ func transcriptVerifyCmd(env *Env, args []string) error {
 			return usageErrorf("--digest: %v", err)
 		}
 		want = &f
+	}
+	if err := safefile.CheckRegular(file, maxTranscript); err != nil {
+		return inputError("transcript", file, err)
 	}
 	v, err := transcript.VerifyFile(file)
 	if err != nil {
@@ -85,6 +93,9 @@ func transcriptSealCmd(env *Env, args []string) error {
 		file = fs.Arg(0)
 	} else if fs.NArg() > 0 || file == "" {
 		return usageErrorf("name one transcript file: custodian transcript seal FILE")
+	}
+	if err := safefile.CheckRegular(file, maxTranscript); err != nil {
+		return inputError("transcript", file, err)
 	}
 	v, err := transcript.Seal(file, nil)
 	var refused *transcript.SealRefusedError
