@@ -49,6 +49,9 @@ func TestDrillSoftTokens(t *testing.T) {
 		if err != nil || !v.OK() || !v.Closed || v.Final != report.Digest {
 			t.Fatalf("drill transcript: %v %v", v.Summary(), err)
 		}
+		if v.Ending() != "signed off" {
+			t.Errorf("the drill transcript ends %q", v.Ending())
+		}
 		for _, e := range v.Entries {
 			if !e.Drill {
 				t.Errorf("transcript entry %d (%s) is not marked drill", e.Seq, e.Step)

@@ -83,7 +83,7 @@ func (s *shell) startDrill(session *ceremony.DrillSession, n, m int) {
 		return
 	}
 	a, err := ceremony.NewActivation(ceremony.ActivationConfig{Mode: ceremony.Drill, HSMName: "drill-hsm",
-		CeremonyID: "DRILL-" + filepath.Base(session.Dir), Custodians: n, Quorum: m, Witness: "Drill witness"}, session.Tokens.Manager(), rec)
+		CeremonyID: "DRILL-" + filepath.Base(session.Dir), Custodians: n, Quorum: m, Witness: "Drill witness"}, session.Tokens.Manager(), ceremony.Part(rec))
 	if err != nil {
 		s.showError("Drill", err)
 		return
