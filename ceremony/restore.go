@@ -18,7 +18,7 @@ type KeyError struct {
 	Err   error
 }
 
-func (e *KeyError) Error() string { return fmt.Sprintf("key %d (%s): %v", e.Index+1, e.Ref, e.Err) }
+func (e *KeyError) Error() string { return fmt.Sprintf("key %d (%s): %v", e.Index+1, token.Redact(e.Ref), e.Err) }
 func (e *KeyError) Unwrap() error { return e.Err }
 
 // RestoreBlob is the non-interactive recovery behind
@@ -51,7 +51,7 @@ func RestoreBlob(ctx context.Context, tokens *token.Manager, f *sd.File, exchang
 		}
 		shares = append(shares, share)
 		if report != nil {
-			report(fmt.Sprintf("key %d (%s): share x=%d opens and is well-formed [%s]", i+1, ref, share.X, path))
+			report(fmt.Sprintf("key %d (%s): share x=%d opens and is well-formed [%s]", i+1, token.Redact(ref), share.X, path))
 		}
 	}
 	rec, err := sd.Recover(f, shares)

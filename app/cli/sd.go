@@ -190,13 +190,13 @@ func cmdSDRestoreBlob(env *Env, args []string) error {
 func keyError(i int, ref string, err error) error {
 	var pinErr *token.PINError
 	if errors.As(err, &pinErr) {
-		return failuref("key %d (%s): %v", i+1, ref, err)
+		return failuref("key %d (%s): %v", i+1, token.Redact(ref), err)
 	}
 	var uriErr *token.URIError
 	if errors.As(err, &uriErr) {
 		return usageErrorf("key %d: %v", i+1, err)
 	}
-	return failuref("key %d (%s): %v", i+1, ref, err)
+	return failuref("key %d (%s): %v", i+1, token.Redact(ref), err)
 }
 
 // progressTo prints a progress line for large writes.
