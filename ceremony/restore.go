@@ -18,7 +18,9 @@ type KeyError struct {
 	Err   error
 }
 
-func (e *KeyError) Error() string { return fmt.Sprintf("key %d (%s): %v", e.Index+1, token.Redact(e.Ref), e.Err) }
+func (e *KeyError) Error() string {
+	return fmt.Sprintf("key %d (%s): %v", e.Index+1, token.Redact(e.Ref), e.Err)
+}
 func (e *KeyError) Unwrap() error { return e.Err }
 
 // RestoreBlob is the non-interactive recovery behind

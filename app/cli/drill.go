@@ -109,7 +109,7 @@ func drillHSMActivate(env *Env, args []string) error {
 	if err != nil {
 		return badInput(err)
 	}
-	if err := safefile.Write(*out, sdBytes); err != nil {
+	if err := safefile.Write(*out, sdBytes, safefile.Private()); err != nil {
 		return failuref("writing %s: %v", *out, err)
 	}
 	fmt.Fprintf(env.Stdout, "DRILL HSM activated: %d custodians, quorum %d; security domain written to %s (SHA-256 %s)\n",

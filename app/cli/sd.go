@@ -176,7 +176,7 @@ func cmdSDRestoreBlob(env *Env, args []string) error {
 		}
 		return failuref("%v", err)
 	}
-	if err := safefile.Write(*out, blob, safefile.WithProgress(progressTo(env, *out))); err != nil {
+	if err := safefile.Write(*out, blob, safefile.Private(), safefile.WithProgress(progressTo(env, *out))); err != nil {
 		return failuref("writing %s: %v", *out, err)
 	}
 	fmt.Fprintf(env.Stdout, "wrote %s: restore blob for exchange key %s (%d EncData items, blob SHA-256 %s)\n",
