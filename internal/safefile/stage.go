@@ -122,9 +122,10 @@ func processAlive(pid int) bool {
 // only when every file is in place, so a folder of QR frames, an operator
 // package or an import appears complete or not at all.
 type Staged struct {
-	dest string
-	path string
-	done bool
+	dest  string
+	path  string
+	done  bool
+	files bool // StageFiles: Commit moves the files into dest
 }
 
 // Stage starts a folder that will become dest, which must not exist or be
@@ -161,6 +162,9 @@ func (s *Staged) Dest() string { return s.dest }
 func (s *Staged) Commit() error {
 	if s.done {
 		return errors.New("safefile: staged folder already committed or aborted")
+	}
+	if s.files {
+		return s.commitFiles()
 	}
 	if err := os.Chmod(s.path, 0o777&^Umask()); err != nil {
 		s.Abort()
@@ -203,4 +207,48 @@ func (s *Staged) Abort() {
 	}
 	s.done = true
 	_ = os.RemoveAll(s.path)
+}
+
+// StageFiles starts a set of files that will join the existing folder
+// dir: they are written into a hidden staging folder inside it, and Commit
+// moves each into dir (never replacing a file) or, if one cannot be moved,
+// takes back those already moved, so the set arrives whole or not at all.
+func StageFiles(dir string) (*Staged, error) {
+	if err := CheckDir(dir); err != nil {
+		return nil, err
+	}
+	const base = "custodian-files"
+	RemoveStale(dir, base)
+	path, err := os.MkdirTemp(dir, stagingPrefix(base)+"*")
+	if err != nil {
+		return nil, fmt.Errorf("cannot create a folder in %s: %w", dir, explain(err))
+	}
+	return &Staged{dest: dir, path: path, files: true}, nil
+}
+
+// commitFiles moves each staged file into the destination folder.
+func (s *Staged) commitFiles() error {
+	ents, err := os.ReadDir(s.path)
+	if err != nil {
+		s.Abort()
+		return err
+	}
+	var moved []string
+	for _, e := range ents {
+		to := filepath.Join(s.dest, e.Name())
+		if err := renameNoReplace(filepath.Join(s.path, e.Name()), to); err != nil {
+			for _, m := range moved {
+				_ = os.Remove(m)
+			}
+			s.Abort()
+			if errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("%s appeared while the files were being written: nothing was copied: %w", to, ErrExists)
+			}
+			return fmt.Errorf("moving %s into place: %w; nothing was copied", e.Name(), explain(err))
+		}
+		moved = append(moved, to)
+	}
+	s.Abort() // the now empty staging folder
+	s.done = true
+	return syncDir(s.dest)
 }

@@ -107,3 +107,32 @@ func TestStageCommitAndAbort(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestStageFilesAllOrNothing(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "b"), []byte("old"), 0o600)
+	s, err := StageFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	Write(filepath.Join(s.Path(), "a"), []byte("a"))
+	Write(filepath.Join(s.Path(), "b"), []byte("new"))
+	if err := s.Commit(); !errors.Is(err, ErrExists) {
+		t.Fatalf("Commit over an existing file: %v", err)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Fatalf("left behind: %v", ents)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "b")); string(b) != "old" {
+		t.Fatal("an existing file was replaced")
+	}
+	s, _ = StageFiles(dir)
+	Write(filepath.Join(s.Path(), "a"), []byte("a"))
+	if err := s.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+		t.Fatalf("after commit: %v", ents)
+	}
+}
