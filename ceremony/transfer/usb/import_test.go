@@ -142,7 +142,7 @@ func vectorPath(name string) string {
 	if d := os.Getenv("CUSTODIAN_VECTORS"); d != "" {
 		return filepath.Join(d, name)
 	}
-	for _, d := range []string{"../../../testdata/vectors", "../../../../shared/vectors"} {
+	for _, d := range []string{"../../../internal/testvectors/testdata/vectors", "../../../testdata/vectors", "../../../../shared/vectors"} {
 		if _, err := os.Stat(filepath.Join(d, name)); err == nil {
 			return filepath.Join(d, name)
 		}
