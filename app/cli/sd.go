@@ -134,6 +134,7 @@ func cmdSDRestoreBlob(env *Env, args []string) error {
 	var refs stringList
 	fs.Var(&refs, "key", "a custodian key reference: yubikey:…, pkcs11:… or file:PATH (repeat; at least the quorum)")
 	out := fs.String("out", "", "where to write the restore blob")
+	exFlags := addExchangeKeyFlags(fs, true)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -144,13 +145,9 @@ func cmdSDRestoreBlob(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	exData, err := readInput("--sd-exchange-key", *exPath)
+	exchange, err := admitExchangeKey(env, *exPath, exFlags, f)
 	if err != nil {
 		return err
-	}
-	exchange, err := sd.ParseExchangeKey(exData)
-	if err != nil {
-		return usageErrorf("%s: %v", *exPath, err)
 	}
 	if len(refs) == 0 {
 		return usageErrorf("no --key given: the security domain needs %d custodian keys", f.SharedKeys.Required)

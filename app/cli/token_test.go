@@ -106,7 +106,7 @@ func TestTokenEnrollAttestAndCheckShareOnSoftHSM(t *testing.T) {
 	ex := filepath.Join(dir, "sde.cer")
 	os.WriteFile(ex, exPEM, 0o644)
 	blob := filepath.Join(dir, "blob.json")
-	mustRun(t, "sd", "restore-blob", "--sd-file", sdPath, "--sd-exchange-key", ex, "--out", blob,
+	mustRun(t, "sd", "restore-blob", "--sd-file", sdPath, "--sd-exchange-key", ex, acceptVectorKey, "--out", blob,
 		"--key", "pkcs11:token=alice?module-path="+hsm.Module+"&pin-source=file:"+pinFile,
 		"--key", "pkcs11:token=carol?module-path="+hsm.Module+"&pin-source=file:"+pinFile)
 	res, err := h.Upload(mustRead(t, blob))
