@@ -73,20 +73,20 @@ func (f *exchangeKeyFlags) policy(mode ceremony.Mode, sdFile *sd.File) (ceremony
 
 // readExchangeCertificate reads the exchange key's certificate; a file that
 // is not one, or whose key is not RSA, is not an exchange key (exit 2).
-func readExchangeCertificate(path string) (*x509.Certificate, string, error) {
+func readExchangeCertificate(path string) (*x509.Certificate, string, []byte, error) {
 	data, err := readInput("--sd-exchange-key", path)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	cert, form, err := sd.ReadExchangeCertificate(data)
 	if err != nil {
-		return nil, "", usageErrorf("%s: %v", path, err)
+		return nil, "", nil, usageErrorf("%s: %v", path, err)
 	}
 	if _, ok := cert.PublicKey.(*rsa.PublicKey); !ok {
 		_, err := sd.ParseExchangeKey(data)
-		return nil, "", usageErrorf("%s: %v", path, err)
+		return nil, "", nil, usageErrorf("%s: %v", path, err)
 	}
-	return cert, form, nil
+	return cert, form, data, nil
 }
 
 func cmdSDExchangeKey(env *Env, args []string) error {
@@ -100,7 +100,7 @@ func cmdSDExchangeKey(env *Env, args []string) error {
 	if fs.NArg() > 0 {
 		return usageErrorf("unexpected argument %q", fs.Arg(0))
 	}
-	cert, form, err := readExchangeCertificate(*exPath)
+	cert, form, _, err := readExchangeCertificate(*exPath)
 	if err != nil {
 		return err
 	}
@@ -138,7 +138,7 @@ func printExchangeKeyCheck(env *Env, c *ceremony.ExchangeKeyCheck) {
 // is opened and any file written: a refused key (exit 1) ends the command.
 // The verdict and any exception are printed with the output.
 func admitExchangeKey(env *Env, path string, f *exchangeKeyFlags, sdFile *sd.File) (*sd.ExchangeKey, error) {
-	cert, _, err := readExchangeCertificate(path)
+	cert, _, data, err := readExchangeCertificate(path)
 	if err != nil {
 		return nil, err
 	}
@@ -153,10 +153,6 @@ func admitExchangeKey(env *Env, path string, f *exchangeKeyFlags, sdFile *sd.Fil
 	}
 	if refused != nil {
 		return nil, failuref("%s: %v; no share was opened and nothing was written", path, refused)
-	}
-	data, err := readInput("--sd-exchange-key", path)
-	if err != nil {
-		return nil, err
 	}
 	ex, err := sd.ParseExchangeKey(data)
 	if err != nil {
