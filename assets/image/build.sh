@@ -62,4 +62,6 @@ grub-mkrescue -o "$out/custodian-image.iso.tmp" "$work/iso" -- -volid CUSTODIAN
 mv -f "$out/custodian-image.iso.tmp" "$out/custodian-image.iso"
 mkdir -p "$out/image-boot"
 cp "$work/iso/live/vmlinuz" "$work/iso/live/initrd.img" "$out/image-boot/"
+# The hash of the custodian binary inside, which the booted image must report.
+dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/bin/custodian | sha256sum | cut -d' ' -f1 > "$out/image-boot/custodian.sha256"
 (cd "$out" && sha256sum custodian-image.iso > custodian-image.iso.sha256 && cat custodian-image.iso.sha256)
