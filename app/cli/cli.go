@@ -141,13 +141,14 @@ type command struct {
 
 // commands maps "group sub" (or a single word) to its implementation.
 var commands = map[string]command{
-	"version":    {"version", cmdVersion},
-	"usb list":   {"usb list [--all]", cmdUSBList},
-	"usb export": {"usb export --to MOUNT [--folder NAME] [--any-disk] FILE...", cmdUSBExport},
-	"usb import": {"usb import --from DIR [--to DIR] [--max-size BYTES] [FILE...]", cmdUSBImport},
-	"qr encode":  {"qr encode --in FILE --out-dir D [--fps F] [--fragment-bytes B] [--kind K] [--level L|M|Q|H]", cmdQREncode},
-	"qr decode":  {"qr decode --out FILE IMAGE...", cmdQRDecode},
-	"qr scan":    {"qr scan --device /dev/videoN --out FILE", cmdQRScan},
+	"version":      {"version", cmdVersion},
+	"airgap check": {"airgap check", cmdAirgapCheck},
+	"usb list":     {"usb list [--all]", cmdUSBList},
+	"usb export":   {"usb export --to MOUNT [--folder NAME] [--any-disk] FILE...", cmdUSBExport},
+	"usb import":   {"usb import --from DIR [--to DIR] [--max-size BYTES] [FILE...]", cmdUSBImport},
+	"qr encode":    {"qr encode --in FILE --out-dir D [--fps F] [--fragment-bytes B] [--kind K] [--level L|M|Q|H]", cmdQREncode},
+	"qr decode":    {"qr decode --out FILE IMAGE...", cmdQRDecode},
+	"qr scan":      {"qr scan --device /dev/videoN --out FILE", cmdQRScan},
 
 	"sd verify":       {"sd verify --sd-file F [--cert C ...] [--quorum M]", cmdSDVerify},
 	"sd restore-blob": {"sd restore-blob --sd-file F --sd-exchange-key K --key REF [--key REF ...] --out BLOB [--accept-unattested-exchange-key \"REASON; approved by NAME\"] [--collateral DIR] [--at TIME]", cmdSDRestoreBlob},
