@@ -50,7 +50,7 @@ func TestTokenEnrollAttestAndCheckShareOnSoftHSM(t *testing.T) {
 	os.WriteFile(pinFile, []byte("246810\n"), 0o600)
 	var certs []string
 	for _, name := range []string{"alice", "bob", "carol"} {
-		if err := hsm.InitToken(name, "87654321", "246810"); err != nil {
+		if err := hsm.InitToken(name, []byte("87654321"), []byte("246810")); err != nil {
 			t.Fatal(err)
 		}
 		ref := "pkcs11:token=" + name + "?module-path=" + hsm.Module + "&pin-source=file:" + pinFile
