@@ -255,7 +255,13 @@ func RunDrill(ctx context.Context, cfg DrillConfig) (*DrillReport, error) {
 		if i == lost {
 			continue
 		}
-		progress(fmt.Sprintf("recovery: custodian %d opens their share (%d of %d)", i+1, opened+1, cfg.Quorum))
+		// Counted against what is asked for (the quorum, plus one to
+		// cross-check when available), never "3 of 2".
+		step := fmt.Sprintf("share %d of %d", opened+1, want)
+		if opened >= cfg.Quorum {
+			step = fmt.Sprintf("share %d of %d, beyond the quorum of %d to cross-check", opened+1, want, cfg.Quorum)
+		}
+		progress(fmt.Sprintf("recovery: custodian %d opens their share (%s)", i+1, step))
 		_, err := r.OpenShare(ctx, fmt.Sprintf("Custodian %d", i+1), tokens.Ref(i), tokens.Options(i))
 		if err != nil {
 			if cfg.Faults.CorruptShare && i == 0 {

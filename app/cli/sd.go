@@ -130,7 +130,7 @@ func cmdSDRequest(env *Env, args []string) error {
 		return badInput(err)
 	}
 	if err := safefile.Write(*out, body); err != nil {
-		return failuref("writing %s: %v", *out, err)
+		return writeFailed(*out, err)
 	}
 	fmt.Fprintf(env.Stdout, "wrote %s: download request for %d certificates, quorum %d (SHA-256 %s)\n",
 		*out, len(certs), *quorum, fingerprint.Of(body).Hex())
@@ -177,7 +177,7 @@ func cmdSDRestoreBlob(env *Env, args []string) error {
 		return failuref("%v", err)
 	}
 	if err := safefile.Write(*out, blob, safefile.Private(), safefile.WithProgress(progressTo(env, *out))); err != nil {
-		return failuref("writing %s: %v", *out, err)
+		return writeFailed(*out, err)
 	}
 	fmt.Fprintf(env.Stdout, "wrote %s: restore blob for exchange key %s (%d EncData items, blob SHA-256 %s)\n",
 		*out, fp.Hex(), len(f.EncData.Data), fingerprint.Of(blob).Hex())
