@@ -1,6 +1,7 @@
 package token
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -22,7 +23,9 @@ func FuzzParseURI(f *testing.F) {
 		u, err := ParseURI(s)
 		if err != nil {
 			for _, part := range strings.FieldsFunc(s, isAttrSep) {
-				if k, v, ok := strings.Cut(part, "="); ok && pinAttrs[attrName(k)] && len(v) >= 6 && !strings.Contains("REDACTED", v) && strings.Contains(err.Error(), v) {
+				// (A value that also appears elsewhere in the reference may
+				// be quoted for that other place.)
+				if k, v, ok := strings.Cut(part, "="); ok && pinAttrs[attrName(k)] && len(v) >= 6 && strings.Count(strconv.Quote(s), v) == 1 && strings.Contains(err.Error(), v) {
 					t.Fatalf("the error quotes a PIN attribute's value %q: %v", v, err)
 				}
 			}
