@@ -150,6 +150,13 @@ func cmdSDRestoreBlob(env *Env, args []string) error {
 	if err := refuseExisting("--out", *out); err != nil {
 		return err
 	}
+	// Every reference is checked before any file is read: a reference
+	// carrying a PIN is refused as such, whatever else is wrong.
+	for i, r := range refs {
+		if _, err := token.ParseURI(r); err != nil {
+			return usageErrorf("key %d: %v", i+1, err)
+		}
+	}
 	f, err := readSDFile(*sdPath)
 	if err != nil {
 		return err
