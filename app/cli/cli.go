@@ -236,3 +236,25 @@ type stringList []string
 
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// writeFailed reports a failed write of path. safefile's errors already
+// name the file ("writing X: …", "X already exists: …"): the path is added
+// only when missing, so no message says "writing X: writing X:". A file
+// that exists is bad usage (exit 2); anything else failed (exit 1).
+func writeFailed(path string, err error) error {
+	code := 1
+	if errors.Is(err, safefile.ErrExists) {
+		code = 2
+	}
+	if strings.Contains(err.Error(), path) {
+		return &exitError{code: code, err: err}
+	}
+	return &exitError{code: code, err: fmt.Errorf("writing %s: %w", path, err)}
+}
+
+// Message is the one line printed for err after "custodian: ": line
+// breaks inside a message are folded so that the error is always the last
+// line on stderr.
+func Message(err error) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+}

@@ -133,7 +133,7 @@ func cmdSDRequest(env *Env, args []string) error {
 		return badInput(err)
 	}
 	if err := safefile.Write(*out, body); err != nil {
-		return failuref("writing %s: %v", *out, err)
+		return writeFailed(*out, err)
 	}
 	fmt.Fprintf(env.Stdout, "wrote %s: download request for %d certificates, quorum %d (SHA-256 %s)\n",
 		*out, len(certs), *quorum, fingerprint.Of(body).Hex())
@@ -237,16 +237,18 @@ func parseRestoreBlob(env *Env, args []string) (*restoreInput, error) {
 		}
 		in.expected = &f
 	}
+	// Every reference is checked before any file is read: a reference
+	// carrying a PIN is refused as such, whatever else is wrong.
+	for i, ref := range refs {
+		if _, err := token.ParseURI(ref); err != nil {
+			return nil, usageErrorf("key %d: %v", i+1, err)
+		}
+	}
 	if err := in.readFiles(env, *sdPath, *exPath, exFlags); err != nil {
 		return nil, err
 	}
 	if len(refs) < in.quorum {
 		return nil, usageErrorf("%d --key given but the security domain needs %d: bring %d more custodians", len(refs), in.quorum, in.quorum-len(refs))
-	}
-	for i, ref := range refs {
-		if _, err := token.ParseURI(ref); err != nil {
-			return nil, usageErrorf("key %d: %v", i+1, err)
-		}
 	}
 	t, err := planTranscript(*transcriptPath, filepath.Dir(*out), in.mode, "sd restore-blob")
 	if err != nil {
