@@ -380,7 +380,7 @@ func restoreSteps(env *Env, r *ceremony.Recovery, in *restoreInput, operator str
 		return failuref("%v", err)
 	}
 	if err := r.WriteBlobFile(in.out, safefile.WithProgress(progressTo(env, in.out))); err != nil {
-		return failuref("writing %s: %v", in.out, err)
+		return writeFailed(in.out, err)
 	}
 	return nil
 }
