@@ -28,7 +28,11 @@ func (e *KeyError) Unwrap() error { return e.Err }
 // naming a bad share) and wrap it for the exchange key. A key that fails is
 // an error naming it: shares are never skipped silently. report is told
 // each share opened; everything secret is wiped before returning.
-func RestoreBlob(ctx context.Context, tokens *token.Manager, f *sd.File, exchange *sd.ExchangeKey, refs []string, opts token.OpenOptions, random io.Reader, report func(string)) ([]byte, error) {
+//
+// mode selects the admission policy: production refuses drill tokens and
+// admits software key files with a warning (told to report); a drill
+// refuses hardware keys.
+func RestoreBlob(ctx context.Context, mode Mode, tokens *token.Manager, f *sd.File, exchange *sd.ExchangeKey, refs []string, opts token.OpenOptions, random io.Reader, report func(string)) ([]byte, error) {
 	if m := f.SharedKeys.Required; len(refs) < m {
 		return nil, fmt.Errorf("%d keys given but the security domain needs %d: bring %d more custodians", len(refs), m, m-len(refs))
 	}
@@ -39,9 +43,12 @@ func RestoreBlob(ctx context.Context, tokens *token.Manager, f *sd.File, exchang
 		}
 	}()
 	for i, ref := range refs {
-		share, path, err := openShare(ctx, tokens, f, ref, nil, opts)
+		share, path, adm, err := openShare(ctx, AdmissionPolicy{Mode: mode}, tokens, f, ref, nil, opts)
 		if err != nil {
 			return nil, &KeyError{Index: i, Ref: ref, Err: err}
+		}
+		if adm.Warning != "" && report != nil {
+			report(fmt.Sprintf("WARNING: key %d (%s): %s", i+1, ref, adm.Warning))
 		}
 		for _, s := range shares {
 			if s.X == share.X {
