@@ -157,7 +157,7 @@ func cmdSDRestoreBlob(env *Env, args []string) error {
 	}
 	fp := fingerprint.Of(exchange.Certificate.Raw)
 	fmt.Fprintf(env.Stderr, "exchange key SHA-256: %s\n  words: %s\n  compare with what the HSM returned before uploading the blob\n", fp.GroupedHex(), fp.WordString())
-	blob, err := ceremony.RestoreBlob(context.Background(), ceremony.Tokens(), f, exchange, refs,
+	blob, err := ceremony.RestoreBlob(context.Background(), ceremony.Production, ceremony.Tokens(), f, exchange, refs,
 		token.OpenOptions{PIN: pinPrompt(env)}, rand.Reader, func(line string) { fmt.Fprintln(env.Stderr, line) })
 	if err != nil {
 		var ke *ceremony.KeyError

@@ -59,14 +59,11 @@ func info(path string, cert *x509.Certificate) token.Info {
 
 // Describe implements token.Describer: it reads the certificate next to
 // the key (no passphrase needed) to tell a drill's key from one made
-// elsewhere.
+// elsewhere. A key file that does not exist yet (an enrollment) is
+// described by its reference alone.
 func (*Provider) Describe(_ context.Context, ref *token.URI) (token.Info, error) {
-	certPath := CertificatePath(ref.File)
-	data, err := safefile.ReadLimited(certPath, maxKeyFile)
+	data, err := safefile.ReadLimited(CertificatePath(ref.File), maxKeyFile)
 	if err != nil {
-		if _, kerr := os.Stat(ref.File); kerr != nil {
-			return info(ref.File, nil), fmt.Errorf("key file %s: %w", ref.File, token.ErrNotFound)
-		}
 		return info(ref.File, nil), nil
 	}
 	cert, err := parseCertificate(data)
