@@ -112,6 +112,13 @@ func RunDrill(ctx context.Context, cfg DrillConfig) (*DrillReport, error) {
 	if cfg.Bits == 0 {
 		cfg.Bits = 2048
 	}
+	// Checked before anything is created: a refused drill leaves no folder.
+	if cfg.Bits != 2048 && cfg.Bits != 3072 && cfg.Bits != 4096 {
+		return nil, fmt.Errorf("a %d-bit custodian key is not allowed: use 2048, 3072 or 4096", cfg.Bits)
+	}
+	if cfg.Items < 0 || cfg.Items > 16 {
+		return nil, fmt.Errorf("a drill security domain has 1 to 16 items; %d asked", cfg.Items)
+	}
 	progress := func(s string) {
 		if cfg.Progress != nil {
 			cfg.Progress(s)

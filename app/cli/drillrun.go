@@ -29,8 +29,20 @@ func cmdDrillRun(env *Env, args []string) error {
 	if err != nil {
 		return usageErrorf("%v", err)
 	}
+	if err := intIn("--custodians", *n, 3, 10, "a security domain has 3 to 10 custodians"); err != nil {
+		return err
+	}
+	if err := intIn("--quorum", *m, 2, *n, "the quorum is at least 2 and at most --custodians"); err != nil {
+		return err
+	}
 	if err := ceremony.CheckQuorum(*n, *m); err != nil {
 		return usageErrorf("%v", err)
+	}
+	if err := intOneOf("--bits", *bits, 2048, 3072, 4096); err != nil {
+		return err
+	}
+	if err := intIn("--items", *items, 0, 16, "0 means 3, as a live HSM"); err != nil {
+		return err
 	}
 	report, err := ceremony.RunDrill(context.Background(), ceremony.DrillConfig{
 		Custodians: *n, Quorum: *m, Tokens: kind, Dir: *dir, Bits: *bits, Items: *items,

@@ -24,9 +24,19 @@ func readInput(what, path string) ([]byte, error) {
 	}
 	b, err := safefile.ReadLimited(path, sd.MaxFileSize)
 	if err != nil {
-		return nil, usageErrorf("reading %s %s: %v", what, path, err)
+		return nil, inputError(what, path, err)
 	}
 	return b, nil
+}
+
+// inputError reports a file that could not be read as bad input, naming
+// the flag once and the path once.
+func inputError(what, path string, err error) error {
+	var ie *safefile.InputError
+	if errors.As(err, &ie) {
+		return usageErrorf("%s: %v", what, err)
+	}
+	return usageErrorf("%s %s: %v", what, path, err)
 }
 
 func readSDFile(path string) (*sd.File, error) {

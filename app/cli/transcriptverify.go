@@ -5,7 +5,12 @@ import (
 
 	"github.com/custodian-hsm/custodian/ceremony/transcript"
 	"github.com/custodian-hsm/custodian/crypto/fingerprint"
+	"github.com/custodian-hsm/custodian/internal/safefile"
 )
+
+// maxTranscript bounds a transcript file: a ceremony writes a few hundred
+// lines, far under this.
+const maxTranscript = 64 << 20
 
 // transcriptVerifyCmd checks a transcript's chain and says where it was
 // altered; exit 1 when it was.
@@ -16,6 +21,9 @@ func transcriptVerifyCmd(env *Env, args []string) error {
 	}
 	if fs.NArg() != 1 {
 		return usageErrorf("name one transcript file: custodian transcript verify FILE")
+	}
+	if err := safefile.CheckRegular(fs.Arg(0), maxTranscript); err != nil {
+		return inputError("transcript", fs.Arg(0), err)
 	}
 	v, err := transcript.VerifyFile(fs.Arg(0))
 	if err != nil {

@@ -66,6 +66,17 @@ var (
 	current Identity
 )
 
+// Set at link time by the Makefile (-ldflags -X), which builds with
+// -buildvcs=false so that the bytes do not depend on how the checkout was
+// made: version is FyneApp.toml's, commit the full git commit, modified
+// "true" when tracked files differed from it. Empty in a plain `go build`,
+// which falls back to the build information Go records.
+var (
+	version  string
+	commit   string
+	modified string
+)
+
 // Current returns the running build's identity (computed once).
 func Current() Identity {
 	once.Do(func() { current = compute() })
@@ -86,6 +97,13 @@ func compute() Identity {
 				id.Modified = s.Value == "true"
 			}
 		}
+	}
+	if version != "" {
+		id.Version = version
+	}
+	if commit != "" {
+		id.Revision = commit
+		id.Modified = modified == "true"
 	}
 	exe, err := os.Executable()
 	if err != nil {
