@@ -162,6 +162,10 @@ type AdmissionError struct {
 	Token          token.Info
 	Reason         string
 	NeedsException bool
+	// Generated names the key when the refusal came after enrollment had
+	// generated it (its attestation was then found wanting): the key is on
+	// the token, unused.
+	Generated *token.URI
 }
 
 func (e *AdmissionError) Error() string {
@@ -289,7 +293,12 @@ func (p AdmissionPolicy) Enroll(ctx context.Context, m *token.Manager, ref strin
 	}
 	adm, err := p.Check(NewKey, f)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w (the key %s was generated but is not admitted: delete it or reset the token)", err, enr.Ref)
+		var ae *AdmissionError
+		if errors.As(err, &ae) {
+			ae.Generated = enr.Ref
+			ae.Reason += fmt.Sprintf(" (the key %s was generated but is not admitted: delete it or reset the token)", enr.Ref)
+		}
+		return nil, nil, err
 	}
 	return enr, adm, nil
 }

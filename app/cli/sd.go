@@ -12,6 +12,7 @@ import (
 	"github.com/custodian-hsm/custodian/ceremony"
 	"github.com/custodian-hsm/custodian/crypto/fingerprint"
 	"github.com/custodian-hsm/custodian/crypto/sd"
+	"github.com/custodian-hsm/custodian/crypto/sgx"
 	"github.com/custodian-hsm/custodian/crypto/token"
 	"github.com/custodian-hsm/custodian/internal/safefile"
 )
@@ -144,6 +145,7 @@ func cmdSDRestoreBlob(env *Env, args []string) error {
 	var refs stringList
 	fs.Var(&refs, "key", "a custodian key reference: yubikey:…, pkcs11:… or file:PATH (repeat; at least the quorum)")
 	out := fs.String("out", "", "where to write the restore blob")
+	kf := addKeyFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -165,9 +167,17 @@ func cmdSDRestoreBlob(env *Env, args []string) error {
 	if len(refs) == 0 {
 		return usageErrorf("no --key given: the security domain needs %d custodian keys", f.SharedKeys.Required)
 	}
+	mode, why := kf.mode(), ""
+	if drillExchangeKey(exchange) {
+		mode, why = ceremony.Drill, "the exchange key is a drill HSM's"
+	}
+	m, err := kf.tokens(env, mode, why)
+	if err != nil {
+		return err
+	}
 	fp := fingerprint.Of(exchange.Certificate.Raw)
 	fmt.Fprintf(env.Stderr, "exchange key SHA-256: %s\n  words: %s\n  compare with what the HSM returned before uploading the blob\n", fp.GroupedHex(), fp.WordString())
-	blob, err := ceremony.RestoreBlob(context.Background(), ceremony.Production, ceremony.Tokens(), f, exchange, refs,
+	blob, err := ceremony.RestoreBlob(context.Background(), mode, m, f, exchange, refs,
 		token.OpenOptions{PIN: pinPrompt(env)}, rand.Reader, func(line string) { fmt.Fprintln(env.Stderr, line) })
 	if err != nil {
 		var ke *ceremony.KeyError
@@ -185,18 +195,12 @@ func cmdSDRestoreBlob(env *Env, args []string) error {
 	return nil
 }
 
-// keyError classifies a failure to open a key: a bad reference is bad
-// input, a wrong PIN or a missing token is a failed operation.
-func keyError(i int, ref string, err error) error {
-	var pinErr *token.PINError
-	if errors.As(err, &pinErr) {
-		return failuref("key %d (%s): %v", i+1, ref, err)
-	}
-	var uriErr *token.URIError
-	if errors.As(err, &uriErr) {
-		return usageErrorf("key %d: %v", i+1, err)
-	}
-	return failuref("key %d (%s): %v", i+1, ref, err)
+// drillExchangeKey reports whether an exchange key is a drill HSM's: its
+// SGX attestation chains to the drill attestation root. The security
+// domain itself cannot carry a mark (its format is Azure's), so this is
+// how a recovery knows it is a rehearsal.
+func drillExchangeKey(ex *sd.ExchangeKey) bool {
+	return sgx.Verify(ex.Certificate, sgx.Options{Roots: []*sgx.Root{sgx.DrillRoot()}}).Drill()
 }
 
 // progressTo prints a progress line for large writes.

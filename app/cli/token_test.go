@@ -53,17 +53,19 @@ func TestTokenEnrollAttestAndCheckShareOnSoftHSM(t *testing.T) {
 		}
 		ref := "pkcs11:token=" + name + "?module-path=" + hsm.Module + "&pin-source=file:" + pinFile
 		cert := filepath.Join(dir, name+".cer")
-		out := mustRun(t, "token", "enroll", "--token", ref, "--name", name, "--ceremony", "C-1", "--out", cert)
-		if !strings.Contains(out, "attestation (pkcs11): verified=true") || !strings.Contains(out, "CKA_NEVER_EXTRACTABLE: true") {
+		out := mustRun(t, "token", "enroll", "--drill", "--token", ref, "--name", name, "--ceremony", "C-1", "--out", cert)
+		if !strings.HasPrefix(out, "mode: DRILL") || !strings.Contains(out, "attestation (pkcs11): claimed by the token, not verified") || !strings.Contains(out, "CKA_NEVER_EXTRACTABLE (claimed): true") {
 			t.Errorf("enroll output:\n%s", out)
 		}
 		certs = append(certs, cert)
-		if _, _, code := run(t, "token", "enroll", "--token", ref, "--name", name, "--out", cert); code != 2 {
+		if _, _, code := run(t, "token", "enroll", "--drill", "--token", ref, "--name", name, "--out", cert); code != 2 {
 			t.Errorf("enroll over an existing certificate file: exit %d", code)
 		}
-		out = mustRun(t, "token", "attest", "--key", ref)
-		if !strings.Contains(out, "CKA_LOCAL: true") {
-			t.Errorf("attest output:\n%s", out)
+		// A PKCS#11 key's attributes are a claim: attest shows them and
+		// does not call them verified.
+		out, errOut, code := run(t, "token", "attest", "--drill", "--key", ref)
+		if code != 1 || !strings.Contains(out, "CKA_LOCAL (claimed): true") || !strings.Contains(errOut, "claimed by the token, not verified") {
+			t.Errorf("attest: exit %d\n%s%s", code, out, errOut)
 		}
 	}
 	// The operator activates; each custodian checks their own share.
@@ -90,7 +92,7 @@ func TestTokenEnrollAttestAndCheckShareOnSoftHSM(t *testing.T) {
 	os.WriteFile(sdPath, sdBytes, 0o644)
 	for _, name := range []string{"alice", "bob", "carol"} {
 		ref := "pkcs11:token=" + name + "?module-path=" + hsm.Module + "&pin-source=file:" + pinFile
-		out := mustRun(t, "sd", "check-share", "--sd-file", sdPath, "--key", ref)
+		out := mustRun(t, "sd", "check-share", "--drill", "--sd-file", sdPath, "--key", ref)
 		if !strings.Contains(out, "opens and is well-formed") || !strings.Contains(out, "CKM_RSA") {
 			t.Errorf("check-share %s:\n%s", name, out)
 		}
@@ -106,9 +108,14 @@ func TestTokenEnrollAttestAndCheckShareOnSoftHSM(t *testing.T) {
 	ex := filepath.Join(dir, "sde.cer")
 	os.WriteFile(ex, exPEM, 0o644)
 	blob := filepath.Join(dir, "blob.json")
-	mustRun(t, "sd", "restore-blob", "--sd-file", sdPath, "--sd-exchange-key", ex, "--out", blob,
+	// No --drill: the drill HSM's exchange key puts the recovery in
+	// drill mode.
+	out := mustRun(t, "sd", "restore-blob", "--sd-file", sdPath, "--sd-exchange-key", ex, "--out", blob,
 		"--key", "pkcs11:token=alice?module-path="+hsm.Module+"&pin-source=file:"+pinFile,
 		"--key", "pkcs11:token=carol?module-path="+hsm.Module+"&pin-source=file:"+pinFile)
+	if !strings.HasPrefix(out, "mode: DRILL") || !strings.Contains(strings.SplitN(out, "\n", 2)[0], "drill HSM's") {
+		t.Errorf("restore-blob with a drill HSM's exchange key:\n%s", out)
+	}
 	res, err := h.Upload(mustRead(t, blob))
 	if err != nil || !res.Restored {
 		t.Fatalf("upload: %v %v", res, err)
