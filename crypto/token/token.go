@@ -207,8 +207,12 @@ func (e *AmbiguousError) Error() string {
 		names = append(names, m.String())
 	}
 	hint := "no attribute tells them apart: give the tokens distinct labels with their vendor's tool, or remove all but one"
-	if len(e.Distinguish) > 0 {
-		hint = "add " + joinComma(e.Distinguish) + " to the reference to name one of them"
+	switch len(e.Distinguish) {
+	case 0:
+	case 1:
+		hint = "add " + e.Distinguish[0] + "= to the reference to name one of them"
+	default:
+		hint = "add one of " + joinComma(e.Distinguish) + " to the reference to name one of them"
 	}
 	return fmt.Sprintf("%d tokens match %s (%s): refusing before any PIN is asked; %s", len(e.Matches), e.Ref, joinComma(names), hint)
 }

@@ -232,7 +232,7 @@ func TestAmbiguousLabelIsRefusedBeforeLogin(t *testing.T) {
 	if _, err := p.Enroll(context.Background(), ref, token.EnrollRequest{Name: "Alice"}, ask); !errors.As(err, &amb) {
 		t.Fatalf("ambiguous reference: %v", err)
 	}
-	if len(amb.Matches) != 2 || !contains(amb.Distinguish, "serial") || !strings.Contains(amb.Error(), "add serial") {
+	if len(amb.Matches) != 2 || !contains(amb.Distinguish, "serial") || !strings.Contains(amb.Error(), "add serial=") {
 		t.Errorf("ambiguity error: %v (distinguish %v)", amb, amb.Distinguish)
 	}
 	if _, err := p.OpenKey(context.Background(), ref, ask); !errors.As(err, &amb) {
@@ -269,7 +269,7 @@ func TestSameSerialTokens(t *testing.T) {
 	if asked != 0 {
 		t.Error("a PIN was asked although two tokens share the serial")
 	}
-	if !contains(amb.Distinguish, "module-path") || contains(amb.Distinguish, "serial") || !strings.Contains(amb.Error(), "add module-path") {
+	if !contains(amb.Distinguish, "module-path") || contains(amb.Distinguish, "serial") || !strings.Contains(amb.Error(), "add module-path=") {
 		t.Errorf("distinguish %v (%v), want module-path and not serial", amb.Distinguish, amb)
 	}
 	for _, mod := range []string{twin, hsm.Module} {

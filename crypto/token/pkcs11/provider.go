@@ -205,7 +205,12 @@ func ambiguous(ref *token.URI, found []slotToken) error {
 		info.Ref = info.Ref.With("slot-id", attrValue(t, "slot-id"))
 		e.Matches = append(e.Matches, info)
 	}
+	// slot-id is the last resort: slot numbers change when readers are
+	// plugged in another order.
 	for _, a := range []string{"serial", "token", "manufacturer", "model", "module-path", "slot-id"} {
+		if a == "slot-id" && len(e.Distinguish) > 0 {
+			break
+		}
 		vals := map[string]bool{}
 		for _, t := range found {
 			vals[attrValue(t, a)] = true

@@ -1,0 +1,97 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/custodian-hsm/custodian/ceremony"
+	"github.com/custodian-hsm/custodian/crypto/token"
+	"github.com/custodian-hsm/custodian/crypto/token/piv"
+	"github.com/custodian-hsm/custodian/crypto/token/pkcs11"
+	"github.com/custodian-hsm/custodian/crypto/token/soft"
+	"github.com/custodian-hsm/custodian/crypto/token/virtualpiv"
+	"github.com/custodian-hsm/custodian/crypto/token/virtualpiv/rig"
+)
+
+// A virtual YubiKey in production: refused as a drill token, and — were it
+// not marked — refused outright by its attestation, which chains to the
+// virtual card's test root and not to Yubico's, exception or not. The rig
+// changes process-wide state, so the test runs in a child process.
+func TestVirtualYubiKeyRefusedInProduction(t *testing.T) {
+	if os.Getenv("CUSTODIAN_VYK_CHILD") == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestVirtualYubiKeyRefusedInProduction$", "-test.v")
+		cmd.Env = append(os.Environ(), "CUSTODIAN_VYK_CHILD=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("child: %v\n%s", err, out)
+		}
+		if strings.Contains(string(out), "--- SKIP") {
+			t.Skipf("virtual YubiKeys unavailable:\n%s", out)
+		}
+		return
+	}
+	if err := rig.Available(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	r, err := rig.Start(context.Background(), rig.Options{Cards: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	serial := fmt.Sprint(r.Cards()[0].Serial())
+	dir := t.TempDir()
+	pinFile := filepath.Join(dir, "pin")
+	os.WriteFile(pinFile, []byte("314159\n"), 0o600)
+	prepareCard(t, serial)
+	ref := "yubikey:serial=" + serial + "?pin-source=file:" + pinFile
+
+	out := mustRun(t, "token", "list")
+	if !strings.Contains(out, "[drill] virtual YubiKey") {
+		t.Errorf("token list does not mark the virtual YubiKey drill:\n%s", out)
+	}
+	wantExit(t, 2, "drill token", "token", "enroll", "--token", ref, "--name", "Alice", "--out", filepath.Join(dir, "a.cer"),
+		"--accept-unattested-key", "try; approved by W")
+
+	// The same card, not recognised as virtual by its reader: its
+	// attestation is rejected, and no exception admits it.
+	saved := tokensFor
+	defer func() { tokensFor = saved }()
+	tokensFor = func(cfg ceremony.TokenConfig) (*token.Manager, []error) {
+		return token.NewManager(piv.New(piv.Options{DrillReaders: []string{"no such reader"}}), pkcs11.New(pkcs11.Options{ConfigFile: "-"}), soft.New()), nil
+	}
+	_, errOut := wantExit(t, 1, "no exception can admit it", "token", "enroll", "--token", ref, "--name", "Alice", "--out", filepath.Join(dir, "b.cer"),
+		"--accept-unattested-key", "try; approved by W")
+	if !strings.Contains(errOut, "NOT verified") && !strings.Contains(errOut, "does not prove") {
+		t.Errorf("refusal does not say the attestation failed: %s", errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "b.cer")); err == nil {
+		t.Error("a certificate was written for a rejected attestation")
+	}
+}
+
+// prepareCard replaces the virtual card's factory credentials, as a
+// custodian does with a new YubiKey before enrollment.
+func prepareCard(t *testing.T, serial string) {
+	t.Helper()
+	prov := piv.New(piv.Options{})
+	ref := &token.URI{Scheme: token.SchemeYubiKey, Path: map[string]string{"serial": serial}}
+	ctx := context.Background()
+	if err := prov.ChangePIN(ctx, ref, virtualpiv.DefaultPIN, []byte("314159"), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := prov.ChangePUK(ctx, ref, virtualpiv.DefaultPUK, []byte("27182818"), false); err != nil {
+		t.Fatal(err)
+	}
+	pin := token.OpenOptions{PIN: func(context.Context, token.PINRequest) ([]byte, error) { return []byte("314159"), nil }}
+	if err := prov.SetRandomManagementKey(ctx, ref, pin); err != nil {
+		t.Fatal(err)
+	}
+}
