@@ -1,6 +1,7 @@
 package pkcs11
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -8,6 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ThalesGroup/crypto11"
+	p11 "github.com/miekg/pkcs11"
 
 	"github.com/custodian-hsm/custodian/crypto/token"
 )
@@ -314,4 +318,40 @@ func contains(s []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// Custodian keys carry the least capability: decrypt and unwrap, not
+// copyable or modifiable, a neutral label (readable without the PIN), the
+// certificate's subject.
+func TestKeyAttributesAreLeastCapability(t *testing.T) {
+	p := drillProvider()
+	ref := newToken(t)
+	e := enroll(t, p, ref, 2048)
+	c11, err := crypto11.Configure(&crypto11.Config{Path: hsm.Module, TokenLabel: ref.Get("token"), Pin: "1234"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c11.Close()
+	kp, err := c11.FindRSAKeyPair([]byte(e.Ref.Get("id")), nil)
+	if err != nil || kp == nil {
+		t.Fatalf("key not found: %v", err)
+	}
+	want := map[crypto11.AttributeType]bool{p11.CKA_DECRYPT: true, p11.CKA_UNWRAP: true, p11.CKA_COPYABLE: false, p11.CKA_MODIFIABLE: false, p11.CKA_EXTRACTABLE: false, p11.CKA_SENSITIVE: true}
+	for typ, v := range want {
+		a, err := c11.GetAttribute(kp, typ)
+		if err != nil || len(a.Value) != 1 || (a.Value[0] == 1) != v {
+			t.Errorf("attribute %#x = %v (%v), want %v", typ, a, err, v)
+		}
+	}
+	label, err := c11.GetAttribute(kp, p11.CKA_LABEL)
+	if err != nil || string(label.Value) != token.NeutralLabel || strings.Contains(string(label.Value), "Alice") {
+		t.Errorf("label %q (%v): want the neutral %q, never the custodian's name", label.Value, err, token.NeutralLabel)
+	}
+	subj, err := c11.GetAttribute(kp, p11.CKA_SUBJECT)
+	if err != nil || !bytes.Equal(subj.Value, e.Certificate.RawSubject) {
+		t.Errorf("CKA_SUBJECT %x (%v), want the certificate's subject %x", subj.Value, err, e.Certificate.RawSubject)
+	}
+	if e.Ref.Get("object") != "" {
+		t.Errorf("the key reference carries a label: %s", e.Ref)
+	}
 }
