@@ -30,7 +30,7 @@ func main() {
 		os.Exit(cli.ExitCode(err))
 	}
 	id := identity.Current()
-	gui.Run(gui.Identity{Version: id.String(), SHA256: id.Hex(), Words: id.Words()}, gui.Options{PKCS11Modules: modules})
+	gui.Run(gui.Identity{Version: id.String(), SHA256: id.Hex(), Words: id.Words(), DrillBuild: identity.DrillBuild}, gui.Options{PKCS11Modules: modules})
 }
 
 // guiModules reads the GUI's only start-up flags, `--pkcs11-module PATH`

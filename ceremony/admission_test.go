@@ -2,7 +2,6 @@ package ceremony
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"os"
 	"path/filepath"
@@ -274,6 +273,4 @@ func TestProductionRecoveryAdmitsSoftwareKeysWithWarningAndRefusesDrillKeys(t *t
 	}
 	_, err = r.OpenShare(context.Background(), "Bob", "file:"+drillKey, token.OpenOptions{})
 	wantRefused(t, "drill key in production recovery", err, DrillKey, "drill token")
-	_, err = RestoreBlob(context.Background(), Production, token.NewManager(soft.New()), r.sdFile, r.exchange, []string{"file:" + drillKey, "file:" + filepath.Join(dir, "keys", "cert_2.key")}, token.OpenOptions{}, rand.Reader, nil)
-	wantRefused(t, "drill key in production RestoreBlob", err, DrillKey, "drill token")
 }

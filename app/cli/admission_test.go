@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/custodian-hsm/custodian/ceremony"
+	"github.com/custodian-hsm/custodian/crypto/fingerprint"
+	"github.com/custodian-hsm/custodian/crypto/sd"
 	"github.com/custodian-hsm/custodian/crypto/token"
 	"github.com/custodian-hsm/custodian/crypto/token/piv"
 	"github.com/custodian-hsm/custodian/crypto/token/pkcs11"
@@ -170,7 +172,12 @@ func TestRecoveryKeysThroughTheCLI(t *testing.T) {
 	dir := t.TempDir()
 	mustRun(t, "drill", "keys", "--dir", dir, "--count", "3")
 	wantExit(t, 2, "drill token", "sd", "check-share", "--sd-file", vec(t, "sd.json"), "--key", "file:"+filepath.Join(dir, "cert_0.key"))
+	exKey, err := sd.ParseExchangeKey(mustRead(t, vec(t, "exchange.cer")))
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, errOut := wantExit(t, 2, "drill token", "sd", "restore-blob", "--sd-file", vec(t, "sd.json"), "--sd-exchange-key", vec(t, "exchange.cer"),
+		"--exchange-key-sha256", fingerprint.Of(exKey.Certificate.Raw).Hex(),
 		"--key", "file:"+vec(t, "keys", "cert_0.key"), "--key", "file:"+filepath.Join(dir, "cert_1.key"), "--out", filepath.Join(dir, "blob"))
 	if !strings.Contains(errOut, "WARNING: key 1") {
 		t.Errorf("restore-blob does not warn about the software key:\n%s", errOut)

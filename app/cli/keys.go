@@ -62,14 +62,10 @@ func (k *keyFlags) tokens(env *Env, mode ceremony.Mode, why string) (*token.Mana
 	return m, nil
 }
 
-// keyError classifies a failure to use a key: a bad or ambiguous
+// refError classifies a failure to use a key: a bad or ambiguous
 // reference, a module not allowed, or a key the admission policy refuses
 // is bad input (nothing was tried); a wrong PIN, a missing token or a key
 // generated and then refused is a failed operation.
-func keyError(i int, ref string, err error) error {
-	return refError(fmt.Sprintf("key %d (%s)", i+1, ref), err)
-}
-
 func refError(what string, err error) error {
 	var pinErr *token.PINError
 	if errors.As(err, &pinErr) {
@@ -89,4 +85,13 @@ func refError(what string, err error) error {
 		return usageErrorf("%s: %v", what, err)
 	}
 	return failuref("%s: %v", what, err)
+}
+
+// refused reports a refusal that happened before any key was used: the
+// admission policy, a module not allowed, an ambiguous reference.
+func refused(err error) bool {
+	var ae *ceremony.AdmissionError
+	var me *pkcs11.ModuleError
+	var amb *token.AmbiguousError
+	return errors.As(err, &ae) || errors.As(err, &me) || errors.As(err, &amb)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	"github.com/custodian-hsm/custodian/ceremony"
 	"github.com/custodian-hsm/custodian/crypto/fingerprint"
@@ -14,12 +15,13 @@ import (
 
 // cmdSDCheckShare lets a custodian open their own share alone, without the
 // quorum: it proves the token, the PIN and the share work. Nothing secret
-// is printed. The admission policy applies: in production a drill token is
-// refused and a software key file is used with a warning.
+// is printed; the run is recorded in a transcript (in the current folder
+// unless --transcript says where).
 func cmdSDCheckShare(env *Env, args []string) error {
 	fs := newFlags(env, "sd check-share")
 	sdPath := fs.String("sd-file", "", "security domain file")
 	ref := fs.String("key", "", "your key reference: yubikey:…, pkcs11:… or file:PATH")
+	transcriptPath := fs.String("transcript", "", "where to write the transcript (default: a new file in the current folder)")
 	kf := addKeyFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -27,53 +29,76 @@ func cmdSDCheckShare(env *Env, args []string) error {
 	if *ref == "" {
 		return usageErrorf("--key is required")
 	}
-	f, err := readSDFile(*sdPath)
+	if _, err := token.ParseURI(*ref); err != nil {
+		return usageErrorf("--key: %v", err)
+	}
+	data, err := readInput("--sd-file", *sdPath)
 	if err != nil {
 		return err
 	}
-	m, err := kf.tokens(env, kf.mode(), "")
+	if _, err := sd.ParseFile(data); err != nil {
+		return usageErrorf("%s: %v", *sdPath, err)
+	}
+	mode := kf.mode()
+	plan, err := planTranscript(*transcriptPath, ".", mode, "sd check-share")
 	if err != nil {
 		return err
 	}
-	key, adm, err := ceremony.AdmissionPolicy{Mode: kf.mode()}.OpenKey(context.Background(), m, *ref, token.OpenOptions{PIN: pinPrompt(env)})
+	tokens, err := kf.tokens(env, mode, "")
 	if err != nil {
-		return keyError(0, *ref, err)
+		return err
 	}
-	defer key.Close()
-	if adm.Warning != "" {
-		fmt.Fprintf(env.Stdout, "WARNING: %s\n", adm.Warning)
-	}
-	share, err := sd.OpenShare(f, key)
+	rec, err := plan.open("share-check", "")
 	if err != nil {
+		return err
+	}
+	c := ceremony.NewShareCheck(mode, tokens, rec)
+	stop := interruptible(env, c.Lifecycle)
+	defer stop()
+	var res *ceremony.ShareCheckResult
+	err = withLastTry(env, c.Lifecycle, "the custodian", func(opts token.OpenOptions) (err error) {
+		res, err = c.Check(context.Background(), filepath.Base(*sdPath), data, *ref, opts)
+		return err
+	})
+	if err != nil {
+		c.Fail(err)
+		printOutcome(env, c.Outcome())
 		if errors.Is(err, sd.ErrNoShare) {
 			return failuref("%v", err)
 		}
+		if ceremony.Blocked(err) != nil || ceremony.LastTry(err) != nil || refused(err) {
+			return keyError(0, *ref, err)
+		}
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return err
+		}
 		return failuref("your share does not open: %v", err)
 	}
-	x := share.X
-	share.Wipe()
-	fp := fingerprint.Of(key.Certificate().Raw)
-	fmt.Fprintf(env.Stdout, "share x=%d of %d opens and is well-formed (quorum %d)\n", x, len(f.SharedKeys.EncShares), f.SharedKeys.Required)
-	fmt.Fprintf(env.Stdout, "certificate %s\n  SHA-256 %s\n  words   %s\n", key.Certificate().Subject.CommonName, fp.GroupedHex(), fp.WordString())
-	fmt.Fprintf(env.Stdout, "decrypted with: %s\n", key.DecryptPath())
-	fmt.Fprintf(env.Stdout, "key %s\n", adm.Summary())
+	if res.Admission.Warning != "" {
+		fmt.Fprintf(env.Stdout, "WARNING: %s (recorded in the transcript)\n", res.Admission.Warning)
+	}
+	fp, _ := fingerprint.FromHex(res.Certificate.SHA256)
+	fmt.Fprintf(env.Stdout, "share x=%d of %d opens and is well-formed (quorum %d)\n", res.ShareX, res.Shares, res.Quorum)
+	fmt.Fprintf(env.Stdout, "certificate %s\n  SHA-256 %s\n  words   %s\n", res.Subject, fp.GroupedHex(), fp.WordString())
+	fmt.Fprintf(env.Stdout, "decrypted with: %s\n", res.DecryptPath)
+	printTranscript(env, c.Outcome())
 	return nil
 }
 
 // cmdTokenEnroll generates a custodian key on a token and exports its
-// certificate, under the admission policy: production keys only on
-// hardware, a PKCS#11 key (or a YubiKey that cannot attest) only with a
-// witnessed --accept-unattested-key.
+// certificate; the enrollment is recorded in a transcript next to it.
 func cmdTokenEnroll(env *Env, args []string) error {
 	fs := newFlags(env, "token enroll")
-	ref := fs.String("token", "", "the token: yubikey:serial=…, pkcs11:token=…;serial=…")
+	ref := fs.String("token", "", "the token: yubikey:serial=…, pkcs11:token=…?module-path=…")
 	name := fs.String("name", "", "the custodian's name (the certificate's CN)")
 	ceremonyID := fs.String("ceremony", "", "the ceremony identifier recorded in the certificate")
 	out := fs.String("out", "", "where to write the certificate (.cer, PEM)")
 	bits := fs.Int("bits", 2048, "key size: 2048, 3072 or 4096 (YubiKey 3072/4096 need firmware 5.7)")
 	slot := fs.String("slot", "9d", "PIV slot: 9d or a retired slot 82–95")
 	touch := fs.String("touch", "never", "PIV touch policy: never, always or cached")
-	accept := fs.String("accept-unattested-key", "", "witnessed exception for a key whose origin cannot be verified (PKCS#11, a YubiKey that cannot attest): \"REASON; approved by NAME\"")
+	transcriptPath := fs.String("transcript", "", "where to write the transcript (default: a new file next to --out)")
+	accept := fs.String("accept-unattested-key", "", "witnessed exception for a key whose origin cannot be verified (a PKCS#11 key, a YubiKey that cannot attest): \"REASON; approved by NAME\"")
 	kf := addKeyFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -81,15 +106,18 @@ func cmdTokenEnroll(env *Env, args []string) error {
 	if *ref == "" || *name == "" {
 		return usageErrorf("--token and --name are required")
 	}
-	if err := refuseExisting("--out", *out); err != nil {
-		return err
-	}
 	var ex *ceremony.KeyException
 	if *accept != "" {
 		var err error
 		if ex, err = ceremony.ParseKeyException(*accept); err != nil {
 			return usageErrorf("--accept-unattested-key: %v", err)
 		}
+	}
+	if _, err := token.ParseURI(*ref); err != nil {
+		return usageErrorf("--token: %v", err)
+	}
+	if err := refuseExisting("--out", *out); err != nil {
+		return err
 	}
 	tp, err := token.ParseTouchPolicy(*touch)
 	if err != nil {
@@ -100,25 +128,69 @@ func cmdTokenEnroll(env *Env, args []string) error {
 	if err := req.Validate(); err != nil {
 		return usageErrorf("%v", err)
 	}
-	m, err := kf.tokens(env, kf.mode(), "")
+	mode := kf.mode()
+	plan, err := planTranscript(*transcriptPath, filepath.Dir(*out), mode, "token enroll")
 	if err != nil {
 		return err
 	}
-	enr, adm, err := ceremony.AdmissionPolicy{Mode: kf.mode(), Exception: ex}.Enroll(context.Background(), m, *ref, req, token.OpenOptions{PIN: pinPrompt(env),
-		Touch: func(tok token.Info) { fmt.Fprintf(env.Stderr, "touch %s now\n", tok) }})
+	tokens, err := kf.tokens(env, mode, "")
 	if err != nil {
-		return refError("enrolling on "+*ref, err)
+		return err
 	}
-	if err := safefile.Write(*out, token.CertificatePEM(enr.Certificate)); err != nil {
-		return failuref("writing %s: %v", *out, err)
+	rec, err := plan.open("enrollment", "")
+	if err != nil {
+		return err
+	}
+	id := *ceremonyID
+	if id == "" {
+		id = plan.id()
+	}
+	e := ceremony.NewEnrollment(mode, id, tokens, rec)
+	stop := interruptible(env, e.Lifecycle)
+	defer stop()
+	return enrollAndWrite(env, e, *name, *ref, *out, req, ex)
+}
+
+func enrollAndWrite(env *Env, e *ceremony.Enrollment, name, ref, out string, req token.EnrollRequest, ex *ceremony.KeyException) error {
+	var enr *token.Enrollment
+	var adm *ceremony.Admission
+	err := withLastTry(env, e.Lifecycle, name, func(opts token.OpenOptions) (err error) {
+		opts.Touch = func(tok token.Info) { fmt.Fprintf(env.Stderr, "touch %s now\n", tok) }
+		enr, adm, err = e.EnrollWithException(context.Background(), name, ref, req, opts, ex)
+		return err
+	})
+	if err != nil {
+		e.Fail(err)
+		printOutcome(env, e.Outcome())
+		if pe := ceremony.Blocked(err); pe != nil {
+			return failuref("%v", &ceremony.BlockedError{Custodian: name, Err: pe})
+		}
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return err
+		}
+		if refused(err) {
+			return refError("enrolling on "+ref, err)
+		}
+		return failuref("enrollment failed: %v", err)
+	}
+	pem := token.CertificatePEM(enr.Certificate)
+	if err := safefile.Write(out, pem); err != nil {
+		e.Fail(err)
+		return failuref("writing %s: %v", out, err)
+	}
+	o, err := e.Written(ceremony.RefOf(filepath.Base(out), pem))
+	if err != nil {
+		return failuref("closing the transcript: %v", err)
 	}
 	fp := fingerprint.Of(enr.Certificate.Raw)
-	fmt.Fprintf(env.Stdout, "key %s generated on %s\ncertificate written to %s\n  SHA-256 %s\n  words   %s\n", enr.Ref, enr.Token, *out, fp.GroupedHex(), fp.WordString())
+	fmt.Fprintf(env.Stdout, "key %s generated on %s\ncertificate written to %s\n  SHA-256 %s\n  words   %s\n", enr.Ref, enr.Token, out, fp.GroupedHex(), fp.WordString())
 	printAttestation(env, enr.Attestation)
 	fmt.Fprintf(env.Stdout, "key %s\n", adm.Summary())
 	if adm.Exception != nil {
-		fmt.Fprintf(env.Stdout, "EXCEPTION: %s (witness: %s) — record it in the ceremony transcript\n", adm.Exception.Reason, adm.Exception.ApprovedBy)
+		fmt.Fprintf(env.Stdout, "EXCEPTION: %s (witness: %s), recorded in the transcript\n", adm.Exception.Reason, adm.Exception.ApprovedBy)
 	}
+	printTranscript(env, o)
 	return nil
 }
 

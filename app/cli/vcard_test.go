@@ -14,8 +14,8 @@ import (
 	"github.com/custodian-hsm/custodian/crypto/token/piv"
 	"github.com/custodian-hsm/custodian/crypto/token/pkcs11"
 	"github.com/custodian-hsm/custodian/crypto/token/soft"
-	"github.com/custodian-hsm/custodian/crypto/token/virtualpiv"
-	"github.com/custodian-hsm/custodian/crypto/token/virtualpiv/rig"
+	"github.com/custodian-hsm/custodian/internal/testinfra/rigtest"
+	"github.com/custodian-hsm/custodian/internal/testinfra/virtualpiv"
 )
 
 // A virtual YubiKey in production: refused as a drill token, and — were it
@@ -35,17 +35,7 @@ func TestVirtualYubiKeyRefusedInProduction(t *testing.T) {
 		}
 		return
 	}
-	if err := rig.Available(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-	r, err := rig.Start(context.Background(), rig.Options{Cards: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := rigtest.StartForTest(t, 1)
 	serial := fmt.Sprint(r.Cards()[0].Serial())
 	dir := t.TempDir()
 	pinFile := filepath.Join(dir, "pin")

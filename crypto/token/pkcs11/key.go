@@ -139,16 +139,25 @@ func (p *Provider) Enroll(ctx context.Context, ref *token.URI, req token.EnrollR
 // keys (CKR_ATTRIBUTE_VALUE_INVALID otherwise), and through it a YubiKey's
 // attestation, which the yubikey: backend verifies, would be lost.
 func refuseYKCS11(t slotToken) error {
-	ctx, err := module(t.module)
+	yk, err := isYKCS11(t.module)
 	if err != nil {
 		return err
 	}
-	li, err := ctx.GetInfo()
-	if err == nil && strings.HasPrefix(strings.TrimSpace(li.ManufacturerID), "Yubico") {
+	if yk {
 		return fmt.Errorf("%s is a YubiKey behind Yubico's ykcs11 module: enroll it with a yubikey:serial=%s;slot=9d reference instead, which generates the key through PIV and verifies its attestation: %w",
 			t.tokenInfo(), strings.TrimLeft(strings.TrimSpace(t.info.SerialNumber), "0"), token.ErrUnsupported)
 	}
 	return nil
+}
+
+// isYKCS11 recognises Yubico's module by its C_GetInfo identity.
+func isYKCS11(path string) (bool, error) {
+	ctx, err := module(path)
+	if err != nil {
+		return false, err
+	}
+	li, err := ctx.GetInfo()
+	return err == nil && strings.HasPrefix(strings.TrimSpace(li.ManufacturerID), "Yubico"), nil
 }
 
 // generate makes the key pair. The private key may decrypt and unwrap

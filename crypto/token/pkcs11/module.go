@@ -83,6 +83,18 @@ func isCKR(err error, code uint) bool {
 	return errors.As(err, &e) && uint(e) == code
 }
 
+// idle finalises every module no crypto11 context holds. A module that
+// stays initialised may keep PC/SC connections to cards (ykcs11 does),
+// and then piv-go cannot open a YubiKey exclusively; so after listing or
+// describing, nothing is left open. Callers hold mu.
+func idle() {
+	for path, ctx := range modules {
+		if inUse[path] == 0 {
+			_ = ctx.Finalize()
+		}
+	}
+}
+
 // release finalises our handle on a module so that crypto11 can initialise
 // it; callers hold mu and are about to open a crypto11 context.
 func release(path string) {

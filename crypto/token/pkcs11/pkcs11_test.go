@@ -258,9 +258,11 @@ func TestWrongPINIsTypedAndCountsDown(t *testing.T) {
 func TestListAndFindErrors(t *testing.T) {
 	p := drillProvider()
 	ref := newToken(t)
+	// Other modules on the machine may fail (ykcs11 without pcscd): List
+	// reports them next to what the others found.
 	infos, err := p.List(context.Background())
 	if err != nil {
-		t.Fatal(err)
+		t.Log(err)
 	}
 	found := false
 	for _, in := range infos {

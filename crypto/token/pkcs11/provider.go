@@ -227,6 +227,7 @@ func ambiguous(ref *token.URI, found []slotToken) error {
 func (p *Provider) Describe(_ context.Context, ref *token.URI) (token.Info, error) {
 	mu.Lock()
 	defer mu.Unlock()
+	defer idle()
 	t, err := p.find(ref)
 	if err != nil {
 		return token.Info{Kind: token.KindPKCS11, Ref: ref}, err
@@ -239,6 +240,7 @@ func (p *Provider) Describe(_ context.Context, ref *token.URI) (token.Info, erro
 func (p *Provider) List(context.Context) ([]token.Info, error) {
 	mu.Lock()
 	defer mu.Unlock()
+	defer idle()
 	var infos []token.Info
 	errs := append([]error(nil), p.problems...)
 	for _, m := range p.mods {
@@ -260,6 +262,7 @@ func (p *Provider) List(context.Context) ([]token.Info, error) {
 func (p *Provider) Health(_ context.Context, ref *token.URI, _ token.OpenOptions) (token.Health, error) {
 	mu.Lock()
 	defer mu.Unlock()
+	defer idle()
 	t, err := p.find(ref)
 	if err != nil {
 		return token.Health{}, err
