@@ -139,7 +139,7 @@ func TestModuleChecksThroughTheCLI(t *testing.T) {
 		wantExit(t, 2, "not root", append(args, "--pkcs11-module", notRoot, "--token", "pkcs11:token=x")...)
 		wantExit(t, 2, "not on the list of modules", append(args, "--token", "pkcs11:token=x?module-path="+writable)...)
 	}
-	wantExit(t, 2, "not on the list of modules", "sd", "check-share", "--drill", "--sd-file", vec(t, "sd.json"), "--key", "pkcs11:token=x?module-path="+other)
+	wantExit(t, 2, "not on the list of modules", "sd", "check-share", "--transcript", filepath.Join(t.TempDir(), "t.jsonl"), "--drill", "--sd-file", vec(t, "sd.json"), "--key", "pkcs11:token=x?module-path="+other)
 	wantExit(t, 2, "writable by group or others", "sd", "restore-blob", "--pkcs11-module", writable, "--sd-file", vec(t, "sd.json"), "--sd-exchange-key", vec(t, "exchange.cer"), "--key", "pkcs11:token=x", "--key", "pkcs11:token=y", "--out", filepath.Join(dir, "blob"))
 }
 
@@ -165,13 +165,13 @@ func TestAmbiguousReferenceThroughTheCLI(t *testing.T) {
 // Production recovery: drill keys refused; an openssl key file admitted
 // with the warning printed.
 func TestRecoveryKeysThroughTheCLI(t *testing.T) {
-	out := mustRun(t, "sd", "check-share", "--sd-file", vec(t, "sd.json"), "--key", "FILE:"+vec(t, "keys", "cert_1.key"))
+	out := mustRun(t, "sd", "check-share", "--transcript", filepath.Join(t.TempDir(), "t.jsonl"), "--sd-file", vec(t, "sd.json"), "--key", "FILE:"+vec(t, "keys", "cert_1.key"))
 	if !strings.HasPrefix(out, "mode: PRODUCTION") || !strings.Contains(out, "WARNING: this custodian key is a software key file") || !strings.Contains(out, "rotate the custodians onto hardware") {
 		t.Errorf("check-share with a software key:\n%s", out)
 	}
 	dir := t.TempDir()
 	mustRun(t, "drill", "keys", "--dir", dir, "--count", "3")
-	wantExit(t, 2, "drill token", "sd", "check-share", "--sd-file", vec(t, "sd.json"), "--key", "file:"+filepath.Join(dir, "cert_0.key"))
+	wantExit(t, 2, "drill token", "sd", "check-share", "--transcript", filepath.Join(t.TempDir(), "t.jsonl"), "--sd-file", vec(t, "sd.json"), "--key", "file:"+filepath.Join(dir, "cert_0.key"))
 	exKey, err := sd.ParseExchangeKey(mustRead(t, vec(t, "exchange.cer")))
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +183,7 @@ func TestRecoveryKeysThroughTheCLI(t *testing.T) {
 		t.Errorf("restore-blob does not warn about the software key:\n%s", errOut)
 	}
 	// In a drill, the drill keys are fine and hardware would not be.
-	out = mustRun(t, "sd", "check-share", "--drill", "--sd-file", vec(t, "sd.json"), "--key", "file:"+vec(t, "keys", "cert_1.key"))
+	out = mustRun(t, "sd", "check-share", "--transcript", filepath.Join(t.TempDir(), "t.jsonl"), "--drill", "--sd-file", vec(t, "sd.json"), "--key", "file:"+vec(t, "keys", "cert_1.key"))
 	if !strings.HasPrefix(out, "mode: DRILL") {
 		t.Errorf("drill check-share:\n%s", out)
 	}
