@@ -165,9 +165,13 @@ func TestAmbiguousReferenceThroughTheCLI(t *testing.T) {
 // Production recovery: drill keys refused; an openssl key file admitted
 // with the warning printed.
 func TestRecoveryKeysThroughTheCLI(t *testing.T) {
-	out := mustRun(t, "sd", "check-share", "--transcript", filepath.Join(t.TempDir(), "t.jsonl"), "--sd-file", vec(t, "sd.json"), "--key", "FILE:"+vec(t, "keys", "cert_1.key"))
+	tr := filepath.Join(t.TempDir(), "t.jsonl")
+	out := mustRun(t, "sd", "check-share", "--transcript", tr, "--sd-file", vec(t, "sd.json"), "--key", "FILE:"+vec(t, "keys", "cert_1.key"))
 	if !strings.HasPrefix(out, "mode: PRODUCTION") || !strings.Contains(out, "WARNING: this custodian key is a software key file") || !strings.Contains(out, "rotate the custodians onto hardware") {
 		t.Errorf("check-share with a software key:\n%s", out)
+	}
+	if rec := string(mustRead(t, tr)); !strings.Contains(rec, "admitted as a software key") || !strings.Contains(rec, "WARNING: this custodian key is a software key file") {
+		t.Errorf("the warning is not in the transcript:\n%s", rec)
 	}
 	dir := t.TempDir()
 	mustRun(t, "drill", "keys", "--dir", dir, "--count", "3")
@@ -232,7 +236,11 @@ func TestPKCS11EnrollmentNeedsException(t *testing.T) {
 		t.Fatal("a certificate was written without the exception")
 	}
 	wantExit(t, 2, "approved by NAME", "token", "enroll", "--token", ref, "--name", "Alice", "--out", cert, "--accept-unattested-key", "no witness")
-	out := mustRun(t, "token", "enroll", "--token", ref, "--name", "Alice", "--out", cert, "--accept-unattested-key", "vendor HSM without attestation; approved by Wendy Witness")
+	tr := filepath.Join(dir, "enroll.jsonl")
+	out := mustRun(t, "token", "enroll", "--token", ref, "--name", "Alice", "--out", cert, "--transcript", tr, "--accept-unattested-key", "vendor HSM without attestation; approved by Wendy Witness")
+	if rec := string(mustRead(t, tr)); !strings.Contains(rec, "vendor HSM without attestation") || !strings.Contains(rec, "Wendy Witness") {
+		t.Errorf("the transcript does not name the exception and its witness:\n%s", rec)
+	}
 	for _, want := range []string{"mode: PRODUCTION", "attestation (pkcs11): claimed by the token, not verified", "EXCEPTION: vendor HSM without attestation (witness: Wendy Witness)", "under exception: vendor HSM without attestation; approved by Wendy Witness"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("enroll output lacks %q:\n%s", want, out)
