@@ -50,6 +50,30 @@ func TestVirtualYubiKeyRefusedInProduction(t *testing.T) {
 	wantExit(t, 2, "drill token", "token", "enroll", "--token", ref, "--name", "Alice", "--out", filepath.Join(dir, "a.cer"),
 		"--accept-unattested-key", "try; approved by W")
 
+	// Through OpenSC's PKCS#11 module the same card is a drill token too
+	// (a vpcd reader), so it cannot be enrolled as a "PKCS#11 hardware
+	// token" under an exception either.
+	if _, err := os.Stat("/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"); err == nil {
+		p := pkcs11.New(pkcs11.Options{ConfigFile: "-"})
+		infos, lerr := p.List(context.Background())
+		t.Logf("modules %v; problems %v; list error %v", p.Modules(), p.Problems(), lerr)
+		seen := false
+		for _, in := range infos {
+			if strings.Contains(in.Ref.Query["module-path"], "opensc") {
+				seen = true
+				if !in.Drill {
+					t.Errorf("OpenSC shows the virtual card as a production token: %v", in)
+				}
+				r := in.Ref.String() + "&pin-source=file:" + pinFile
+				wantExit(t, 2, "drill token", "token", "enroll", "--token", r, "--name", "Alice", "--out", filepath.Join(dir, "o.cer"),
+					"--accept-unattested-key", "try; approved by W")
+			}
+		}
+		if !seen {
+			t.Errorf("OpenSC does not show the virtual card: %v", infos)
+		}
+	}
+
 	// The same card, not recognised as virtual by its reader: its
 	// attestation is rejected, and no exception admits it.
 	saved := tokensFor

@@ -108,13 +108,28 @@ func (p *Provider) tokens(m Module) ([]slotToken, error) {
 		if err != nil || ti.Flags&flagTokenInitialized == 0 {
 			continue
 		}
-		d := drill || strings.Contains(ti.ManufacturerID, "SoftHSM")
-		if d && !p.opts.Drill {
+		// A SoftHSM token reached through another module (a proxy such as
+		// p11-kit) is no more production than SoftHSM itself.
+		softhsm := strings.Contains(ti.ManufacturerID, "SoftHSM")
+		if softhsm && !p.opts.Drill {
 			continue
 		}
+		// A card in a virtual reader stays listed, marked drill: the
+		// admission policy refuses it in production, and people see why.
+		d := drill || softhsm || virtualReader(ctx, s)
 		out = append(out, slotToken{module: m.Resolved, slot: s, info: ti, drill: d})
 	}
 	return out, nil
+}
+
+// virtualReader reports a token in a vsmartcard vpcd reader ("Virtual
+// PCD …"): whatever card is behind it is relayed over the network or
+// emulated (Custodian's virtual YubiKey), never a card in this machine, so
+// it is a drill token, as the yubikey: backend treats it. This errs towards
+// refusing in production.
+func virtualReader(ctx *p11.Ctx, slot uint) bool {
+	si, err := ctx.GetSlotInfo(slot)
+	return err == nil && strings.HasPrefix(strings.TrimSpace(si.SlotDescription), "Virtual PCD")
 }
 
 // tokenAttrs are the token attributes a reference may name; each one it
