@@ -91,8 +91,9 @@ func TestEnrollRefusesKeyFilesInProduction(t *testing.T) {
 		}
 	}
 	// A key a drill made is a drill token, refused as such.
-	drillKey := filepath.Join(dir, "cert_0.key")
-	mustRun(t, "drill", "keys", "--dir", dir, "--count", "3")
+	keys := t.TempDir()
+	drillKey := filepath.Join(keys, "cert_0.key")
+	mustRun(t, "drill", "keys", "--dir", keys, "--count", "3")
 	wantExit(t, 2, "drill token", "token", "enroll", "--token", "file:"+drillKey, "--name", "Alice", "--out", filepath.Join(dir, "d.cer"))
 }
 

@@ -335,9 +335,9 @@ func restoreSteps(env *Env, r *ceremony.Recovery, in *restoreInput, operator str
 		if err != nil {
 			return keyError(i, ref, err)
 		}
-		fmt.Fprintf(env.Stderr, "key %d (%s): share x=%d opens and is well-formed [%s]\n", i+1, ref, c.ShareX, c.DecryptPath)
+		fmt.Fprintf(env.Stderr, "key %d (%s): share x=%d opens and is well-formed [%s]\n", i+1, token.Redact(ref), c.ShareX, c.DecryptPath)
 		if c.Warning != "" {
-			fmt.Fprintf(env.Stderr, "WARNING: key %d (%s): %s (recorded in the transcript)\n", i+1, ref, c.Warning)
+			fmt.Fprintf(env.Stderr, "WARNING: key %d (%s): %s (recorded in the transcript)\n", i+1, token.Redact(ref), c.Warning)
 		}
 	}
 	if _, err := r.BuildBlob(rand.Reader); err != nil {
@@ -389,9 +389,9 @@ func keyError(i int, ref string, err error) error {
 		return err
 	}
 	if pe := ceremony.Blocked(err); pe != nil {
-		return failuref("key %d (%s): %v", i+1, ref, &ceremony.BlockedError{Custodian: fmt.Sprintf("the custodian with key %d", i+1), Err: pe})
+		return failuref("key %d (%s): %v", i+1, token.Redact(ref), &ceremony.BlockedError{Custodian: fmt.Sprintf("the custodian with key %d", i+1), Err: pe})
 	}
-	return refError(fmt.Sprintf("key %d (%s)", i+1, ref), err)
+	return refError(fmt.Sprintf("key %d (%s)", i+1, token.Redact(ref)), err)
 }
 
 // drillExchangeKey reports whether an exchange key is a drill HSM's: its

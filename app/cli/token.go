@@ -170,7 +170,7 @@ func enrollAndWrite(env *Env, e *ceremony.Enrollment, name, ref, out string, req
 			return err
 		}
 		if refused(err) {
-			return refError("enrolling on "+ref, err)
+			return refError("enrolling on "+token.Redact(ref), err)
 		}
 		return failuref("enrollment failed: %v", err)
 	}
