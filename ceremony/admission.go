@@ -226,9 +226,13 @@ func (p AdmissionPolicy) checkNewHardwareKey(adm *Admission, refuse func(bool, s
 		return refuse(false, "its attestation does not prove the key was generated on a genuine token (%s); no exception can admit it", attestationFinding(f.Attestation))
 	case status == token.AttestVerified:
 		return adm, nil
-	case f.kind() == token.KindYubiKey && f.Attestation == nil:
+	case f.kind() == token.KindYubiKey && f.Attestation == nil && !firmwareBefore(f.Token.Firmware, 4, 3):
 		// Before enrollment: the attestation is checked once the key exists.
 		return adm, nil
+	case f.kind() == token.KindYubiKey && f.Attestation == nil:
+		// Known before any key is generated: this firmware cannot attest.
+		f.Attestation = &token.Attestation{Kind: token.KindYubiKey, Status: token.AttestUnavailable,
+			Facts: []token.Fact{{Name: "attestation", Value: "not available: firmware " + f.Token.Firmware + " cannot attest keys (attestation needs 4.3 or later)"}}}
 	}
 	what := "a PKCS#11 token's key attributes (CKA_LOCAL, CKA_NEVER_EXTRACTABLE, CKA_ALWAYS_SENSITIVE) are the token's claim, not a cryptographic attestation"
 	if f.kind() == token.KindYubiKey {
@@ -239,6 +243,17 @@ func (p AdmissionPolicy) checkNewHardwareKey(adm *Admission, refuse func(bool, s
 	}
 	adm.Exception = p.Exception
 	return adm, nil
+}
+
+// firmwareBefore reports a YubiKey firmware version ("4.2.7") older than
+// major.minor; an unreadable version is not "older" (the attestation,
+// checked after enrollment, then decides).
+func firmwareBefore(fw string, major, minor int) bool {
+	var ma, mi int
+	if _, err := fmt.Sscanf(fw, "%d.%d", &ma, &mi); err != nil {
+		return false
+	}
+	return ma < major || ma == major && mi < minor
 }
 
 func attestationFinding(a *token.Attestation) string {

@@ -189,6 +189,9 @@ func TestAdmissionRules(t *testing.T) {
 	}{
 		{"verified YubiKey", AdmissionPolicy{Mode: Production}, NewKey, KeyFacts{Ref: yk, Token: ykInfo, Attestation: att(token.AttestVerified)}, true, false, false},
 		{"YubiKey before enrollment", AdmissionPolicy{Mode: Production}, NewKey, KeyFacts{Ref: yk, Token: ykInfo}, true, false, false},
+		{"YubiKey 4.2 before enrollment", AdmissionPolicy{Mode: Production}, NewKey, KeyFacts{Ref: yk, Token: token.Info{Kind: token.KindYubiKey, Firmware: "4.2.7"}}, false, true, false},
+		{"YubiKey 4.2 before enrollment, with exception", AdmissionPolicy{Mode: Production, Exception: ex}, NewKey, KeyFacts{Ref: yk, Token: token.Info{Kind: token.KindYubiKey, Firmware: "4.2.7"}}, true, false, false},
+		{"YubiKey 5.7 before enrollment", AdmissionPolicy{Mode: Production}, NewKey, KeyFacts{Ref: yk, Token: token.Info{Kind: token.KindYubiKey, Firmware: "5.7.1"}}, true, false, false},
 		{"YubiKey chained to another root", AdmissionPolicy{Mode: Production}, NewKey, KeyFacts{Ref: yk, Token: ykInfo, Attestation: att(token.AttestRejected)}, false, false, false},
 		{"YubiKey chained to another root, with exception", AdmissionPolicy{Mode: Production, Exception: ex}, NewKey, KeyFacts{Ref: yk, Token: ykInfo, Attestation: att(token.AttestRejected)}, false, false, false},
 		{"YubiKey that cannot attest", AdmissionPolicy{Mode: Production}, NewKey, KeyFacts{Ref: yk, Token: ykInfo, Attestation: att(token.AttestUnavailable)}, false, true, false},
