@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/custodian-hsm/custodian/crypto/drillhsm"
 	"github.com/custodian-hsm/custodian/crypto/sgx"
 	"github.com/custodian-hsm/custodian/crypto/sgx/quotegen"
 	"github.com/custodian-hsm/custodian/internal/testvectors"
@@ -175,5 +176,57 @@ func TestRestoreBlobExchangeKeyPolicy(t *testing.T) {
 		"--key", "file:"+vec(t, "keys", "cert_0.key"), "--key", "file:"+vec(t, "keys", "cert_2.key"), "--out", blob)
 	if code != 0 || !strings.Contains(out, "EXCEPTION: exchange key accepted although") || !strings.Contains(out, "approved by the test") {
 		t.Fatalf("with the exception: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// The drill HSM's exchange key: "DRILL attestation" under --drill, refused
+// without it (production never accepts the DRILL root).
+func TestExchangeKeyCommandDrill(t *testing.T) {
+	h, err := drillhsm.Create(filepath.Join(t.TempDir(), "hsm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var certs []*x509.Certificate
+	for i := 0; i < 3; i++ {
+		k, _ := rsa.GenerateKey(rand.Reader, 2048)
+		der, _ := quotegen.ExchangeCertificate(rand.Reader, k, quotegen.CertSpec{CommonName: "custodian", NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(1, 0, 0)})
+		c, _ := x509.ParseCertificate(der)
+		certs = append(certs, c)
+	}
+	if _, err := h.Activate(certs, 2, drillhsm.ActivateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	exPEM, err := h.InitRecovery() // 4096 bits, as a drill
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := filepath.Join(t.TempDir(), "DRILL-exchange-key.cer")
+	os.WriteFile(ex, exPEM, 0o600)
+	out, errOut, code := run(t, "sd", "exchange-key", "--sd-exchange-key", ex, "--drill")
+	if code != 0 || !strings.Contains(out, "DRILL attestation") || !strings.Contains(out, "DRILL attestation root (not Intel") {
+		t.Fatalf("--drill: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, errOut, code := run(t, "sd", "exchange-key", "--sd-exchange-key", ex); code != 1 || !strings.Contains(errOut, "PCK chain") {
+		t.Fatalf("production: exit %d %s", code, errOut)
+	}
+}
+
+// --known-identities: an earlier transcript's identity with a higher
+// ISVSVN makes the live key need an exception.
+func TestExchangeKeyCommandKnownIdentities(t *testing.T) {
+	dir := t.TempDir()
+	plan := filepath.Join(dir, "plan.txt")
+	os.WriteFile(plan, []byte("enclave identity: MRSIGNER db55904b231f08298eb093180562d07631c3cab9b7706b2efa53da58b42c943a ISVPRODID 1 ISVSVN 1\n"), 0o600)
+	if _, errOut, code := run(t, "sd", "exchange-key", "--sd-exchange-key", live(t, "exchange.cer"), liveAtFlag, "--known-identities", plan); code != 0 {
+		t.Fatalf("same identity: exit %d %s", code, errOut)
+	}
+	os.WriteFile(plan+"2", []byte("enclave identity: MRSIGNER db55904b231f08298eb093180562d07631c3cab9b7706b2efa53da58b42c943a ISVPRODID 1 ISVSVN 3\n"), 0o600)
+	out, _, code := run(t, "sd", "exchange-key", "--sd-exchange-key", live(t, "exchange.cer"), liveAtFlag, "--known-identities", plan+"2")
+	if code != 1 || !strings.Contains(out, "went down from 3") {
+		t.Fatalf("downgrade: exit %d\n%s", code, out)
+	}
+	os.WriteFile(plan+"3", []byte("nothing here"), 0o600)
+	if _, _, code := run(t, "sd", "exchange-key", "--sd-exchange-key", live(t, "exchange.cer"), liveAtFlag, "--known-identities", plan+"3"); code != 2 {
+		t.Fatalf("a plan without identities: exit %d", code)
 	}
 }
