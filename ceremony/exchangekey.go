@@ -152,8 +152,11 @@ func firstFailure(res *sgx.Result, c sgx.Check) string {
 func identityProblems(res *sgx.Result, known *sgx.Identity, earlier []sgx.Identity) []string {
 	var p []string
 	id := sgx.IdentityOf(res)
-	if known == nil {
+	switch {
+	case known == nil:
 		p = append(p, fmt.Sprintf("unknown enclave signer (%s): not the Managed HSM signer Custodian knows", id))
+	case id.ISVSVN < known.ISVSVN:
+		p = append(p, fmt.Sprintf("the enclave's ISVSVN %d is lower than the %d Custodian knows for %s: a downgrade", id.ISVSVN, known.ISVSVN, known.Name))
 	}
 	for _, e := range earlier {
 		switch {

@@ -237,3 +237,21 @@ func TestRecoveryDrillAttestation(t *testing.T) {
 		}
 	}
 }
+
+// An enclave of the known signer with an ISVSVN below the shipped one is
+// a downgrade; an unknown signer needs the exception (under a test root,
+// through the same policy code).
+func TestExchangeKeyIdentityProblems(t *testing.T) {
+	r := &sgx.Result{Facts: sgx.Facts{MRSIGNER: sgx.KnownSigners[0].MRSIGNER, ISVProdID: 1, ISVSVN: 0}}
+	known := sgx.KnownSigners[0]
+	if p := identityProblems(r, &known, nil); len(p) != 1 || !strings.Contains(p[0], "ISVSVN 0 is lower than the 1") {
+		t.Fatalf("downgrade below the shipped identity: %v", p)
+	}
+	if p := identityProblems(r, nil, nil); len(p) != 1 || !strings.Contains(p[0], "unknown enclave signer") {
+		t.Fatalf("unknown signer: %v", p)
+	}
+	r.Facts.ISVSVN = 1
+	if p := identityProblems(r, &known, nil); len(p) != 0 {
+		t.Fatalf("the known identity: %v", p)
+	}
+}
