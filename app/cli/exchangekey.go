@@ -137,12 +137,19 @@ func printExchangeKeyCheck(env *Env, c *ceremony.ExchangeKeyCheck) {
 // admitExchangeKey checks the exchange key's attestation before any share
 // is opened and any file written: a refused key (exit 1) ends the command.
 // The verdict and any exception are printed with the output.
-func admitExchangeKey(env *Env, path string, f *exchangeKeyFlags, sdFile *sd.File) (*sd.ExchangeKey, error) {
+//
+// mode is the command's; a key whose attestation chains to the DRILL root
+// is a drill HSM's, and is checked as a drill's (the same rule admission
+// uses for the custodian keys), where hardware custodian keys are refused.
+func admitExchangeKey(env *Env, path string, f *exchangeKeyFlags, sdFile *sd.File, mode ceremony.Mode) (*sd.ExchangeKey, error) {
 	cert, _, data, err := readExchangeCertificate(path)
 	if err != nil {
 		return nil, err
 	}
-	p, err := f.policy(ceremony.Production, sdFile)
+	if mode == ceremony.Production && sgx.Verify(cert, sgx.Options{Roots: []*sgx.Root{sgx.DrillRoot()}}).Drill() {
+		mode = ceremony.Drill
+	}
+	p, err := f.policy(mode, sdFile)
 	if err != nil {
 		return nil, err
 	}

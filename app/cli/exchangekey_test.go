@@ -230,3 +230,20 @@ func TestExchangeKeyCommandKnownIdentities(t *testing.T) {
 		t.Fatalf("a plan without identities: exit %d", code)
 	}
 }
+
+// restore-blob takes a drill HSM's exchange key as a drill's: its DRILL
+// attestation is verified (no exception needed) and said so.
+func TestRestoreBlobDrillExchangeKey(t *testing.T) {
+	dir := t.TempDir()
+	keys, hsm := filepath.Join(dir, "keys"), filepath.Join(dir, "hsm")
+	mustRun(t, "drill", "keys", "--dir", keys, "--count", "3", "--bits", "2048")
+	sdPath, sde := filepath.Join(dir, "sd.json"), filepath.Join(dir, "sde.cer")
+	mustRun(t, "drill", "hsm", "activate", "--hsm-dir", hsm, "--quorum", "2", "--out", sdPath,
+		filepath.Join(keys, "cert_0.cer"), filepath.Join(keys, "cert_1.cer"), filepath.Join(keys, "cert_2.cer"))
+	mustRun(t, "drill", "hsm", "init-recovery", "--hsm-dir", hsm, "--out", sde)
+	out := mustRun(t, "sd", "restore-blob", "--sd-file", sdPath, "--sd-exchange-key", sde, "--out", filepath.Join(dir, "blob.json"),
+		"--key", "file:"+filepath.Join(keys, "cert_0.key"), "--key", "file:"+filepath.Join(keys, "cert_1.key"))
+	if !strings.Contains(out, "exchange key attestation: DRILL attestation") {
+		t.Fatalf("restore-blob output:\n%s", out)
+	}
+}

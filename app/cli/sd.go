@@ -155,7 +155,7 @@ func cmdSDRestoreBlob(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	exchange, err := admitExchangeKey(env, *exPath, exFlags, f)
+	exchange, err := admitExchangeKey(env, *exPath, exFlags, f, ceremony.Production)
 	if err != nil {
 		return err
 	}
