@@ -138,16 +138,14 @@ func printExchangeKeyCheck(env *Env, c *ceremony.ExchangeKeyCheck) {
 // is opened and any file written: a refused key (exit 1) ends the command.
 // The verdict and any exception are printed with the output.
 //
-// mode is the command's; a key whose attestation chains to the DRILL root
-// is a drill HSM's, and is checked as a drill's (the same rule admission
-// uses for the custodian keys), where hardware custodian keys are refused.
+// mode is the command's. Only a drill accepts the DRILL attestation root,
+// and a command may be a drill only where drill mode also keeps hardware
+// custodian keys out: the DRILL root's key is public, so anyone can make
+// a DRILL-attested key.
 func admitExchangeKey(env *Env, path string, f *exchangeKeyFlags, sdFile *sd.File, mode ceremony.Mode) (*sd.ExchangeKey, error) {
 	cert, _, data, err := readExchangeCertificate(path)
 	if err != nil {
 		return nil, err
-	}
-	if mode == ceremony.Production && sgx.Verify(cert, sgx.Options{Roots: []*sgx.Root{sgx.DrillRoot()}}).Drill() {
-		mode = ceremony.Drill
 	}
 	p, err := f.policy(mode, sdFile)
 	if err != nil {

@@ -231,9 +231,9 @@ func TestExchangeKeyCommandKnownIdentities(t *testing.T) {
 	}
 }
 
-// restore-blob takes a drill HSM's exchange key as a drill's: its DRILL
-// attestation is verified (no exception needed) and said so.
-func TestRestoreBlobDrillExchangeKey(t *testing.T) {
+// restore-blob in production refuses a drill HSM's exchange key: the
+// DRILL root is never production's (anyone can sign under it).
+func TestRestoreBlobRefusesDrillExchangeKeyInProduction(t *testing.T) {
 	dir := t.TempDir()
 	keys, hsm := filepath.Join(dir, "keys"), filepath.Join(dir, "hsm")
 	mustRun(t, "drill", "keys", "--dir", keys, "--count", "3", "--bits", "2048")
@@ -241,9 +241,13 @@ func TestRestoreBlobDrillExchangeKey(t *testing.T) {
 	mustRun(t, "drill", "hsm", "activate", "--hsm-dir", hsm, "--quorum", "2", "--out", sdPath,
 		filepath.Join(keys, "cert_0.cer"), filepath.Join(keys, "cert_1.cer"), filepath.Join(keys, "cert_2.cer"))
 	mustRun(t, "drill", "hsm", "init-recovery", "--hsm-dir", hsm, "--out", sde)
-	out := mustRun(t, "sd", "restore-blob", "--sd-file", sdPath, "--sd-exchange-key", sde, "--out", filepath.Join(dir, "blob.json"),
+	blob := filepath.Join(dir, "blob.json")
+	_, errOut, code := run(t, "sd", "restore-blob", "--sd-file", sdPath, "--sd-exchange-key", sde, "--out", blob,
 		"--key", "file:"+filepath.Join(keys, "cert_0.key"), "--key", "file:"+filepath.Join(keys, "cert_1.key"))
-	if !strings.Contains(out, "exchange key attestation: DRILL attestation") {
-		t.Fatalf("restore-blob output:\n%s", out)
+	if code != 1 || !strings.Contains(lastLine(errOut), "PCK chain to the pinned root") {
+		t.Fatalf("exit %d:\n%s", code, errOut)
+	}
+	if _, err := os.Lstat(blob); err == nil {
+		t.Fatal("a blob was written")
 	}
 }
