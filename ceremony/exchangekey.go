@@ -330,6 +330,18 @@ func (c *ExchangeKeyCheck) decisionLines() []string {
 	return l
 }
 
+// CollateralDownloads lists what the online operator downloads from Intel
+// for the platform (FMSPC) in the quote, so that the TCB status can be
+// evaluated offline (--collateral); nil when the quote gave no platform
+// or the collateral was already brought.
+func (c *ExchangeKeyCheck) CollateralDownloads() []string {
+	r := c.Result
+	if c.TCB != nil || r.Verdict == sgx.Unattested || r.Verdict == sgx.Malformed || r.Facts.FMSPC == [6]byte{} {
+		return nil
+	}
+	return sgx.CollateralDownloads(&r.Facts)
+}
+
 // Event is the transcript event for the check.
 func (c *ExchangeKeyCheck) Event(step string) Event {
 	e := Event{Step: step, Actor: System, Message: strings.Join(c.Lines(), "\n")}

@@ -255,3 +255,23 @@ func TestExchangeKeyIdentityProblems(t *testing.T) {
 		t.Fatalf("the known identity: %v", p)
 	}
 }
+
+func TestExchangeKeyCollateralDownloads(t *testing.T) {
+	c, _ := CheckExchangeKey(liveExchange(t), ExchangeKeyPolicy{Mode: Production, At: liveAt})
+	if d := strings.Join(c.CollateralDownloads(), "\n"); !strings.Contains(d, "tcb?fmspc=00606a000000") {
+		t.Fatalf("downloads %q", d)
+	}
+	coll, err := sgx.LoadCollateral(testvectors.Path(t, "live-2025-04", "collateral"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ = CheckExchangeKey(liveExchange(t), ExchangeKeyPolicy{Mode: Production, At: liveAt, Collateral: coll})
+	if c.CollateralDownloads() != nil || c.TCB.PlatformStatus != "OutOfDateConfigurationNeeded" {
+		t.Fatal("collateral brought, yet downloads listed")
+	}
+	vec, _, _ := sd.ReadExchangeCertificate(testvectors.Read(t, "sd-3of2", "exchange.cer"))
+	c, _ = CheckExchangeKey(vec, ExchangeKeyPolicy{Mode: Production, Exception: witnessed()})
+	if c.CollateralDownloads() != nil {
+		t.Fatal("downloads listed for an unattested key")
+	}
+}
