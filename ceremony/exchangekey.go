@@ -333,10 +333,11 @@ func (c *ExchangeKeyCheck) decisionLines() []string {
 // CollateralDownloads lists what the online operator downloads from Intel
 // for the platform (FMSPC) in the quote, so that the TCB status can be
 // evaluated offline (--collateral); nil when the quote gave no platform
-// or the collateral was already brought.
+// or the collateral was already brought, and for a DRILL platform (Intel
+// publishes nothing for it).
 func (c *ExchangeKeyCheck) CollateralDownloads() []string {
 	r := c.Result
-	if c.TCB != nil || r.Verdict == sgx.Unattested || r.Verdict == sgx.Malformed || r.Facts.FMSPC == [6]byte{} {
+	if c.TCB != nil || r.Drill() || r.Verdict == sgx.Unattested || r.Verdict == sgx.Malformed || r.Facts.FMSPC == [6]byte{} {
 		return nil
 	}
 	return sgx.CollateralDownloads(&r.Facts)
