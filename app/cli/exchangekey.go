@@ -78,15 +78,26 @@ func readExchangeCertificate(path string) (*x509.Certificate, string, []byte, er
 	if err != nil {
 		return nil, "", nil, err
 	}
-	cert, form, err := sd.ReadExchangeCertificate(data)
+	cert, err := exchangeCertificate(path, data)
 	if err != nil {
-		return nil, "", nil, usageErrorf("%s: %v", path, err)
+		return nil, "", nil, err
+	}
+	_, form, _ := sd.ReadExchangeCertificate(data)
+	return cert, form, data, nil
+}
+
+// exchangeCertificate parses the exchange key's certificate without judging
+// its size (the attestation check names a key that is too small).
+func exchangeCertificate(path string, data []byte) (*x509.Certificate, error) {
+	cert, _, err := sd.ReadExchangeCertificate(data)
+	if err != nil {
+		return nil, usageErrorf("%s: %v", path, err)
 	}
 	if _, ok := cert.PublicKey.(*rsa.PublicKey); !ok {
 		_, err := sd.ParseExchangeKey(data)
-		return nil, "", nil, usageErrorf("%s: %v", path, err)
+		return nil, usageErrorf("%s: %v", path, err)
 	}
-	return cert, form, data, nil
+	return cert, nil
 }
 
 func cmdSDExchangeKey(env *Env, args []string) error {
@@ -134,39 +145,34 @@ func printExchangeKeyCheck(env *Env, c *ceremony.ExchangeKeyCheck) {
 	}
 }
 
-// admitExchangeKey checks the exchange key's attestation before any share
-// is opened and any file written: a refused key (exit 1) ends the command.
-// The verdict and any exception are printed with the output.
-//
-// mode is the command's. Only a drill accepts the DRILL attestation root,
-// and a command may be a drill only where drill mode also keeps hardware
-// custodian keys out: the DRILL root's key is public, so anyone can make
-// a DRILL-attested key.
-func admitExchangeKey(env *Env, path string, f *exchangeKeyFlags, sdFile *sd.File, mode ceremony.Mode) (*sd.ExchangeKey, error) {
-	cert, _, data, err := readExchangeCertificate(path)
+// admitExchangeKey checks the exchange key's attestation under the
+// command's mode before any share is opened and any file (the transcript
+// included) is written: a refused key (exit 1) ends the command. The
+// verdict and any exception are printed, and the policy is kept for the
+// recovery, which records them in the transcript.
+func (in *restoreInput) admitExchangeKey(env *Env, f *exchangeKeyFlags) error {
+	p, err := f.policy(in.mode, in.sdFile)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	p, err := f.policy(mode, sdFile)
-	if err != nil {
-		return nil, err
-	}
-	check, refused := ceremony.CheckExchangeKey(cert, p)
+	check, refused := ceremony.CheckExchangeKey(in.exCert, p)
 	fmt.Fprintln(env.Stderr, "exchange key attestation:")
 	for _, l := range check.Lines() {
-		fmt.Fprintln(env.Stderr, "  "+l)
+		fmt.Fprintln(env.Stderr, "  "+strings.ReplaceAll(l, "\n", "\n  "))
 	}
 	if refused != nil {
-		return nil, failuref("%s: %v; no share was opened and nothing was written", path, refused)
+		return failuref("%s: %v; no share was opened and nothing was written", in.exName, refused)
 	}
-	ex, err := sd.ParseExchangeKey(data)
+	ex, err := sd.ParseExchangeKey(in.exData)
 	if err != nil {
-		return nil, usageErrorf("%s: %v", path, err)
+		return usageErrorf("%s: %v", in.exName, err)
 	}
 	if check.Exception != nil {
 		fmt.Fprintf(env.Stdout, "EXCEPTION: exchange key accepted although its attestation fails (%s): %s\n", strings.Join(check.Problems, "; "), check.Exception)
 	} else {
 		fmt.Fprintf(env.Stdout, "exchange key attestation: %s\n", check.Sentence())
 	}
-	return ex, nil
+	p.SD = nil // the recovery sets its own
+	in.exchange, in.exPolicy = ex, p
+	return nil
 }
