@@ -308,7 +308,8 @@ func TestRecoveryWithVectors(t *testing.T) {
 		t.Error("exported blob differs")
 	}
 	instr, _ := os.ReadFile(filepath.Join(out, "DRILL-UPLOAD-INSTRUCTIONS.txt"))
-	for _, want := range []string{"az keyvault security-domain upload --hsm-name vector-hsm --sd-file DRILL-vector-hsm-restore-blob.json --restore-blob", "Import-AzKeyVaultSecurityDomain -Name vector-hsm", "-ImportRestoredBlob"} {
+	for _, want := range []string{"az keyvault security-domain upload --hsm-name vector-hsm --sd-file DRILL-vector-hsm-restore-blob.json --restore-blob", "Import-AzKeyVaultSecurityDomain -Name vector-hsm", "-ImportRestoredBlob",
+		"Exchange key attestation: NOT attested", "accepted by exception: test vector from no HSM; approved by Wendy"} {
 		if !strings.Contains(string(instr), want) {
 			t.Errorf("upload instructions lack %q", want)
 		}

@@ -357,7 +357,12 @@ Azure PowerShell:
 The blob is wrapped to the exchange key whose certificate SHA-256 is
   {{.Exchange}}
 It can be uploaded only to the HSM that issued that exchange key.
-`))
+Exchange key attestation: {{.Attestation}}
+{{with .Collateral}}
+The HSM platform's TCB status was not evaluated. To evaluate it, download
+from Intel into one folder and bring it to the offline machine (--collateral):
+{{range .}}  {{.}}
+{{end}}{{end}}`))
 
 // Export writes the restore blob and upload instructions into dir (a new
 // folder) and returns the blob's path.
@@ -381,7 +386,7 @@ func (r *Recovery) Export(dir string) (string, error) {
 	var text bytes.Buffer
 	exSum := RefOf("", r.exchange.Certificate.Raw).SHA256
 	if err := uploadTemplate.Execute(&text, map[string]any{"Drill": r.cfg.Mode == Drill, "CeremonyID": r.cfg.CeremonyID, "HSMName": r.cfg.HSMName,
-		"Blob": blobName, "SHA256": RefOf(blobName, r.blob).SHA256, "Exchange": exSum}); err != nil {
+		"Blob": blobName, "SHA256": RefOf(blobName, r.blob).SHA256, "Exchange": exSum, "Attestation": r.exCheck.Sentence(), "Collateral": r.exCheck.CollateralDownloads()}); err != nil {
 		return "", err
 	}
 	instrName := r.cfg.Mode.FileName("UPLOAD-INSTRUCTIONS.txt")

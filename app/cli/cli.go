@@ -151,7 +151,7 @@ var commands = map[string]command{
 	"qr scan":      {"qr scan --device /dev/videoN --out FILE", cmdQRScan},
 
 	"sd verify":       {"sd verify --sd-file F [--cert C ...] [--quorum M]", cmdSDVerify},
-	"sd restore-blob": {"sd restore-blob --sd-file F --sd-exchange-key K --key REF [--key REF ...] --out BLOB [--exchange-key-sha256 HEX] [--accept-unattested-exchange-key \"REASON; approved by NAME\"] [--collateral DIR] [--at TIME] [--drill] [--pkcs11-module PATH]", cmdSDRestoreBlob},
+	"sd restore-blob": {"sd restore-blob --sd-file F --sd-exchange-key K --key REF [--key REF ...] --out BLOB [--exchange-key-sha256 HEX] [--drill] [--hsm-name N] [--witness W] [--transcript F] [--accept-unattested-exchange-key \"REASON; approved by NAME\"] [--collateral DIR] [--at TIME] [--known-identities FILE] [--pkcs11-module PATH]", cmdSDRestoreBlob},
 	"sd exchange-key": {"sd exchange-key --sd-exchange-key FILE [--collateral DIR] [--at TIME] [--known-identities FILE] [--drill]", cmdSDExchangeKey},
 	"sd request":      {"sd request --cert C ... --quorum M --out F", cmdSDRequest},
 	"sd check-share":  {"sd check-share --sd-file F --key REF [--drill] [--pkcs11-module PATH]", cmdSDCheckShare},

@@ -160,6 +160,7 @@ type restoreInput struct {
 	transcript *runTranscript
 	expected   *fingerprint.Fingerprint   // --exchange-key-sha256
 	exPolicy   ceremony.ExchangeKeyPolicy // --accept-unattested-exchange-key, --collateral, --at, --known-identities
+	exSummary  string                     // the attestation verdict, for stdout
 }
 
 func cmdSDRestoreBlob(env *Env, args []string) error {
@@ -171,6 +172,7 @@ func cmdSDRestoreBlob(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	fmt.Fprintln(env.Stdout, in.exSummary)
 	fp := fingerprint.Of(in.exchange.Certificate.Raw)
 	fmt.Fprintf(env.Stderr, "%s restore blob\nexchange key certificate SHA-256: %s\n  words: %s\n", in.mode, fp.GroupedHex(), fp.WordString())
 	operator, err := confirmExchangeKey(env, in, fp)
@@ -327,9 +329,13 @@ func (in *restoreInput) checkExchangeKey(env *Env, exFlags *exchangeKeyFlags, f 
 	if refused != nil {
 		return failuref("%s: %v; no share was opened and nothing was written", in.exName, refused)
 	}
+	// Said on stdout after the mode line, which comes first.
 	if check.Exception != nil {
-		fmt.Fprintf(env.Stdout, "EXCEPTION: exchange key accepted although its attestation fails (%s): %s\n", strings.Join(check.Problems, "; "), check.Exception)
+		in.exSummary = fmt.Sprintf("EXCEPTION: exchange key accepted although its attestation fails (%s): %s", strings.Join(check.Problems, "; "), check.Exception)
+	} else {
+		in.exSummary = "exchange key attestation: " + check.Sentence()
 	}
+	p.SD = nil // the recovery sets its own
 	in.exPolicy = p
 	return nil
 }
