@@ -8,11 +8,7 @@ import (
 	"os"
 
 	"github.com/custodian-hsm/custodian/app/cli"
-	"github.com/custodian-hsm/custodian/app/gui"
-	"github.com/custodian-hsm/custodian/ceremony/identity"
 	"github.com/custodian-hsm/custodian/crypto/secret"
-	// Before Fyne reads the locale: see the package doc.
-	_ "github.com/custodian-hsm/custodian/internal/locale"
 )
 
 func main() {
@@ -27,6 +23,5 @@ func main() {
 		}
 		os.Exit(cli.ExitCode(err))
 	}
-	id := identity.Current()
-	gui.Run(gui.Identity{Version: id.String(), SHA256: id.Hex(), Words: id.Words()}, gui.Options{})
+	runGUI()
 }
