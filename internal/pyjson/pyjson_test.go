@@ -10,7 +10,7 @@ func TestAppendStringMatchesJSONDumps(t *testing.T) {
 	for in, want := range map[string]string{
 		"hsm_backup":     `"hsm_backup"`,
 		"é":              `"\u00e9"`,
-		"Ünïcödé tag":    `"\u00dc\u006e\u00ef\u0063\u00f6\u0064\u00e9 tag"`,
+		"Ünïcödé tag":    `"\u00dcn\u00efc\u00f6d\u00e9 tag"`,
 		"日本":             `"\u65e5\u672c"`,
 		"😀":              `"\ud83d\ude00"`,
 		"a\"b\\c/d":      `"a\"b\\c/d"`,
