@@ -11,5 +11,5 @@ import (
 
 func runGUI() {
 	id := identity.Current()
-	gui.Run(gui.Identity{Version: id.String(), SHA256: id.Hex(), Words: id.Words()}, gui.Options{})
+	gui.Run(gui.Identity{Version: id.String(), SHA256: id.Hex(), Words: id.Words(), DrillBuild: identity.DrillBuild}, gui.Options{})
 }

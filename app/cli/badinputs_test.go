@@ -79,13 +79,39 @@ func readCases(t *testing.T) []badCase {
 		if err != nil {
 			t.Fatalf("cases.txt line %d: exit code %q", n, fields[0])
 		}
-		c := badCase{line: n, exit: exit, words: strings.Split(fields[1], ";"), args: strings.Fields(fields[3])}
+		c := badCase{line: n, exit: exit, words: strings.Split(fields[1], ";"), args: splitArgs(fields[3])}
 		if fields[2] != "-" {
 			c.checks = strings.Split(fields[2], ",")
 		}
 		cases = append(cases, c)
 	}
 	return cases
+}
+
+// splitArgs splits a command line on spaces; 'single quotes' keep spaces.
+func splitArgs(s string) []string {
+	var args []string
+	var cur strings.Builder
+	quoted, have := false, false
+	for _, r := range s {
+		switch {
+		case r == '\'':
+			quoted, have = !quoted, true
+		case r == ' ' && !quoted:
+			if have {
+				args = append(args, cur.String())
+				cur.Reset()
+				have = false
+			}
+		default:
+			cur.WriteRune(r)
+			have = true
+		}
+	}
+	if have {
+		args = append(args, cur.String())
+	}
+	return args
 }
 
 func TestBadInputs(t *testing.T) {
