@@ -9,11 +9,7 @@ import (
 	"strings"
 
 	"github.com/custodian-hsm/custodian/app/cli"
-	"github.com/custodian-hsm/custodian/app/gui"
-	"github.com/custodian-hsm/custodian/ceremony/identity"
 	"github.com/custodian-hsm/custodian/crypto/secret"
-	// Before Fyne reads the locale: see the package doc.
-	_ "github.com/custodian-hsm/custodian/internal/locale"
 )
 
 func main() {
@@ -29,8 +25,7 @@ func main() {
 		}
 		os.Exit(cli.ExitCode(err))
 	}
-	id := identity.Current()
-	gui.Run(gui.Identity{Version: id.String(), SHA256: id.Hex(), Words: id.Words(), DrillBuild: identity.DrillBuild}, gui.Options{PKCS11Modules: modules})
+	runGUI(modules)
 }
 
 // guiModules reads the GUI's only start-up flags, `--pkcs11-module PATH`

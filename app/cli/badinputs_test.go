@@ -34,11 +34,15 @@ var vectorsDir = func() string {
 	return d
 }()
 
-func buildCustodian(t *testing.T) string {
+func buildCustodian(t testing.TB, tags ...string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "custodian")
 	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	cmd := exec.Command(goTool, "build", "-o", bin, "github.com/custodian-hsm/custodian")
+	args := []string{"build", "-o", bin}
+	if len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
+	}
+	cmd := exec.Command(goTool, append(args, "github.com/custodian-hsm/custodian")...)
 	cmd.Dir = "../.."
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building the binary: %v\n%s", err, out)
@@ -75,13 +79,39 @@ func readCases(t *testing.T) []badCase {
 		if err != nil {
 			t.Fatalf("cases.txt line %d: exit code %q", n, fields[0])
 		}
-		c := badCase{line: n, exit: exit, words: strings.Split(fields[1], ";"), args: strings.Fields(fields[3])}
+		c := badCase{line: n, exit: exit, words: strings.Split(fields[1], ";"), args: splitArgs(fields[3])}
 		if fields[2] != "-" {
 			c.checks = strings.Split(fields[2], ",")
 		}
 		cases = append(cases, c)
 	}
 	return cases
+}
+
+// splitArgs splits a command line on spaces; 'single quotes' keep spaces.
+func splitArgs(s string) []string {
+	var args []string
+	var cur strings.Builder
+	quoted, have := false, false
+	for _, r := range s {
+		switch {
+		case r == '\'':
+			quoted, have = !quoted, true
+		case r == ' ' && !quoted:
+			if have {
+				args = append(args, cur.String())
+				cur.Reset()
+				have = false
+			}
+		default:
+			cur.WriteRune(r)
+			have = true
+		}
+	}
+	if have {
+		args = append(args, cur.String())
+	}
+	return args
 }
 
 func TestBadInputs(t *testing.T) {
