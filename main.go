@@ -23,10 +23,10 @@ func main() {
 	if len(os.Args) > 1 {
 		err := cli.Run(cli.DefaultEnv(), os.Args[1:])
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "custodian:", err)
+			fmt.Fprintln(os.Stderr, "custodian: "+cli.Message(err))
 		}
 		os.Exit(cli.ExitCode(err))
 	}
 	id := identity.Current()
-	gui.Run(gui.Identity{Version: id.String(), SHA256: id.Hex(), Words: id.Words()}, gui.Options{})
+	gui.Run(gui.Identity{Version: id.String(), SHA256: id.Hex(), Words: id.Words(), DrillBuild: identity.DrillBuild}, gui.Options{})
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/custodian-hsm/custodian/internal/strictjson"
 	"github.com/custodian-hsm/custodian/internal/testvectors"
 )
 
@@ -177,4 +178,15 @@ func FuzzParseChecksums(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestDuplicateMemberAndUTF16AreNamed(t *testing.T) {
+	r := Detect([]byte(`{"custodian_kind":"x","custodian_kind":"y"}`))
+	if !errors.Is(r.Err, strictjson.ErrDuplicate) || !strings.Contains(r.String(), "custodian_kind: duplicate member") {
+		t.Errorf("duplicate: %s", r)
+	}
+	r = Detect([]byte("\xff\xfe{\x00}\x00"))
+	if !strings.Contains(r.String(), "saved as UTF-16; save it as UTF-8") {
+		t.Errorf("UTF-16: %s", r)
+	}
 }
