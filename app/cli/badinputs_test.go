@@ -20,18 +20,24 @@ import (
 	"testing"
 	"time"
 	"unicode/utf16"
+
+	"github.com/custodian-hsm/custodian/internal/testvectors"
 )
 
 // The bad-input corpus (testdata/badinputs/cases.txt) runs through the real
 // binary, built once into a temporary folder, so that exit codes, the last
 // stderr line and the files left behind are those a person meets.
 
+// vectorsDir is the contract's test vectors, as internal/testvectors finds
+// them (CUSTODIAN_VECTORS, else the repository's copy), made absolute
+// because the cases run the binary in other folders.
 var vectorsDir = func() string {
-	if d := os.Getenv("CUSTODIAN_VECTORS"); d != "" {
+	d, _ := testvectors.Find()
+	abs, err := filepath.Abs(d)
+	if err != nil {
 		return d
 	}
-	d, _ := filepath.Abs("../../internal/testvectors/testdata/vectors")
-	return d
+	return abs
 }()
 
 func buildCustodian(t testing.TB, tags ...string) string {
