@@ -2,6 +2,7 @@ package qr
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -75,6 +76,9 @@ type Options struct {
 	PageFrames int // frames on the printable page
 	// Progress, if set, is called after each frame is made.
 	Progress func(done, total int)
+	// Context, if set, stops NewSequence early (a screen that is left or
+	// given another file stops building the old one's frames).
+	Context context.Context
 }
 
 func (o Options) withDefaults() Options {
@@ -101,6 +105,9 @@ type Sequence struct {
 	// not read back.
 	Skipped int
 	Level   Level
+	// Symbols are the frames' modules (Symbols[i] is Parts[i]), kept from
+	// the read-back check so a screen redraws them without re-encoding.
+	Symbols []Symbol
 	opts    Options
 }
 
@@ -136,23 +143,29 @@ func NewSequence(f ur.File, opts Options) (*Sequence, error) {
 		// symbol the detector stumbles on, another level gives a different
 		// symbol.
 		part := strings.ToUpper(enc.NextPart())
+		var sym Symbol
 		for _, l := range append([]Level{opts.Level}, LevelQ, LevelL, LevelH, LevelM) {
 			s.Level = l
-			if ok, err := s.readable(part); err != nil {
+			ok, err := s.readable(part, &sym)
+			if err != nil {
 				return nil, err
 			} else if ok {
 				break
 			}
 		}
-		s.Parts = []string{part}
+		s.Parts, s.Symbols = []string{part}, []Symbol{sym}
 		return s, nil
 	}
 	// A fountain stream is endless, so a part whose symbol the detector
 	// cannot find (about one in a hundred, depending on the data pattern)
 	// is simply replaced by the next one.
 	for len(s.Parts) < n {
+		if opts.Context != nil && opts.Context.Err() != nil {
+			return nil, opts.Context.Err()
+		}
 		part := strings.ToUpper(enc.NextPart())
-		ok, err := s.readable(part)
+		var sym Symbol
+		ok, err := s.readable(part, &sym)
 		if err != nil {
 			return nil, err
 		}
@@ -164,6 +177,7 @@ func NewSequence(f ur.File, opts Options) (*Sequence, error) {
 			continue
 		}
 		s.Parts = append(s.Parts, part)
+		s.Symbols = append(s.Symbols, sym)
 		if opts.Progress != nil {
 			opts.Progress(len(s.Parts), n)
 		}
@@ -171,8 +185,9 @@ func NewSequence(f ur.File, opts Options) (*Sequence, error) {
 	return s, nil
 }
 
-// readable renders part small and checks the detector finds and decodes it.
-func (s *Sequence) readable(part string) (bool, error) {
+// readable renders part small and checks the detector finds and decodes
+// it; the symbol it made is left in sym.
+func (s *Sequence) readable(part string, sym *Symbol) (bool, error) {
 	q, err := qrcode.New(part, s.Level.recovery())
 	if err != nil {
 		return false, fmt.Errorf("qr: a frame does not fit in a QR code at level %s (%d characters): use smaller fragments or a lower level: %w", s.Level, len(part), err)
@@ -180,6 +195,7 @@ func (s *Sequence) readable(part string) (bool, error) {
 	// The plain detector, without ReadImage's fallbacks: a camera gets
 	// no second chance.
 	res, err := find(q.Image(-3))
+	*sym = newSymbol(q)
 	return err == nil && res.GetText() == part, nil
 }
 
