@@ -88,7 +88,7 @@ func fill(dst *image.RGBA, r image.Rectangle, c color.Color) {
 	if r.Empty() {
 		return
 	}
-	first := dst.Pix[dst.PixOffset(r.Min.X, r.Min.Y):dst.PixOffset(r.Max.X-1, r.Min.Y)+4]
+	first := dst.Pix[dst.PixOffset(r.Min.X, r.Min.Y) : dst.PixOffset(r.Max.X-1, r.Min.Y)+4]
 	for i := 0; i < len(first); i += 4 {
 		copy(first[i:i+4], px[:])
 	}
