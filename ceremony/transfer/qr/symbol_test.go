@@ -71,3 +71,23 @@ func TestNewSequenceStopsOnCancel(t *testing.T) {
 		t.Fatalf("err %v after %d frames, want context.Canceled after 1", err, n)
 	}
 }
+
+// A capture of the whole transmitter window (1024x768, Fyne's software
+// painter) on which the single-code detector picks the wrong finder
+// patterns among the window's text and icons: ReadImage still reads it.
+func TestReadImageWholeWindowCapture(t *testing.T) {
+	img, err := loadImage("testdata/screen-1024x768-clutter.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := find(img); err == nil {
+		t.Log("the plain detector reads this capture now; the fallback is not exercised")
+	}
+	content, err := ReadImage(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(content, []byte("UR:CUSTODIAN-FILE/")) {
+		t.Errorf("read %.40q, not a Custodian file part", content)
+	}
+}
