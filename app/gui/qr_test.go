@@ -48,17 +48,6 @@ func (h *harness) capture() image.Image {
 	return img
 }
 
-// serialNow is the view's frame counter (bumped for every new frame
-// set), 0 while it shows no frame.
-func (v *qrView) serialNow() uint64 {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.sym == nil {
-		return 0
-	}
-	return v.serial
-}
-
 // nextFrame captures the window once the transmitter has moved past the
 // frame with serial last.
 func (h *harness) nextFrame(tx *qrTransmitter, last uint64) (image.Image, uint64) {

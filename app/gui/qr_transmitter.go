@@ -19,13 +19,14 @@ import (
 
 // densityChoices are the fragment sizes offered, densest last: smaller
 // fragments make coarser codes that cheap cameras read, at the cost of
-// more frames. The default is qr.DefaultFragmentBytes.
+// more frames. The default is qr.DefaultScreenFragmentBytes.
 var densityChoices = []struct {
 	label string
 	bytes int
 }{
 	{"low (150 bytes a frame)", 150},
-	{"normal (300)", 300},
+	{"as printed (300)", 300},
+	{fmt.Sprintf("normal (%d)", qr.DefaultScreenFragmentBytes), qr.DefaultScreenFragmentBytes},
 	{"high (600)", 600},
 	{"very high (1000)", 1000},
 }
@@ -63,6 +64,9 @@ type qrTransmitter struct {
 	controls   *fyne.Container
 	anim       *qrAnimation // UI thread only
 	full       *qrFullScreen
+	// held keeps the current frame on screen (the screenshot tour needs
+	// a still picture).
+	held atomic.Bool
 	// adapt lowers the speed when the screen draws fewer frames than
 	// chosen (off only in tests that pace the frames by captures).
 	adapt bool
@@ -84,7 +88,7 @@ func newQRTransmitter(s *shell, name string, data []byte, extra ...fyne.CanvasOb
 		labels = append(labels, d.label)
 	}
 	t.density = widget.NewSelect(labels, func(string) { t.restart() })
-	t.density.SetSelected(densityLabel(qr.DefaultFragmentBytes))
+	t.density.SetSelected(densityLabel(qr.DefaultScreenFragmentBytes))
 	t.speed = widget.NewSlider(1, 15)
 	t.speed.Step = 1
 	t.speed.SetValue(qr.DefaultFPS)
@@ -96,11 +100,11 @@ func newQRTransmitter(s *shell, name string, data []byte, extra ...fyne.CanvasOb
 	controls := container.NewVBox(extra...)
 	controls.Add(widget.NewForm(widget.NewFormItem("Density", t.density), widget.NewFormItem("Speed", t.speed)))
 	controls.Add(t.speedLabel)
+	controls.Add(t.rate)
 	controls.Add(full)
 	controls.Add(t.building)
 	controls.Add(t.about)
 	controls.Add(t.counter)
-	controls.Add(t.rate)
 	t.controls = controls
 	side := container.New(fixedWidth(300), controls)
 	t.object = container.NewBorder(nil, nil, container.NewVScroll(side), nil, t.view)
@@ -116,7 +120,7 @@ func densityLabel(n int) string {
 			return d.label
 		}
 	}
-	return densityChoices[1].label
+	return densityChoices[2].label
 }
 
 func (t *qrTransmitter) fragmentBytes() int {
@@ -125,7 +129,7 @@ func (t *qrTransmitter) fragmentBytes() int {
 			return d.bytes
 		}
 	}
-	return qr.DefaultFragmentBytes
+	return qr.DefaultScreenFragmentBytes
 }
 
 func (t *qrTransmitter) showSpeed() {
@@ -245,7 +249,7 @@ func (t *qrTransmitter) play(a *qrAnimation, syms []qr.Symbol, seqLen int, fps f
 		case now := <-check.C:
 			fps = t.checkRate(a, now.Sub(started), chosen, fps, tick)
 		case <-tick.C:
-			if t.view.pending() {
+			if t.view.pending() || t.held.Load() {
 				continue // not drawn yet: wait for it rather than skip it
 			}
 			i = (i + 1) % n

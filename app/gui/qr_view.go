@@ -175,3 +175,14 @@ func (v *qrView) modulePixels() (k, side int) {
 	}
 	return v.k, v.k * v.sym.Size
 }
+
+// serialNow is the view's frame counter (bumped for every new frame
+// set), 0 while it shows no frame.
+func (v *qrView) serialNow() uint64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.sym == nil {
+		return 0
+	}
+	return v.serial
+}
