@@ -208,7 +208,10 @@ func waitStopped(t *testing.T, want int32) {
 func framesOf(tx *qrTransmitter) weak.Pointer[qr.Symbol] {
 	tx.view.mu.Lock()
 	defer tx.view.mu.Unlock()
-	return weak.Make(tx.view.sym)
+	if tx.view.frame == nil {
+		return weak.Make[qr.Symbol](nil)
+	}
+	return weak.Make(tx.view.frame.sym)
 }
 
 func collected(p weak.Pointer[qr.Symbol]) bool {

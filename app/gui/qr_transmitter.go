@@ -181,11 +181,11 @@ func (t *qrTransmitter) restart() {
 			t.ui(a, func() { t.showBuilding(false); t.say(t.counter, err.Error()) })
 			return
 		}
-		// Only the symbols are kept: the UR strings are not needed to draw.
-		syms, seqLen := seq.Symbols, seq.SeqLen
+		// Only the frames are kept: the UR strings are not needed to draw.
+		frames, seqLen := newQRFrames(seq.Symbols), seq.SeqLen
 		seq = nil
 		t.ui(a, func() { t.showBuilding(false) })
-		t.play(a, syms, seqLen, opts.FPS)
+		t.play(a, frames, seqLen, opts.FPS)
 	}()
 }
 
@@ -208,7 +208,7 @@ func (t *qrTransmitter) stop() {
 	}
 	t.anim.cancel()
 	t.view.release(t.anim)
-	t.view.raster.Refresh()
+	t.view.Refresh()
 	t.anim = nil
 	t.say(t.counter, "")
 	t.say(t.rate, "")
@@ -221,16 +221,16 @@ func (t *qrTransmitter) close() {
 	t.stop()
 }
 
-// play shows the frames in a loop until a is cancelled. A frame is
+// play shows the frames (rasterised ahead) in a loop until a is cancelled. A frame is
 // shown for at least one period and until the painter has drawn it, so no
 // frame is skipped when the screen is slow; the rate actually drawn is
 // shown, and when it stays below the chosen one the speed is lowered to
 // what the screen sustains, and the user is told.
-func (t *qrTransmitter) play(a *qrAnimation, syms []qr.Symbol, seqLen int, fps float64) {
-	n := len(syms)
+func (t *qrTransmitter) play(a *qrAnimation, frames []qrFrame, seqLen int, fps float64) {
+	n := len(frames)
 	i := 0
-	t.view.setFor(a, &syms[0])
-	t.ui(a, func() { t.view.raster.Refresh(); t.count(0, n, seqLen) })
+	t.view.setFor(a, &frames[0])
+	t.ui(a, func() { t.view.Refresh(); t.count(0, n, seqLen) })
 	if n == 1 {
 		<-a.ctx.Done()
 		return
@@ -244,8 +244,6 @@ func (t *qrTransmitter) play(a *qrAnimation, syms []qr.Symbol, seqLen int, fps f
 		select {
 		case <-a.ctx.Done():
 			return
-		case <-t.view.drawnCh:
-			t.view.prepare(a, &syms[(i+1)%n])
 		case now := <-check.C:
 			fps = t.checkRate(a, now.Sub(started), chosen, fps, tick)
 		case <-tick.C:
@@ -253,9 +251,16 @@ func (t *qrTransmitter) play(a *qrAnimation, syms []qr.Symbol, seqLen int, fps f
 				continue // not drawn yet: wait for it rather than skip it
 			}
 			i = (i + 1) % n
-			t.view.setFor(a, &syms[i])
+			relayout := t.view.setFor(a, &frames[i])
 			frame := i
-			t.ui(a, func() { t.view.raster.Refresh(); t.count(frame, n, seqLen) })
+			t.ui(a, func() {
+				if relayout {
+					t.view.Refresh() // another version: another size
+				} else {
+					t.view.raster.Refresh()
+				}
+				t.count(frame, n, seqLen)
+			})
 		}
 	}
 }
