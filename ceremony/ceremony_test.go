@@ -165,17 +165,6 @@ func TestActivationRefusesWrongOrder(t *testing.T) {
 	}
 }
 
-func TestProductionRefusesSoftwareKeys(t *testing.T) {
-	tokens := newSoftDrillTokens(t.TempDir())
-	a, err := NewActivation(ActivationConfig{Mode: Production, HSMName: "h", CeremonyID: "T", Custodians: 3, Quorum: 2, Witness: "W"}, tokens.Manager(), &MemoryRecorder{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.Enroll(context.Background(), "Alice", tokens.Ref(0), token.EnrollRequest{}, token.OpenOptions{}); err == nil || !strings.Contains(err.Error(), "drills only") {
-		t.Errorf("production enrollment on a key file: %v", err)
-	}
-}
-
 // Every tampered SD is caught when loaded at activation, naming the culprit.
 func TestActivationCatchesTamperedSD(t *testing.T) {
 	a0, _, sdBytes, _ := activationWithSoftKeys(t, 3, 2, &MemoryRecorder{})
@@ -204,7 +193,7 @@ func TestActivationCatchesTamperedSD(t *testing.T) {
 	for name, data := range cases {
 		t.Run(name, func(t *testing.T) {
 			// A fresh activation per case, at the await-SD step.
-			a := &Activation{cfg: a0.cfg, tokens: a0.tokens, rec: &MemoryRecorder{}, step: ActAwaitSD, custodians: a0.custodians,
+			a := &Activation{Lifecycle: newLifecycle("activation", Drill, &MemoryRecorder{}), cfg: a0.cfg, tokens: a0.tokens, step: ActAwaitSD, custodians: a0.custodians,
 				opened: map[int]*sd.Share{}, selfTested: map[int]bool{}, skipped: map[int]Exception{}}
 			if _, err := a.LoadSD("sd.json", data); err == nil {
 				t.Fatal("tampered SD accepted")
@@ -271,6 +260,14 @@ func TestRecoveryWithVectors(t *testing.T) {
 	if _, err := r.LoadSD("sd.json", sdBytes); err != nil {
 		t.Fatal(err)
 	}
+	// The vector's exchange key is not attested (it comes from no HSM):
+	// the witness records the exception, as for any other simulator.
+	if _, err := r.LoadExchangeKey("exchange.cer", exBytes); err == nil || !strings.Contains(err.Error(), "no SGX attestation") {
+		t.Fatalf("an unattested exchange key was accepted without an exception: %v", err)
+	}
+	if err := r.SetExchangeKeyPolicy(ExchangeKeyPolicy{Exception: &ExchangeKeyException{Reason: "test vector from no HSM", ApprovedBy: "Wendy"}}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := r.LoadExchangeKey("exchange.cer", exBytes); err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +308,8 @@ func TestRecoveryWithVectors(t *testing.T) {
 		t.Error("exported blob differs")
 	}
 	instr, _ := os.ReadFile(filepath.Join(out, "DRILL-UPLOAD-INSTRUCTIONS.txt"))
-	for _, want := range []string{"az keyvault security-domain upload --hsm-name vector-hsm --sd-file DRILL-vector-hsm-restore-blob.json --restore-blob", "Import-AzKeyVaultSecurityDomain -Name vector-hsm", "-ImportRestoredBlob"} {
+	for _, want := range []string{"az keyvault security-domain upload --hsm-name vector-hsm --sd-file DRILL-vector-hsm-restore-blob.json --restore-blob", "Import-AzKeyVaultSecurityDomain -Name vector-hsm", "-ImportRestoredBlob",
+		"Exchange key attestation: NOT attested", "accepted by exception: test vector from no HSM; approved by Wendy"} {
 		if !strings.Contains(string(instr), want) {
 			t.Errorf("upload instructions lack %q", want)
 		}
@@ -325,6 +323,7 @@ func TestRecoveryRefusesMismatchedExchangeKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.LoadSD("sd.json", testvectors.Read(t, "sd-3of2", "sd.json"))
+	r.SetExchangeKeyPolicy(ExchangeKeyPolicy{Exception: &ExchangeKeyException{Reason: "test vector", ApprovedBy: "W"}})
 	r.LoadExchangeKey("ex.cer", testvectors.Read(t, "sd-3of2", "exchange.cer"))
 	if err := r.ConfirmExchangeKey("Olivia", false); err == nil {
 		t.Fatal("a mismatched exchange key let the recovery go on")

@@ -1,3 +1,5 @@
+//go:build drillbuild
+
 package ceremony
 
 import (
@@ -6,8 +8,8 @@ import (
 
 	"github.com/custodian-hsm/custodian/crypto/token"
 	"github.com/custodian-hsm/custodian/crypto/token/piv"
-	"github.com/custodian-hsm/custodian/crypto/token/virtualpiv"
-	"github.com/custodian-hsm/custodian/crypto/token/virtualpiv/rig"
+	"github.com/custodian-hsm/custodian/internal/testinfra/virtualpiv"
+	"github.com/custodian-hsm/custodian/internal/testinfra/virtualpiv/rig"
 )
 
 func init() {
@@ -34,7 +36,9 @@ func newVCardDrillTokens(_ string, n int) (DrillTokens, error) {
 	if err != nil {
 		return nil, err
 	}
-	prov := piv.New(piv.Options{AttestationRoots: r.AttestationRoot()})
+	// The drill's provider knows its cards by how they were made: the
+	// rig's serial numbers, never the readers' names.
+	prov := piv.New(piv.Options{AttestationRoots: r.AttestationRoot(), DrillSerials: r.Serials()})
 	t := &vcardDrillTokens{rig: r, manager: token.NewManager(prov)}
 	ctx := context.Background()
 	for _, c := range r.Cards()[:n] {

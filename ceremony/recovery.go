@@ -39,6 +39,9 @@ type RecoveryConfig struct {
 	Witness    string
 	// AirGap is the air-gap self-check shown at set-up (nil: run it now).
 	AirGap *airgap.Report
+	// DrillKeysOnly: the drill was inferred from the exchange key, not
+	// chosen (see AdmissionPolicy.DrillKeysOnly).
+	DrillKeysOnly bool
 }
 
 // RecoveryCustodian is a custodian who opened their share.
@@ -47,21 +50,26 @@ type RecoveryCustodian struct {
 	Token       token.Info
 	ShareX      int
 	DecryptPath string
+	// Warning is the admission policy's warning about the key (a software
+	// key file), which the front-end shows and the witness acknowledges.
+	Warning string
 }
 
 // Recovery is the recovery ceremony: a quorum of custodians open their
 // shares on their tokens, Custodian rebuilds the security domain and
 // writes the restore blob for the new HSM's exchange key.
 type Recovery struct {
+	*Lifecycle
 	mu       sync.Mutex
 	cfg      RecoveryConfig
 	tokens   *token.Manager
-	rec      Recorder
 	step     RecoveryStep
 	sdFile   *sd.File
 	sdRef    FileRef
 	exchange *sd.ExchangeKey
 	exRef    FileRef
+	exPolicy ExchangeKeyPolicy // see exchangekey.go
+	exCheck  *ExchangeKeyCheck
 	shares   []*sd.Share
 	people   []RecoveryCustodian
 	skipped  []Exception
@@ -79,30 +87,27 @@ func NewRecovery(cfg RecoveryConfig, tokens *token.Manager, rec Recorder) (*Reco
 	if strings.TrimSpace(cfg.Witness) == "" {
 		return nil, errors.New("a ceremony needs a witness: name them at set-up")
 	}
-	r := &Recovery{cfg: cfg, tokens: tokens, rec: rec, step: RecLoad}
+	r := &Recovery{Lifecycle: newLifecycle("recovery", cfg.Mode, rec), cfg: cfg, tokens: tokens}
+	r.moveTo(RecLoad)
 	if err := r.record(Event{Step: "recovery.setup", Actor: Actor{RoleWitness, cfg.Witness},
 		Decision: fmt.Sprintf("%s recovery of %s", cfg.Mode, cfg.HSMName)}); err != nil {
 		return nil, err
 	}
-	if _, err := recordAirGap(rec, cfg.Mode, cfg.Witness, cfg.AirGap); err != nil {
+	if _, err := recordAirGap(r.record, cfg.Mode, cfg.Witness, cfg.AirGap); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
 
-func (r *Recovery) record(e Event) error {
-	if r.cfg.Mode == Drill && !strings.HasPrefix(e.Message, "DRILL") {
-		e.Message = strings.TrimSpace("DRILL " + e.Message)
-	}
-	if err := r.rec.Record(e); err != nil {
-		return fmt.Errorf("recording step %s in the transcript: %w (the ceremony stops: an unrecorded step did not happen)", e.Step, err)
-	}
-	return nil
+// moveTo moves the ceremony to step s.
+func (r *Recovery) moveTo(s RecoveryStep) {
+	r.step = s
+	r.Lifecycle.moveTo(string(s))
 }
 
 func (r *Recovery) need(s RecoveryStep) error {
-	if r.step == RecCancelled {
-		return ErrCancelled
+	if err := r.check(); err != nil {
+		return err
 	}
 	if r.step != s {
 		return &StepError{Workflow: "recovery", Want: string(s), Have: string(r.step)}
@@ -112,6 +117,9 @@ func (r *Recovery) need(s RecoveryStep) error {
 
 // Step returns the current step.
 func (r *Recovery) Step() RecoveryStep {
+	if o := r.Outcome(); o != nil && o.Ending != SignedOff {
+		return RecCancelled
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.step
@@ -148,9 +156,9 @@ func (r *Recovery) LoadExchangeKey(name string, data []byte) (*sd.ExchangeKey, e
 	if err := r.need(RecLoad); err != nil {
 		return nil, err
 	}
-	ex, err := sd.ParseExchangeKey(data)
+	ex, err := r.readExchangeKey(name, data) // attestation and policy: exchangekey.go
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, err
 	}
 	r.exchange = ex
 	r.exRef = RefOf(name, data)
@@ -165,7 +173,7 @@ func (r *Recovery) LoadExchangeKey(name string, data []byte) (*sd.ExchangeKey, e
 
 func (r *Recovery) advanceLoad() {
 	if r.sdFile != nil && r.exchange != nil {
-		r.step = RecConfirm
+		r.moveTo(RecConfirm)
 	}
 }
 
@@ -188,6 +196,9 @@ func (r *Recovery) ConfirmExchangeKey(operator string, matched bool) error {
 	if strings.TrimSpace(operator) == "" {
 		return errors.New("name the operator who compared the fingerprint")
 	}
+	if err := r.recheckExchangeKey(); err != nil {
+		return err
+	}
 	if !matched {
 		_ = r.record(Event{Step: "recovery.exchange-key.mismatch", Actor: Actor{RoleOperator, operator},
 			Decision: "the exchange key fingerprint does NOT match what the HSM returned"})
@@ -197,7 +208,7 @@ func (r *Recovery) ConfirmExchangeKey(operator string, matched bool) error {
 		Decision: "the exchange key fingerprint matches what the HSM returned"}); err != nil {
 		return err
 	}
-	r.step = RecCustodians
+	r.moveTo(RecCustodians)
 	return nil
 }
 
@@ -237,7 +248,7 @@ func (r *Recovery) OpenShare(ctx context.Context, name, keyRef string, opts toke
 			return nil, fmt.Errorf("%s has already opened their share (x=%d)", name, p.ShareX)
 		}
 	}
-	share, path, err := openShare(ctx, r.tokens, r.sdFile, keyRef, nil, opts)
+	share, path, adm, err := openShare(ctx, AdmissionPolicy{Mode: r.cfg.Mode, DrillKeysOnly: r.cfg.DrillKeysOnly}, r.tokens, r.sdFile, keyRef, nil, opts)
 	if err != nil {
 		_ = r.record(Event{Step: "recovery.share.failed", Actor: Actor{RoleCustodian, name}, Message: err.Error()})
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -248,28 +259,20 @@ func (r *Recovery) OpenShare(ctx context.Context, name, keyRef string, opts toke
 			return nil, fmt.Errorf("%s's token opens share x=%d, which %s already opened: the same key cannot count twice", name, p.ShareX, p.Name)
 		}
 	}
-	tok := token.Info{Kind: kindOfRef(mustParse(keyRef))}
-	if u := mustParse(keyRef); u != nil {
-		tok.Serial, tok.Ref = u.Get("serial"), u
-	}
-	rc := RecoveryCustodian{Name: name, Token: tok, ShareX: share.X, DecryptPath: path}
+	tok := adm.Facts.Token
+	rc := RecoveryCustodian{Name: name, Token: tok, ShareX: share.X, DecryptPath: path, Warning: adm.Warning}
 	k, m := len(r.shares)+1, r.sdFile.SharedKeys.Required
 	if err := r.record(Event{Step: "recovery.share.opened", Actor: Actor{RoleCustodian, name}, Inputs: []FileRef{r.sdRef}, Tokens: []token.Info{tok},
-		Message: fmt.Sprintf("share x=%d opens and is well-formed (%s); %d opened, quorum %d", share.X, path, k, m)}); err != nil {
+		Message: fmt.Sprintf("share x=%d opens and is well-formed (%s); %d opened, quorum %d; %s", share.X, path, k, m, adm.Summary())}); err != nil {
 		share.Wipe()
+		return nil, err
+	}
+	if err := r.hold(share, fmt.Sprintf("share x=%d of %s", share.X, name)); err != nil {
 		return nil, err
 	}
 	r.shares = append(r.shares, share)
 	r.people = append(r.people, rc)
 	return &rc, nil
-}
-
-func mustParse(ref string) *token.URI {
-	u, err := token.ParseURI(ref)
-	if err != nil {
-		return &token.URI{Scheme: token.SchemeFile}
-	}
-	return u
 }
 
 // SkipCustodian records that a called custodian could not open their
@@ -304,15 +307,23 @@ func (r *Recovery) BuildBlob(random io.Reader) ([]byte, error) {
 	if m := r.sdFile.SharedKeys.Required; len(r.shares) < m {
 		return nil, fmt.Errorf("%d of %d shares opened: call %d more custodians", len(r.shares), m, m-len(r.shares))
 	}
-	rec, err := sd.Recover(r.sdFile, r.shares)
-	if err != nil {
-		_ = r.record(Event{Step: "recovery.rebuild.failed", Actor: System, Message: err.Error()})
+	var blob []byte
+	var rebuildErr error
+	if err := r.using(func() error {
+		rec, err := sd.Recover(r.sdFile, r.shares)
+		if err != nil {
+			rebuildErr = err
+			return nil
+		}
+		blob, err = sd.BuildRestoreBlob(rec, r.exchange, random)
+		rec.Wipe()
+		return err
+	}); err != nil {
 		return nil, err
 	}
-	blob, err := sd.BuildRestoreBlob(rec, r.exchange, random)
-	rec.Wipe()
-	if err != nil {
-		return nil, err
+	if rebuildErr != nil {
+		_ = r.record(Event{Step: "recovery.rebuild.failed", Actor: System, Message: rebuildErr.Error()})
+		return nil, rebuildErr
 	}
 	r.wipe()
 	cross := ""
@@ -324,7 +335,7 @@ func (r *Recovery) BuildBlob(random io.Reader) ([]byte, error) {
 		return nil, err
 	}
 	r.blob = blob
-	r.step = RecExport
+	r.moveTo(RecExport)
 	return blob, nil
 }
 
@@ -346,7 +357,12 @@ Azure PowerShell:
 The blob is wrapped to the exchange key whose certificate SHA-256 is
   {{.Exchange}}
 It can be uploaded only to the HSM that issued that exchange key.
-`))
+Exchange key attestation: {{.Attestation}}
+{{with .Collateral}}
+The HSM platform's TCB status was not evaluated. To evaluate it, download
+from Intel into one folder and bring it to the offline machine (--collateral):
+{{range .}}  {{.}}
+{{end}}{{end}}`))
 
 // Export writes the restore blob and upload instructions into dir (a new
 // folder) and returns the blob's path.
@@ -364,13 +380,13 @@ func (r *Recovery) Export(dir string) (string, error) {
 	}
 	blobName := r.cfg.Mode.FileName(r.cfg.HSMName + "-restore-blob.json")
 	blobPath := filepath.Join(dir, blobName)
-	if err := safefile.Write(blobPath, r.blob); err != nil {
+	if err := safefile.Write(blobPath, r.blob, safefile.Private()); err != nil {
 		return "", err
 	}
 	var text bytes.Buffer
 	exSum := RefOf("", r.exchange.Certificate.Raw).SHA256
 	if err := uploadTemplate.Execute(&text, map[string]any{"Drill": r.cfg.Mode == Drill, "CeremonyID": r.cfg.CeremonyID, "HSMName": r.cfg.HSMName,
-		"Blob": blobName, "SHA256": RefOf(blobName, r.blob).SHA256, "Exchange": exSum}); err != nil {
+		"Blob": blobName, "SHA256": RefOf(blobName, r.blob).SHA256, "Exchange": exSum, "Attestation": r.exCheck.Sentence(), "Collateral": r.exCheck.CollateralDownloads()}); err != nil {
 		return "", err
 	}
 	instrName := r.cfg.Mode.FileName("UPLOAD-INSTRUCTIONS.txt")
@@ -382,44 +398,23 @@ func (r *Recovery) Export(dir string) (string, error) {
 		Message: "restore blob and upload instructions written to " + dir}); err != nil {
 		return "", err
 	}
-	r.step = RecDone
+	r.moveTo(RecDone)
 	return blobPath, nil
 }
 
-// RecordException records a deviation from the script.
-func (r *Recovery) RecordException(what, approvedBy string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.step == RecCancelled {
-		return ErrCancelled
-	}
-	return recordException(r.record, "recovery.exception", what, approvedBy)
-}
-
-// SignOff records a witness's sign-off (or refusal).
+// SignOff records a witness's sign-off (or refusal) once the blob is
+// written and ends the ceremony: the transcript is closed "signed off"
+// (see Outcome for the final digest).
 func (r *Recovery) SignOff(witness string, agree bool, note string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return recordSignOff(r.record, "recovery.sign-off", witness, agree, note)
-}
-
-// Cancel stops the ceremony at any step and wipes every share held.
-func (r *Recovery) Cancel(by, reason string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.step == RecCancelled {
-		return nil
+	if err := r.need(RecDone); err != nil {
+		return err
 	}
-	r.wipe()
-	prev := r.step
-	r.step = RecCancelled
-	return r.record(Event{Step: "recovery.cancelled", Actor: Actor{RoleWitness, by},
-		Message: fmt.Sprintf("cancelled in step %s: %s; all shares wiped", prev, reason)})
+	return r.signOff(witness, agree, note)
 }
 
 func (r *Recovery) wipe() {
-	for _, s := range r.shares {
-		s.Wipe()
-	}
+	r.wipeAll()
 	r.shares = nil
 }

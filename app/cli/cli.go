@@ -10,6 +10,7 @@
 package cli
 
 import (
+	"bufio"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,6 +20,8 @@ import (
 	"strings"
 
 	"golang.org/x/term"
+
+	"github.com/custodian-hsm/custodian/internal/safefile"
 )
 
 // Env is what a command may use of the outside world. Tests give their own.
@@ -29,6 +32,14 @@ type Env struct {
 	// ReadSecret asks for a PIN or passphrase without echo. The returned
 	// slice is the caller's to wipe.
 	ReadSecret func(prompt string) ([]byte, error)
+	// Ask asks a question on the terminal and returns the answer; nil
+	// when there is no terminal to ask on.
+	Ask func(prompt string) (string, error)
+	// Interrupts subscribes a running ceremony to SIGINT and SIGTERM (nil:
+	// not subscribed); the returned function unsubscribes.
+	Interrupts func() (<-chan os.Signal, func())
+	// Exit ends the process after an interrupted ceremony was closed.
+	Exit func(code int)
 }
 
 // DefaultEnv talks to the process's terminal.
@@ -38,8 +49,29 @@ func DefaultEnv() *Env {
 		Stdout:     os.Stdout,
 		Stderr:     os.Stderr,
 		ReadSecret: terminalSecret,
+		Ask:        terminalAsk,
+		Interrupts: processInterrupts,
+		Exit:       os.Exit,
 	}
 }
+
+// terminalAsk asks a question on /dev/tty, with echo.
+func terminalAsk(prompt string) (string, error) {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return "", errNoTerminal
+	}
+	defer tty.Close()
+	fmt.Fprint(tty, prompt)
+	line, err := bufio.NewReader(tty).ReadString('\n')
+	if err != nil {
+		return "", fmt.Errorf("reading the answer from the terminal: %w", err)
+	}
+	return strings.TrimSpace(line), nil
+}
+
+// errNoTerminal is Ask's answer when there is no terminal.
+var errNoTerminal = errors.New("there is no terminal to ask on")
 
 // terminalSecret reads from /dev/tty without echo, so a secret can be
 // typed even when stdin/stdout are redirected, and is refused when there
@@ -109,26 +141,29 @@ type command struct {
 
 // commands maps "group sub" (or a single word) to its implementation.
 var commands = map[string]command{
-	"version":    {"version", cmdVersion},
-	"usb list":   {"usb list [--all]", cmdUSBList},
-	"usb export": {"usb export --to MOUNT [--folder NAME] [--any-disk] FILE...", cmdUSBExport},
-	"usb import": {"usb import --from DIR [--to DIR] [--max-size BYTES] [FILE...]", cmdUSBImport},
-	"qr encode":  {"qr encode --in FILE --out-dir D [--fps F] [--fragment-bytes B] [--kind K] [--level L|M|Q|H]", cmdQREncode},
-	"qr decode":  {"qr decode --out FILE IMAGE...", cmdQRDecode},
-	"qr scan":    {"qr scan --device /dev/videoN --out FILE", cmdQRScan},
+	"version":      {"version", cmdVersion},
+	"airgap check": {"airgap check", cmdAirgapCheck},
+	"usb list":     {"usb list [--all]", cmdUSBList},
+	"usb export":   {"usb export --to MOUNT [--folder NAME] [--any-disk] FILE...", cmdUSBExport},
+	"usb import":   {"usb import --from DIR [--to DIR] [--max-size BYTES] [FILE...]", cmdUSBImport},
+	"qr encode":    {"qr encode --in FILE --out-dir D [--fps F] [--fragment-bytes B] [--kind K] [--level L|M|Q|H]", cmdQREncode},
+	"qr decode":    {"qr decode --out FILE IMAGE...", cmdQRDecode},
+	"qr scan":      {"qr scan --device /dev/videoN --out FILE", cmdQRScan},
 
 	"sd verify":       {"sd verify --sd-file F [--cert C ...] [--quorum M]", cmdSDVerify},
-	"sd restore-blob": {"sd restore-blob --sd-file F --sd-exchange-key K --key REF [--key REF ...] --out BLOB", cmdSDRestoreBlob},
+	"sd restore-blob": {"sd restore-blob --sd-file F --sd-exchange-key K --key REF [--key REF ...] --out BLOB [--exchange-key-sha256 HEX] [--drill] [--hsm-name N] [--witness W] [--transcript F] [--accept-unattested-exchange-key \"REASON; approved by NAME\"] [--collateral DIR] [--at TIME] [--known-identities FILE] [--pkcs11-module PATH]", cmdSDRestoreBlob},
+	"sd exchange-key": {"sd exchange-key --sd-exchange-key FILE [--collateral DIR] [--at TIME] [--known-identities FILE] [--drill]", cmdSDExchangeKey},
 	"sd request":      {"sd request --cert C ... --quorum M --out F", cmdSDRequest},
-	"sd check-share":  {"sd check-share --sd-file F --key REF", cmdSDCheckShare},
+	"sd check-share":  {"sd check-share --sd-file F --key REF [--drill] [--pkcs11-module PATH]", cmdSDCheckShare},
 
-	"token list":   {"token list", cmdTokenList},
-	"token enroll": {"token enroll --token REF --name NAME --out CERT.cer [--bits 2048|3072|4096] [--slot 9d] [--touch never|always|cached]", cmdTokenEnroll},
-	"token attest": {"token attest --key REF", cmdTokenAttest},
+	"token list":   {"token list [--drill] [--pkcs11-module PATH]", cmdTokenList},
+	"token enroll": {"token enroll --token REF --name NAME --out CERT.cer [--bits 2048|3072|4096] [--slot 9d] [--touch never|always|cached] [--accept-unattested-key \"REASON; approved by NAME\"] [--drill] [--pkcs11-module PATH]", cmdTokenEnroll},
+	"token attest": {"token attest --key REF [--drill] [--pkcs11-module PATH]", cmdTokenAttest},
 
 	"drill keys":        {"drill keys --dir D --count N [--bits 2048|3072|4096]", cmdDrillKeys},
 	"drill hsm":         {"drill hsm activate --hsm-dir D --quorum M --out SD CERT... | init-recovery --hsm-dir D --out SDE.cer | upload --hsm-dir D --blob BLOB", cmdDrillHSM},
-	"transcript verify": {"transcript verify FILE", transcriptVerifyCmd},
+	"transcript verify": {"transcript verify FILE [--digest HEX|WORDS]", transcriptVerifyCmd},
+	"transcript seal":   {"transcript seal FILE", transcriptSealCmd},
 	"transcript print":  {"transcript print FILE --out record.pdf [--force]", transcriptPrintCmd},
 
 	"drill run": {"drill run --custodians N --quorum M --tokens soft|softhsm|vcard --dir D [--fault-…]", cmdDrillRun},
@@ -153,6 +188,10 @@ func Run(env *Env, args []string) error {
 		printUsage(env.Stderr)
 		return usageErrorf("unknown command %q: see the list above", strings.Join(args[:min(2, len(args))], " "))
 	}
+	// Stale partial files of an interrupted earlier run are removed when
+	// the same output is written again; say so.
+	safefile.Notice = func(line string) { fmt.Fprintln(env.Stderr, line) }
+	defer func() { safefile.Notice = nil }()
 	err := cmd.run(env, rest)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -197,3 +236,25 @@ type stringList []string
 
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// writeFailed reports a failed write of path. safefile's errors already
+// name the file ("writing X: …", "X already exists: …"): the path is added
+// only when missing, so no message says "writing X: writing X:". A file
+// that exists is bad usage (exit 2); anything else failed (exit 1).
+func writeFailed(path string, err error) error {
+	code := 1
+	if errors.Is(err, safefile.ErrExists) {
+		code = 2
+	}
+	if strings.Contains(err.Error(), path) {
+		return &exitError{code: code, err: err}
+	}
+	return &exitError{code: code, err: fmt.Errorf("writing %s: %w", path, err)}
+}
+
+// Message is the one line printed for err after "custodian: ": line
+// breaks inside a message are folded so that the error is always the last
+// line on stderr.
+func Message(err error) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+}

@@ -33,6 +33,9 @@ func transcriptPrintCmd(env *Env, args []string) error {
 	if err := refuseExisting("--out", *out); err != nil {
 		return err
 	}
+	if err := safefile.CheckRegular(file, maxTranscript); err != nil {
+		return inputError("transcript", file, err)
+	}
 	v, err := transcript.VerifyFile(file)
 	if err != nil {
 		return usageErrorf("reading %s: %v", file, err)
@@ -48,7 +51,7 @@ func transcriptPrintCmd(env *Env, args []string) error {
 		return failuref("%v", err)
 	}
 	if err := safefile.Write(*out, pdf.Bytes()); err != nil {
-		return failuref("writing %s: %v", *out, err)
+		return writeFailed(*out, err)
 	}
 	fmt.Fprintf(env.Stdout, "wrote %s: %d entries, final digest %s\n", *out, len(v.Entries), v.Final)
 	return nil

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/custodian-hsm/custodian/ceremony/transfer/usb"
+	"github.com/custodian-hsm/custodian/internal/testvectors"
 )
 
 // runUSB runs one usb command and returns stdout, stderr and the exit code.
@@ -103,9 +104,12 @@ func TestUSBUsageErrors(t *testing.T) {
 		{cmdUSBExport, []string{"--to", dir, f}, "not"}, // the test's own disk or tmpfs: refused
 		{cmdUSBExport, []string{"--to", filepath.Join(dir, "nomedium"), f}, "is the medium mounted"},
 		{cmdUSBImport, []string{"a.txt"}, "--from is required"},
-		{cmdUSBImport, []string{"--from", filepath.Join(dir, "nope")}, "not a folder"},
-		{cmdUSBImport, []string{"--from", dir, "--to", filepath.Join(dir, "nope"), "a.txt"}, "not an existing folder"},
-		{cmdUSBImport, []string{"--from", dir, "/etc/passwd"}, "relative to --from"},
+		{cmdUSBImport, []string{"--from", filepath.Join(dir, "nope")}, "does not exist: check the folder name: is the medium mounted"},
+		{cmdUSBImport, []string{"--from", dir, "--to", filepath.Join(dir, "nope"), "a.txt"}, "--to: " + filepath.Join(dir, "nope") + " does not exist"},
+		{cmdUSBImport, []string{"--from", dir, "/etc/passwd"}, "directly inside --from"},
+		{cmdUSBImport, []string{"--from", dir, "../../x"}, "has a folder part"},
+		{cmdUSBImport, []string{"--from", dir, ".."}, "names a folder"},
+		{cmdUSBImport, []string{"--from", dir, "--max-size", "0", "a.txt"}, "--max-size 0 is outside 1..1073741824"},
 		{cmdUSBImport, []string{"--from", dir, "--to", dir, "a.txt"}, "already exists"},
 	} {
 		_, errOut, code := runUSB(t, c.cmd, c.args...)
@@ -240,17 +244,7 @@ func usbMust(t *testing.T, err error) {
 }
 
 func TestUSBImportSecurityDomainVector(t *testing.T) {
-	dir := os.Getenv("CUSTODIAN_VECTORS")
-	if dir == "" {
-		dir = "../../../shared/vectors"
-		if _, err := os.Stat("../../testdata/vectors"); err == nil {
-			dir = "../../testdata/vectors"
-		}
-	}
-	sdData, err := os.ReadFile(filepath.Join(dir, "sd-3of2", "sd.json"))
-	if err != nil {
-		t.Fatalf("test vector: %v (set CUSTODIAN_VECTORS)", err)
-	}
+	sdData := testvectors.Read(t, "sd-3of2", "sd.json")
 	from := t.TempDir()
 	usbMust(t, os.WriteFile(filepath.Join(from, "sd.json"), sdData, 0o644))
 	out, errOut, code := runUSB(t, cmdUSBImport, "--from", from, "sd.json")

@@ -87,7 +87,7 @@ func (s *shell) qrReceiver() (receiver fyne.CanvasObject, stop func()) {
 				received.SetText("Not received: " + err.Error())
 				return
 			}
-			if err := safefile.Write(out.Text, f.Data); err != nil {
+			if err := safefile.Write(out.Text, f.Data, safefile.Private()); err != nil {
 				received.SetText(err.Error())
 				return
 			}

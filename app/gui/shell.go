@@ -28,6 +28,8 @@ type shell struct {
 	content *fyne.Container
 	// workDir is where drills put their folders (a temp dir by default).
 	workDir string
+	// pkcs11Modules are the --pkcs11-module paths given at start.
+	pkcs11Modules []string
 	// wizard is the activation or recovery wizard on screen (nil on Home
 	// and set-up screens), for the screenshot tour and tests.
 	wizard any
@@ -40,6 +42,20 @@ type shell struct {
 	// leave, when set, is called once when the current screen is
 	// replaced: a screen that animates or scans stops there.
 	leave func()
+	// drill is the drill session running (nil outside a drill). It is
+	// closed when the drill ends (Home, or a new drill), which puts back
+	// the process environment its tokens needed (SoftHSM configuration,
+	// PC/SC socket): a production ceremony started afterwards in the same
+	// window sees none of the drill's tokens.
+	drill *ceremony.DrillSession
+}
+
+// endDrill closes the running drill session, if any.
+func (s *shell) endDrill() {
+	if s.drill != nil {
+		_ = s.drill.Close()
+		s.drill = nil
+	}
 }
 
 // onLeave registers what to stop when the current screen is replaced.
@@ -123,6 +139,7 @@ func (s *shell) show(mode ceremony.Mode, title string, body fyne.CanvasObject) {
 
 func (s *shell) home() {
 	s.left()
+	s.endDrill()
 	s.mode = ceremony.Production
 	s.wizard = nil
 	s.content.Objects = []fyne.CanvasObject{NewHomeWithActions(s.id, s.actions())}

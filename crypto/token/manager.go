@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"io"
 	"strings"
+
+	"github.com/custodian-hsm/custodian/internal/safefile"
 )
 
 // Manager dispatches references to the provider of their scheme, so callers
@@ -64,6 +66,42 @@ func (m *Manager) List(ctx context.Context) ([]Info, []error) {
 		infos = append(infos, l...)
 	}
 	return infos, errs
+}
+
+// Describer is implemented by providers that can identify the one token
+// a reference names without logging in, so that a ceremony's admission
+// policy can refuse a token before any PIN is asked.
+type Describer interface {
+	Describe(ctx context.Context, ref *URI) (Info, error)
+}
+
+// Describe parses a reference and identifies its token without logging
+// in. A provider that cannot describe returns what the reference says.
+func (m *Manager) Describe(ctx context.Context, ref string) (*URI, Info, error) {
+	u, p, err := m.resolve(ref)
+	if err != nil {
+		return nil, Info{}, err
+	}
+	d, ok := p.(Describer)
+	if !ok {
+		return u, Info{Kind: KindOf(u), Ref: u, Serial: u.Get("serial"), Label: u.Get("token")}, nil
+	}
+	info, err := d.Describe(ctx, u)
+	if info.Kind == "" {
+		info.Kind = KindOf(u)
+	}
+	return u, info, err
+}
+
+// KindOf is the token kind a reference's parsed scheme names.
+func KindOf(u *URI) Kind {
+	switch u.Scheme {
+	case SchemeYubiKey:
+		return KindYubiKey
+	case SchemePKCS11:
+		return KindPKCS11
+	}
+	return KindSoftware
 }
 
 // OpenKey opens the key a reference names. A pin-source=file:PATH attribute
@@ -134,17 +172,20 @@ func withPINSource(u *URI, opts OpenOptions) (OpenOptions, error) {
 // ReadPINFile reads a PIN from a file, trimming one trailing newline. The
 // file must not be readable by others.
 func ReadPINFile(path string) ([]byte, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading the PIN source: %w", err)
+	// Opened without blocking and checked on the open file: a FIFO given
+	// as the PIN source would otherwise hang the command.
+	f, st, err := safefile.OpenInput(path, 256)
+	if errors.Is(err, safefile.ErrTooLarge) {
+		return nil, fmt.Errorf("PIN source %s is over 256 bytes: that is not a PIN", path)
 	}
+	if err != nil {
+		return nil, fmt.Errorf("the PIN source: %w", err)
+	}
+	defer f.Close()
 	if st.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("PIN source %s is readable by others (mode %v): chmod 600 it", path, st.Mode().Perm())
 	}
-	if st.Size() > 256 {
-		return nil, fmt.Errorf("PIN source %s is %d bytes: that is not a PIN", path, st.Size())
-	}
-	b, err := os.ReadFile(path)
+	b, err := io.ReadAll(io.LimitReader(f, 257))
 	if err != nil {
 		return nil, fmt.Errorf("reading the PIN source: %w", err)
 	}

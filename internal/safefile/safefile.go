@@ -37,8 +37,18 @@ type options struct {
 	chunk    int
 }
 
-// WithPerm sets the file mode (default 0644; secrets never reach files).
+// WithPerm sets the file mode exactly, whatever the umask. Without it a
+// file gets 0666 less the process's umask, as any other program's.
 func WithPerm(perm os.FileMode) Option { return func(o *options) { o.perm = perm } }
+
+// Private makes the file readable by its owner only (0600): for files that
+// carry key material or the security domain (SD files, restore blobs,
+// software keys), which must not be world-readable on a shared recovery
+// workstation even when the umask would allow it.
+func Private() Option { return WithPerm(0o600) }
+
+// usePerm is the "honour the umask" marker.
+const usePerm os.FileMode = 1 << 31
 
 // WithProgress reports bytes written (and then bytes verified, counted
 // again from zero) during long writes, e.g. to a slow USB stick.
@@ -49,9 +59,12 @@ func WithProgress(f func(done, total int64)) Option {
 // Write writes data to path atomically, refusing to replace an existing
 // file, and verifies it by reading it back.
 func Write(path string, data []byte, opts ...Option) error {
-	o := options{perm: 0o644, chunk: 1 << 20}
+	o := options{perm: usePerm, chunk: 1 << 20}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.perm == usePerm {
+		o.perm = 0o666 &^ Umask()
 	}
 	dir := filepath.Dir(path)
 	base := filepath.Base(path)
@@ -60,7 +73,8 @@ func Write(path string, data []byte, opts ...Option) error {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("checking %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+base+".partial-*")
+	RemoveStale(dir, base)
+	tmp, err := os.CreateTemp(dir, partialPrefix(base)+"*")
 	if err != nil {
 		return fmt.Errorf("cannot create a file in %s: %w", dir, explain(err))
 	}
@@ -231,32 +245,4 @@ func explain(err error) error {
 		return fmt.Errorf("%w (no permission to write there)", err)
 	}
 	return err
-}
-
-// ReadLimited reads a whole file, refusing one larger than limit bytes so
-// that a wrong file (a disk image, a video) fails fast with a clear message.
-func ReadLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	if st.Size() > limit {
-		return nil, fmt.Errorf("%s is %d bytes, over the %d-byte limit for this kind of file: is it the right file?", path, st.Size(), limit)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s grew past the %d-byte limit while being read", path, limit)
-	}
-	return b, nil
 }

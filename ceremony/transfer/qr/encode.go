@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,6 +122,16 @@ type Sequence struct {
 	opts    Options
 }
 
+// MaxModulePixels bounds the PNG scale: a version 40 symbol (177 modules
+// and the quiet zone) at 20 pixels a module is already about 3700 pixels
+// wide, far beyond any screen; more only exhausts memory.
+const MaxModulePixels = 20
+
+// MaxFrames bounds an animated sequence: a 10 MiB payload at the densest
+// fragment size is about 7500 fragments, and a runaway count would only
+// fill the disk.
+const MaxFrames = 20000
+
 // MaxFragmentBytes bounds the density: beyond this a frame would need a QR
 // version above 40.
 const MaxFragmentBytes = 1400
@@ -130,6 +141,15 @@ func NewSequence(f ur.File, opts Options) (*Sequence, error) {
 	opts = opts.withDefaults()
 	if opts.FragmentBytes < 20 || opts.FragmentBytes > MaxFragmentBytes {
 		return nil, fmt.Errorf("qr: fragment size %d bytes is outside 20..%d", opts.FragmentBytes, MaxFragmentBytes)
+	}
+	if opts.ModulePixels > MaxModulePixels {
+		return nil, fmt.Errorf("qr: %d pixels per module is outside 1..%d", opts.ModulePixels, MaxModulePixels)
+	}
+	if opts.Frames > MaxFrames {
+		return nil, fmt.Errorf("qr: %d frames is outside 0..%d", opts.Frames, MaxFrames)
+	}
+	if math.IsNaN(opts.FPS) || math.IsInf(opts.FPS, 0) || opts.FPS < 0 || opts.FPS > 60 {
+		return nil, fmt.Errorf("qr: %v frames per second is outside 0..60", opts.FPS)
 	}
 	u, err := ur.FileUR(f)
 	if err != nil {
@@ -274,9 +294,14 @@ func WriteDir(dir string, f ur.File, opts Options) (*Summary, error) {
 	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("qr: reading output directory: %w", err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("qr: creating output directory: %w", err)
+	// The frames are written into a staging folder next to dir and moved
+	// into place together: a full disk or a kill leaves no partial set
+	// that a receiver could half-read.
+	stage, err := safefile.Stage(dir)
+	if err != nil {
+		return nil, fmt.Errorf("qr: %w", err)
 	}
+	defer stage.Abort()
 	// Progress runs over two passes: making (and read-checking) the
 	// frames, then writing them.
 	seqOpts := opts
@@ -306,21 +331,21 @@ func WriteDir(dir string, f ur.File, opts Options) (*Summary, error) {
 		if err := png.Encode(&buf, img); err != nil {
 			return nil, err
 		}
-		name := filepath.Join(dir, fmt.Sprintf("frame-%04d.png", i+1))
+		name := filepath.Join(stage.Path(), fmt.Sprintf("frame-%04d.png", i+1))
 		if err := safefile.Write(name, buf.Bytes()); err != nil {
 			return nil, err
 		}
-		sum.Files = append(sum.Files, name)
+		sum.Files = append(sum.Files, filepath.Join(dir, filepath.Base(name)))
 		if opts.Progress != nil {
 			opts.Progress(len(s.Parts)+i+1, total)
 		}
 	}
 	text := strings.Join(s.Parts, "\n") + "\n"
-	name := filepath.Join(dir, "parts.txt")
+	name := filepath.Join(stage.Path(), "parts.txt")
 	if err := safefile.Write(name, []byte(text)); err != nil {
 		return nil, err
 	}
-	sum.Files = append(sum.Files, name)
+	sum.Files = append(sum.Files, filepath.Join(dir, filepath.Base(name)))
 	captions := make([]string, len(images))
 	for i := range images {
 		captions[i] = caption(f, s, i)
@@ -329,20 +354,23 @@ func WriteDir(dir string, f ur.File, opts Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	name = filepath.Join(dir, "page.png")
+	name = filepath.Join(stage.Path(), "page.png")
 	if err := safefile.Write(name, pagePNG); err != nil {
 		return nil, err
 	}
-	sum.Files = append(sum.Files, name)
+	sum.Files = append(sum.Files, filepath.Join(dir, filepath.Base(name)))
 	pdf, err := pagePDF(images, captions, f, s)
 	if err != nil {
 		return nil, err
 	}
-	name = filepath.Join(dir, "page.pdf")
+	name = filepath.Join(stage.Path(), "page.pdf")
 	if err := safefile.Write(name, pdf); err != nil {
 		return nil, err
 	}
-	sum.Files = append(sum.Files, name)
+	sum.Files = append(sum.Files, filepath.Join(dir, filepath.Base(name)))
+	if err := stage.Commit(); err != nil {
+		return nil, fmt.Errorf("qr: %w", err)
+	}
 	if opts.Progress != nil {
 		opts.Progress(total, total)
 	}

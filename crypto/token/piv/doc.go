@@ -66,18 +66,18 @@
 //
 // # Virtual cards
 //
-// Cards in readers whose names start with Options.DrillReaders ("Virtual
-// PCD", vsmartcard's vpcd, by default) are Custodian's virtual YubiKey:
-// they are listed as "virtual YubiKey, DRILL" with Drill set.
+// The virtual YubiKeys a drill made are named by their serial numbers in
+// Options.DrillSerials: they are listed as "virtual YubiKey, DRILL" with
+// Drill set. Reader names decide nothing (the rig's readers are named like
+// a YubiKey's, as ykcs11 requires).
 //
 // # Tests
 //
 // The card suite (suite_test.go, recovery_test.go) runs against the
-// virtual YubiKey (crypto/token/virtualpiv) through a real pcscd with vpcd
-// readers (packages pcscd and vsmartcard-vpcd); without them it skips,
-// except under CI=true, where it fails. Until the virtual-card rig is in
-// the tree, that wiring (virtual_test.go) is behind the build tag
-// custodian_virtualpiv. Tests without a card cover the framing, TLVs,
+// virtual YubiKey (internal/testinfra/virtualpiv) through a real pcscd
+// with vpcd readers (packages pcscd and vsmartcard-vpcd; the rig in
+// internal/testinfra/virtualpiv/rig); without them it skips, except under
+// CI=true, where it fails. Tests without a card cover the framing, TLVs,
 // PIN-status mapping, validation and attestation parsing.
 //
 // The same suite runs against a real YubiKey with
