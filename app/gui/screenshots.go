@@ -66,6 +66,9 @@ func (s *shell) screenshotTour(dir string) error {
 	if err := snap("03-activation-setup.png", s.activationSetup); err != nil {
 		return err
 	}
+	if err := s.qrTour(snap); err != nil {
+		return err
+	}
 
 	// The drill's second custodian, with the first one enrolled the way
 	// the wizard's button does it.
