@@ -276,7 +276,7 @@ func (w *activationWizard) exceptionDialog(c *ceremony.Custodian) {
 	reason := widget.NewEntry()
 	approver := widget.NewEntry()
 	approver.SetText(w.a.Config().Witness)
-	dialog.ShowForm("Skip "+c.Name+"'s self-test", "Record exception", "Back", []*widget.FormItem{
+	w.s.showForm("Skip "+c.Name+"'s self-test", "Record exception", "Back", []*widget.FormItem{
 		widget.NewFormItem("Why", reason), widget.NewFormItem("Approved by", approver)}, func(ok bool) {
 		if !ok {
 			return
@@ -286,7 +286,7 @@ func (w *activationWizard) exceptionDialog(c *ceremony.Custodian) {
 			return
 		}
 		w.render()
-	}, w.s.win)
+	})
 }
 
 func (w *activationWizard) proveScreen() {
@@ -336,7 +336,7 @@ func signOffDialog(s *shell, witness string, signOff func(string, bool, string) 
 	name.SetText(witness)
 	disagree := widget.NewCheck("I do not agree with the record", nil)
 	note := widget.NewMultiLineEntry()
-	dialog.ShowForm("Witness sign-off", "Sign off", "Back", []*widget.FormItem{
+	s.showForm("Witness sign-off", "Sign off", "Back", []*widget.FormItem{
 		widget.NewFormItem("Witness", name), widget.NewFormItem("", disagree), widget.NewFormItem("Note", note)}, func(ok bool) {
 		if !ok {
 			return
@@ -346,5 +346,5 @@ func signOffDialog(s *shell, witness string, signOff func(string, bool, string) 
 			return
 		}
 		then()
-	}, s.win)
+	})
 }

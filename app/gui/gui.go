@@ -44,10 +44,15 @@ type Options struct {
 func Run(id Identity, opts Options) {
 	a := app.NewWithID(AppID)
 	a.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon))
+	applyTheme(a, savedTheme(a))
 	w := a.NewWindow("Custodian")
 	s := newShell(a, w, id, opts)
 	s.home()
-	w.Resize(fyne.NewSize(1280, 800))
+	w.Resize(savedSize(a))
+	// The size is remembered in the preferences (the user's configuration
+	// folder); where that folder is not writable Fyne logs it and the
+	// next start opens at the default size.
+	w.SetOnClosed(func() { saveSize(a, w.Canvas().Size()) })
 	w.SetMaster()
 	tour := s.startScreenshotTour()
 	w.ShowAndRun()
@@ -57,6 +62,34 @@ func Run(id Identity, opts Options) {
 			os.Exit(1)
 		}
 	}
+}
+
+// Window sizes: the default, and the smallest the screens are made for
+// (every screen fits it without being cut off; taller content scrolls).
+var (
+	defaultSize = fyne.NewSize(1280, 800)
+	minimumSize = fyne.NewSize(1024, 768)
+)
+
+const prefWidth, prefHeight = "window.width", "window.height"
+
+// savedSize is the window size of the last session, or the default.
+func savedSize(a fyne.App) fyne.Size {
+	p := a.Preferences()
+	w := float32(p.FloatWithFallback(prefWidth, float64(defaultSize.Width)))
+	h := float32(p.FloatWithFallback(prefHeight, float64(defaultSize.Height)))
+	if w < 200 || h < 200 || w > 16384 || h > 16384 {
+		return defaultSize
+	}
+	return fyne.NewSize(w, h)
+}
+
+func saveSize(a fyne.App, size fyne.Size) {
+	if size.Width < 200 || size.Height < 200 {
+		return
+	}
+	a.Preferences().SetFloat(prefWidth, float64(size.Width))
+	a.Preferences().SetFloat(prefHeight, float64(size.Height))
 }
 
 func newShell(a fyne.App, w fyne.Window, id Identity, opts Options) *shell {

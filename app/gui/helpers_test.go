@@ -214,15 +214,19 @@ func (h *harness) press(label string) {
 }
 
 // describe lists the screen for failure messages.
-func (h *harness) describe() string {
+func (h *harness) describe() (out string) {
+	h.locked(func() { out = h.describeLocked() })
+	return out
+}
+
+// describeLocked is describe with the lock held.
+func (h *harness) describeLocked() string {
 	var b strings.Builder
-	h.locked(func() {
-		for _, s := range h.texts() {
-			if s = strings.TrimSpace(s); s != "" {
-				fmt.Fprintf(&b, "  %s\n", s)
-			}
+	for _, s := range h.texts() {
+		if s = strings.TrimSpace(s); s != "" {
+			fmt.Fprintf(&b, "  %s\n", s)
 		}
-	})
+	}
 	return b.String()
 }
 

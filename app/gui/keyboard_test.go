@@ -1,10 +1,13 @@
 package gui
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 )
 
@@ -28,6 +31,9 @@ func TestSetupScreensByKeyboard(t *testing.T) {
 				e := h.entry(placeholder)
 				if e == nil {
 					t.Fatalf("no field %q", placeholder)
+				}
+				if i == 0 {
+					h.waitFocused(e)
 				}
 				h.locked(func() {
 					if h.canvas().Focused() != fyne.Focusable(e) {
@@ -54,5 +60,100 @@ func TestSetupScreensByKeyboard(t *testing.T) {
 				t.Errorf("Tab does not reach %q after the fields", c.button)
 			})
 		})
+	}
+}
+
+// waitFocused waits for f to have the focus: screens and dialogs focus
+// their first field once the key event that opened them is over.
+func (h *harness) waitFocused(f fyne.Focusable) {
+	h.t.Helper()
+	h.waitFor("the focus", func() (ok bool) {
+		h.locked(func() { ok = h.canvas().Focused() == f })
+		return ok
+	})
+}
+
+// pressAsDriver presses Space on the focused button the way the desktop
+// driver delivers it: the key press to the focused widget, then the typed
+// character to whatever has the focus by then.
+func (h *harness) pressAsDriver(label string) {
+	h.t.Helper()
+	h.waitFor(fmt.Sprintf("button %q", label), func() bool { return h.button(label) != nil })
+	h.locked(func() {
+		for i := 0; i < 80; i++ {
+			if b, ok := h.canvas().Focused().(*widget.Button); ok && strings.HasPrefix(b.Text, label) {
+				b.TypedKey(&fyne.KeyEvent{Name: fyne.KeySpace})
+				if f := h.canvas().Focused(); f != nil {
+					f.TypedRune(' ')
+				}
+				return
+			}
+			test.FocusNext(h.canvas())
+		}
+		h.t.Fatalf("Tab never reaches %q", label)
+	})
+}
+
+// Space on a button that changes the screen presses the button and
+// nothing else: the next screen's first field gets the focus, empty.
+func TestSpaceOnAButtonDoesNotTypeIntoTheNextScreen(t *testing.T) {
+	h := newHarness(t)
+	h.pressAsDriver("Start activation")
+	h.waitShows("Activation — set-up")
+	e := h.entry("Managed HSM name")
+	h.waitFocused(e)
+	h.locked(func() {
+		if e.Text != "" {
+			t.Errorf("the Space that pressed the button was typed into the next field: %q", e.Text)
+		}
+	})
+}
+
+// A dialog opened with Space has the cursor in its first field, the field
+// is empty, and the dialog is wide enough to read what is typed.
+func TestDialogsFocusTheirFirstFieldAndAreWide(t *testing.T) {
+	h := newHarness(t)
+	h.startDrill(h.press)
+	h.pressAsDriver("Record an exception")
+	h.waitShows("Exception")
+	e := h.entry("what deviated from the script")
+	h.waitFocused(e)
+	h.locked(func() {
+		if e.Text != "" {
+			t.Errorf("the Space typed into the dialog: %q", e.Text)
+		}
+		if w := e.Size().Width; w < 300 {
+			t.Errorf("the exception field is %.0f px wide", w)
+		}
+	})
+}
+
+// The theme switch on Home changes the theme and remembers the choice.
+func TestThemeSwitch(t *testing.T) {
+	h := newHarness(t)
+	var sel *widget.Select
+	h.locked(func() {
+		for _, o := range h.all() {
+			if s, ok := o.(*widget.Select); ok && len(s.Options) == 3 && s.Options[0] == ThemeSystem {
+				sel = s
+			}
+		}
+	})
+	if sel == nil {
+		t.Fatal("Home has no theme switch")
+	}
+	for _, c := range []struct {
+		choice string
+		want   fyne.ThemeVariant
+	}{{ThemeDark, theme.VariantDark}, {ThemeLight, theme.VariantLight}} {
+		h.locked(func() { sel.SetSelected(c.choice) })
+		th := h.app.Settings().Theme()
+		bg := th.Color(theme.ColorNameBackground, 99)
+		if bg != theme.DefaultTheme().Color(theme.ColorNameBackground, c.want) {
+			t.Errorf("%s: background %v", c.choice, bg)
+		}
+		if got := savedTheme(h.app); got != c.choice {
+			t.Errorf("remembered %q, want %q", got, c.choice)
+		}
 	}
 }

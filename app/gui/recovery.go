@@ -203,14 +203,14 @@ func (w *recoveryWizard) custodianScreen() {
 		reason := widget.NewEntry()
 		approver := widget.NewEntry()
 		approver.SetText(w.cfg.Witness)
-		dialog.ShowForm("Skip "+name.Text, "Record exception", "Back", []*widget.FormItem{
+		w.s.showForm("Skip "+name.Text, "Record exception", "Back", []*widget.FormItem{
 			widget.NewFormItem("Why", reason), widget.NewFormItem("Approved by", approver)}, func(ok bool) {
 			if ok {
 				if err := w.r.SkipCustodian(name.Text, reason.Text, approver.Text); err != nil {
 					dialog.ShowError(err, w.s.win)
 				}
 			}
-		}, w.s.win)
+		})
 	})
 	build := widget.NewButtonWithIcon("Build the restore blob", theme.ConfirmIcon(), func() {
 		blob, err := w.r.BuildBlob(rand.Reader)

@@ -40,6 +40,51 @@ type shell struct {
 	// leave, when set, is called once when the current screen is
 	// replaced: a screen that animates or scans stops there.
 	leave func()
+	// screenGen counts screens shown, so a focus scheduled for one screen
+	// is not applied to the next.
+	screenGen int
+}
+
+// focusSoon gives f the focus once the key event being handled is over.
+// A person who presses Space on a button that changes the screen must not
+// have that Space typed into the next screen's first field: the driver
+// delivers the key press (which presses the button) and then the typed
+// character to whatever is focused by then. Focusing through the event
+// queue lets the character go by first.
+func (s *shell) focusSoon(f fyne.Focusable) {
+	gen := s.screenGen
+	c := s.win.Canvas()
+	go s.do(func() {
+		if s.screenGen == gen {
+			c.Focus(f)
+		}
+	})
+}
+
+// focusDialogSoon focuses the first field of a dialog just shown (see
+// focusSoon), unless the screen changed meanwhile.
+func (s *shell) focusDialogSoon(items []*widget.FormItem) {
+	for _, it := range items {
+		if f := firstFocusable(it.Widget); f != nil {
+			s.focusSoon(f)
+			return
+		}
+	}
+}
+
+// dialogWidth keeps form dialogs wide enough to read what is typed in
+// them; Fyne sizes a dialog to its fields' minimum, about 70 px for an
+// empty entry.
+const dialogWidth = 560
+
+// showForm shows a form dialog wide enough to read and with the cursor in
+// its first field.
+func (s *shell) showForm(title, confirm, dismiss string, items []*widget.FormItem, cb func(bool)) dialog.Dialog {
+	d := dialog.NewForm(title, confirm, dismiss, items, cb, s.win)
+	d.Resize(fyne.NewSize(max(dialogWidth, d.MinSize().Width), d.MinSize().Height))
+	d.Show()
+	s.focusDialogSoon(items)
+	return d
 }
 
 // onLeave registers what to stop when the current screen is replaced.
@@ -111,13 +156,13 @@ func (s *shell) show(mode ceremony.Mode, title string, body fyne.CanvasObject) {
 	s.content.Objects = []fyne.CanvasObject{container.NewBorder(top, NewStatusBar(s.id), nil, nil,
 		watermark(mode, container.NewVScroll(container.NewPadded(body))))}
 	s.content.Refresh()
-	// Keyboard users start at the first field of each screen.
+	s.screenGen++
 	// Nothing of the previous screen may keep the focus: Space on a
 	// focused button that is no longer shown would still press it.
+	s.win.Canvas().Unfocus()
+	// Keyboard users start at the first field of each screen.
 	if f := firstFocusable(body); f != nil {
-		s.win.Canvas().Focus(f)
-	} else {
-		s.win.Canvas().Unfocus()
+		s.focusSoon(f)
 	}
 }
 
@@ -125,8 +170,9 @@ func (s *shell) home() {
 	s.left()
 	s.mode = ceremony.Production
 	s.wizard = nil
-	s.content.Objects = []fyne.CanvasObject{NewHomeWithActions(s.id, s.actions())}
+	s.content.Objects = []fyne.CanvasObject{newHome(s.id, s.actions(), s.themeSwitch())}
 	s.content.Refresh()
+	s.screenGen++
 	s.win.Canvas().Unfocus()
 }
 
@@ -170,6 +216,14 @@ func firstFocusable(o fyne.CanvasObject) fyne.Focusable {
 	return nil
 }
 
+// themeSwitch chooses the light, dark or the desktop's theme; the choice
+// is kept for the next start.
+func (s *shell) themeSwitch() fyne.CanvasObject {
+	sel := widget.NewSelect(themeChoices, func(choice string) { applyTheme(s.app, choice) })
+	sel.Selected = savedTheme(s.app)
+	return container.NewHBox(widget.NewLabel("Theme"), sel)
+}
+
 // twoColumns lays out label/value pairs.
 func twoColumns(objs ...fyne.CanvasObject) fyne.CanvasObject {
 	return container.New(layout.NewFormLayout(), objs...)
@@ -208,7 +262,7 @@ func (s *shell) exceptionButton(witness string, record func(what, approvedBy str
 		what.SetPlaceHolder("what deviated from the script")
 		by := widget.NewEntry()
 		by.SetText(witness)
-		dialog.ShowForm("Exception", "Record", "Back", []*widget.FormItem{
+		s.showForm("Exception", "Record", "Back", []*widget.FormItem{
 			widget.NewFormItem("What", what), widget.NewFormItem("Approved by", by)}, func(ok bool) {
 			if !ok {
 				return
@@ -218,7 +272,7 @@ func (s *shell) exceptionButton(witness string, record func(what, approvedBy str
 				return
 			}
 			dialog.ShowInformation("Exception recorded", "It is in the transcript and will be highlighted on the printed record.", s.win)
-		}, s.win)
+		})
 	})
 }
 

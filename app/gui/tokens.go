@@ -91,7 +91,7 @@ func (s *shell) tokensScreen() {
 // the new one, and changes it on the token.
 func (s *shell) changeCredential(m *token.Manager, tok token.Info, what string) {
 	current, next, again := widget.NewPasswordEntry(), widget.NewPasswordEntry(), widget.NewPasswordEntry()
-	dialog.ShowForm("Change "+what+" of "+tok.String(), "Change", "Cancel", []*widget.FormItem{
+	s.showForm("Change "+what+" of "+tok.String(), "Change", "Cancel", []*widget.FormItem{
 		widget.NewFormItem("Current "+what, current), widget.NewFormItem("New "+what, next), widget.NewFormItem("New "+what+" again", again)},
 		func(ok bool) {
 			if !ok {
@@ -117,7 +117,7 @@ func (s *shell) changeCredential(m *token.Manager, tok token.Info, what string) 
 					dialog.ShowInformation(what+" changed", "The "+what+" of "+tok.String()+" is changed.", s.win)
 				})
 			}()
-		}, s.win)
+		})
 }
 
 // enrollDialog generates a custodian key on the token outside a ceremony
@@ -133,7 +133,7 @@ func (s *shell) enrollDialog(m *token.Manager, tok token.Info) {
 	touch.SetSelected("never")
 	out := widget.NewEntry()
 	out.SetPlaceHolder("where to write the certificate (.cer)")
-	dialog.ShowForm("Enroll a custodian key on "+tok.String(), "Generate", "Cancel", []*widget.FormItem{
+	s.showForm("Enroll a custodian key on "+tok.String(), "Generate", "Cancel", []*widget.FormItem{
 		widget.NewFormItem("Custodian", name), widget.NewFormItem("Ceremony", ceremonyID), widget.NewFormItem("Key size", bits),
 		widget.NewFormItem("Slot (YubiKey)", slot), widget.NewFormItem("Touch (YubiKey)", touch), widget.NewFormItem("Certificate file", out)},
 		func(ok bool) {
@@ -159,7 +159,7 @@ func (s *shell) enrollDialog(m *token.Manager, tok token.Info) {
 					dialog.ShowInformation("Key enrolled", fmt.Sprintf("%s\ncertificate written to %s\nSHA-256 %s\n%s\n\n%s", enr.Ref, path, fp.GroupedHex(), fp.WordString(), attestationText(enr.Attestation)), s.win)
 				})
 			}()
-		}, s.win)
+		})
 }
 
 // attestDialog shows the evidence that a token's key was generated on it.
@@ -169,7 +169,7 @@ func (s *shell) attestDialog(m *token.Manager, tok token.Info) {
 	if tok.Kind == token.KindYubiKey {
 		ref.SetText(tok.Ref.With("slot", "9d").String())
 	}
-	dialog.ShowForm("Attestation", "Check", "Cancel", []*widget.FormItem{widget.NewFormItem("Key", ref)}, func(ok bool) {
+	s.showForm("Attestation", "Check", "Cancel", []*widget.FormItem{widget.NewFormItem("Key", ref)}, func(ok bool) {
 		if !ok {
 			return
 		}
@@ -189,7 +189,7 @@ func (s *shell) attestDialog(m *token.Manager, tok token.Info) {
 				dialog.ShowInformation("Attestation of "+r, attestationText(att), s.win)
 			})
 		}()
-	}, s.win)
+	})
 }
 
 func attestationText(a *token.Attestation) string {
