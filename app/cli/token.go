@@ -136,19 +136,19 @@ func cmdTokenList(env *Env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	m := ceremony.Tokens()
-	infos, errs := m.List(context.Background())
+	choices, errs := ceremony.ListTokenChoices(context.Background(), ceremony.Tokens())
 	for _, err := range errs {
 		fmt.Fprintln(env.Stderr, "note:", err)
 	}
-	if len(infos) == 0 {
+	if len(choices) == 0 {
 		fmt.Fprintln(env.Stdout, "no tokens found: insert a YubiKey or configure a PKCS#11 module (CUSTODIAN_PKCS11_MODULE)")
 		return nil
 	}
-	for _, in := range infos {
-		fmt.Fprintf(env.Stdout, "%s\n  ref: %s\n", in, in.Ref)
-		if h, err := m.Health(context.Background(), in.Ref.String(), token.OpenOptions{}); err == nil {
-			fmt.Fprintf(env.Stdout, "  PIN retries: %d  default PIN: %s  default PUK: %s  default management key: %s\n", h.PINRetries, h.DefaultPIN, h.DefaultPUK, h.DefaultManagementKey)
+	// The same rows the GUI's token pickers show.
+	for _, c := range choices {
+		fmt.Fprintf(env.Stdout, "%s\n  %s\n  ref: %s\n", c.Title(), c.Detail(), c.Ref)
+		if h := c.Health; h != nil {
+			fmt.Fprintf(env.Stdout, "  PUK tries left: %s  default PIN: %s  default PUK: %s  default management key: %s\n", c.PUKTries, h.DefaultPIN, h.DefaultPUK, h.DefaultManagementKey)
 			if len(h.FreeSlots) > 0 {
 				fmt.Fprintf(env.Stdout, "  free slots: %v\n", h.FreeSlots)
 			}

@@ -66,24 +66,13 @@ func (w *activationWizard) enrollScreen() {
 	title := fmt.Sprintf("Activation — custodian %d of %d", k, n)
 	name := widget.NewEntry()
 	name.SetPlaceHolder("custodian's full name")
-	refEntry := widget.NewEntry()
-	tokenChoice := widget.NewSelect(nil, func(s string) { refEntry.SetText(s) })
+	ref := ""
 	if w.session != nil {
-		refEntry.SetText(w.session.Tokens.Ref(k - 1))
+		ref = w.session.Tokens.Ref(k - 1)
 		name.SetText(fmt.Sprintf("Custodian %d", k))
-	} else {
-		tokenChoice.PlaceHolder = "choose the custodian's token"
-		go func() {
-			infos, _ := w.tokens.List(context.Background())
-			var refs []string
-			for _, i := range infos {
-				if i.Ref != nil {
-					refs = append(refs, i.Ref.String())
-				}
-			}
-			w.s.do(func() { tokenChoice.Options = refs; tokenChoice.Refresh() })
-		}()
 	}
+	picker := w.s.newTokenPicker(w.tokens, ref)
+	refEntry := picker.Ref
 	bits := widget.NewSelect([]string{"2048", "3072", "4096"}, nil)
 	bits.SetSelected("2048")
 	status := widget.NewLabel("")
@@ -94,6 +83,7 @@ func (w *activationWizard) enrollScreen() {
 	enroll = widget.NewButtonWithIcon("Generate the key on the token", theme.ConfirmIcon(), func() {
 		b, _ := strconv.Atoi(bits.Selected)
 		enroll.Disable()
+		picker.paused.Store(true)
 		progress.Show()
 		ref, who := refEntry.Text, name.Text
 		idx := k - 1
@@ -102,6 +92,7 @@ func (w *activationWizard) enrollScreen() {
 			req := token.EnrollRequest{Bits: b, Progress: func(stage string) { w.s.do(func() { status.SetText(stage) }) }}
 			c, err := w.a.Enroll(context.Background(), who, ref, req, opts)
 			w.s.do(func() {
+				picker.paused.Store(false)
 				progress.Hide()
 				enroll.Enable()
 				if err != nil {
@@ -120,12 +111,13 @@ func (w *activationWizard) enrollScreen() {
 	enroll.Importance = widget.HighImportance
 	form := widget.NewForm(
 		widget.NewFormItem("Name", name),
-		widget.NewFormItem("Token", container.NewVBox(tokenChoice, refEntry)),
+		widget.NewFormItem("Token", picker.box),
 		widget.NewFormItem("Key size", bits),
 	)
 	intro := widget.NewLabel(fmt.Sprintf("Custodian %d of %d: insert your token, then generate your key on it. The private key never leaves the token.", k, n))
 	intro.Wrapping = fyne.TextWrapWord
 	w.s.show(w.mode(), title, container.NewVBox(intro, form, enroll, progress, status, w.enrolledList(), w.cancelButton()))
+	w.s.startPicker(picker, w.session)
 }
 
 // openOptions are the token options for custodian i: drill PINs are
@@ -265,7 +257,10 @@ func (w *activationWizard) selfTestScreen() {
 			}()
 		})
 		skip := widget.NewButton("Skip (exception)", func() { w.exceptionDialog(c) })
-		list.Add(container.NewBorder(nil, nil, nil, skip, open))
+		// The token by name, so the right one is inserted.
+		tok := widget.NewLabel("token: " + ceremony.DescribeToken(c.Token, nil, nil).Title())
+		tok.Wrapping = fyne.TextWrapWord
+		list.Add(container.NewBorder(nil, tok, nil, skip, open))
 	}
 	intro := widget.NewLabel("Each custodian opens their own share on their token: it proves the token, the PIN and the share all work. Nothing secret is shown.")
 	intro.Wrapping = fyne.TextWrapWord

@@ -115,7 +115,13 @@ func (s *shell) actions() map[string]func() {
 }
 
 // productionTokens serves YubiKeys, PKCS#11 tokens and key files.
-func (s *shell) productionTokens() *token.Manager { return ceremony.Tokens() }
+// (Tests give the shell a manager of drill tokens instead.)
+func (s *shell) productionTokens() *token.Manager {
+	if s.tokens != nil {
+		return s.tokens
+	}
+	return ceremony.Tokens()
+}
 
 // recorder opens the transcript of a new ceremony in dir.
 func (s *shell) recorder(dir string, mode ceremony.Mode, kind, ceremonyID, hsm string) (ceremony.Recorder, error) {

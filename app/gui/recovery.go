@@ -162,18 +162,22 @@ func (w *recoveryWizard) custodianScreen() {
 	bar.TextFormatter = func() string { return fmt.Sprintf("%d of %d shares", k, m) }
 	name := widget.NewEntry()
 	name.SetPlaceHolder("custodian's name")
-	ref := widget.NewEntry()
-	ref.SetPlaceHolder("token reference, e.g. yubikey:serial=…;slot=9d")
 	next := len(w.r.Custodians())
+	initial := ""
+	manager := w.s.productionTokens()
 	if w.session != nil {
 		name.SetText(fmt.Sprintf("Custodian %d", next+1))
-		ref.SetText(w.session.Tokens.Ref(next))
+		initial = w.session.Tokens.Ref(next)
+		manager = w.session.Tokens.Manager()
 	}
+	picker := w.s.newTokenPicker(manager, initial)
+	ref := picker.Ref
 	status := widget.NewLabel("")
 	status.Wrapping = fyne.TextWrapWord
 	var open *widget.Button
 	open = widget.NewButtonWithIcon("Open my share on my token", theme.LoginIcon(), func() {
 		open.Disable()
+		picker.paused.Store(true)
 		who, r := name.Text, ref.Text
 		opts := token.OpenOptions{PIN: w.s.pinPrompt(), Touch: w.s.touchPrompt()}
 		if w.session != nil {
@@ -188,6 +192,7 @@ func (w *recoveryWizard) custodianScreen() {
 		go func() {
 			c, err := w.r.OpenShare(context.Background(), who, r, opts)
 			w.s.do(func() {
+				picker.paused.Store(false)
 				open.Enable()
 				if err != nil {
 					status.SetText(err.Error())
@@ -232,8 +237,9 @@ func (w *recoveryWizard) custodianScreen() {
 	intro := widget.NewLabel("One custodian at a time: insert your token, enter your PIN, open your share. Your share never leaves this machine's memory and is wiped when the blob is built.")
 	intro.Wrapping = fyne.TextWrapWord
 	w.s.show(w.cfg.Mode, title, container.NewVBox(intro, bar,
-		widget.NewForm(widget.NewFormItem("Name", name), widget.NewFormItem("Token", ref)),
+		widget.NewForm(widget.NewFormItem("Name", name), widget.NewFormItem("Token", picker.box)),
 		container.NewHBox(open, skip), opened, build, status, w.cancelButton()))
+	w.s.startPicker(picker, w.session)
 }
 
 func (w *recoveryWizard) exportScreen() {

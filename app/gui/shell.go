@@ -15,6 +15,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/custodian-hsm/custodian/ceremony"
+	"github.com/custodian-hsm/custodian/crypto/token"
 )
 
 // shell is the window's frame: a mode banner, the current screen, and the
@@ -43,6 +44,8 @@ type shell struct {
 	// screenGen counts screens shown, so a focus scheduled for one screen
 	// is not applied to the next.
 	screenGen int
+	// tokens, when set (tests), replaces the production token manager.
+	tokens *token.Manager
 }
 
 // focusSoon gives f the focus once the key event being handled is over.
@@ -87,8 +90,17 @@ func (s *shell) showForm(title, confirm, dismiss string, items []*widget.FormIte
 	return d
 }
 
-// onLeave registers what to stop when the current screen is replaced.
-func (s *shell) onLeave(f func()) { s.leave = f }
+// onLeave registers what to stop when the current screen is replaced
+// (several may be registered; all run).
+func (s *shell) onLeave(f func()) {
+	prev := s.leave
+	s.leave = func() {
+		if prev != nil {
+			prev()
+		}
+		f()
+	}
+}
 
 // left runs and clears the current screen's leave hook.
 func (s *shell) left() {
