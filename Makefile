@@ -9,6 +9,9 @@ RUNTIME_PACKAGES := gcc pkg-config libgl1-mesa-dev libgl1-mesa-dri xorg-dev libx
 # over TCP: it belongs on development and CI machines, never on a ceremony
 # machine (see README, "Security notes").
 TEST_PACKAGES := softhsm2 vsmartcard-vpcd xvfb xauth openssl dosfstools e2fsprogs mount util-linux poppler-utils
+# Yubico's and OpenSC's own tools, run against the virtual YubiKey so that
+# it cannot drift from a real one (internal/testinfra/virtualpiv/rig).
+TEST_PACKAGES += yubikey-manager yubico-piv-tool opensc ykcs11
 
 GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 export PATH := $(dir $(GO)):$(PATH)
@@ -16,7 +19,35 @@ FUZZTIME ?= 30s
 BIN := bin/custodian
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps test-deps build run test vet fmt-check bench fuzz screenshots package clean
+# ---- Reproducible build settings (release) --------------------------------
+# Every input that changes the binary's bytes is pinned here, so that
+# anyone who builds the same commit with the same toolchain on the same
+# Debian release gets the same SHA-256 (`make reproduce` checks it):
+# - the Go toolchain: go.mod's toolchain line (release targets refuse another);
+# - -trimpath: no folder names of the build machine in the binary;
+# - -buildvcs=false, chosen explicitly: Go's VCS stamping depends on how the
+#   checkout was made (a tarball has none, a dirty tree says "modified"),
+#   and machines differ in their GOFLAGS default. The commit goes in
+#   through -ldflags instead, where it is plain to see;
+# - -ldflags: the version (FyneApp.toml's), the commit, whether tracked
+#   files were modified, and -s -w (no symbol table or DWARF: they carry
+#   C compiler paths and are not needed to run);
+# - cgo: the C compiler and its flags (the defaults, written out so that
+#   a user's CGO_CFLAGS cannot leak in), target OS/arch/microarchitecture;
+# - GOFLAGS is emptied for the build so nothing in the environment adds flags.
+VERSION := $(shell sed -n 's/^[[:space:]]*Version[[:space:]]*=[[:space:]]*"\(.*\)"/\1/p' FyneApp.toml)
+COMMIT := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+MODIFIED := $(shell git diff --quiet HEAD -- 2>/dev/null && echo false || echo true)
+GO_TOOLCHAIN := $(shell sed -n 's/^toolchain[[:space:]]*//p' go.mod)
+IDENTITY_PKG := github.com/custodian-hsm/custodian/ceremony/identity
+GO_LDFLAGS := -s -w -X $(IDENTITY_PKG).version=$(VERSION) -X $(IDENTITY_PKG).commit=$(COMMIT) -X $(IDENTITY_PKG).modified=$(MODIFIED)
+GO_BUILD_ENV := GOFLAGS= CGO_ENABLED=1 CC=gcc CXX=g++ CGO_CFLAGS="-O2 -g" CGO_CPPFLAGS= \
+  CGO_CXXFLAGS="-O2 -g" CGO_LDFLAGS="-O2 -g" GOOS=linux GOARCH=amd64 GOAMD64=v1 GOEXPERIMENT=
+GO_BUILD := $(GO_BUILD_ENV) $(GO) build -trimpath -buildvcs=false -mod=readonly -ldflags "$(GO_LDFLAGS)"
+# ---- end of reproducible build settings -----------------------------------
+
+.PHONY: all deps test-deps build run test vet fmt-check bench fuzz screenshots package clean build-drill production-check
+.PHONY: release release-binary reproduce check-toolchain deb deb-test image image-test
 
 all: build
 
@@ -42,22 +73,48 @@ test-deps: deps
 	$(call apt_install,$(TEST_PACKAGES))
 
 build: deps
-	$(GO) build -trimpath -o $(BIN) .
+	$(GO_BUILD) -o $(BIN) .
 
 run: build
 	./$(BIN)
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags $(DRILL_TAGS) ./...
+
+# --- Drill build and production-build checks (issue 9, item 5) ----------
+# The untagged build (`go build .`, make build) is the production binary:
+# no virtual YubiKey, no pcscd rig, no testing package, no Fyne test
+# driver, no screenshot tour. The drill build adds the virtual YubiKeys
+# (drill --tokens vcard) and the screenshot tour, and says DRILL BUILD in
+# its status bar and in `custodian version`.
+DRILL_TAGS := drillbuild
+DRILL_BIN := bin/custodian-drill
+build-drill: deps
+	$(GO_BUILD) -tags $(DRILL_TAGS) -o $(DRILL_BIN) .
+
+# The test suite runs in the drill build (it drills with virtual
+# YubiKeys); this checks the production build: it compiles, links no test
+# code (depscheck reads `go list -deps .`), and the tests that differ
+# between the builds (names matching PRODUCTION_TESTS) pass without the tag.
+PRODUCTION_TESTS := Build|MainScreens
+PRODUCTION_TEST_PKGS := ./ceremony/ ./ceremony/identity/ ./app/cli/ ./app/gui/
+production-check: deps
+	$(GO) build -trimpath -o /dev/null .
+	$(GO) run ./internal/testinfra/depscheck
+	$(GO) test -count=1 -run '$(PRODUCTION_TESTS)' $(PRODUCTION_TEST_PKGS)
+# --- end of the drill build block ----------------------------------------
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
 # Every test, real components included (SoftHSM2, pcscd with the virtual
-# PIV card, Xvfb). CI=true turns "component missing" skips into failures.
-test: test-deps fmt-check vet screenshots
-	$(GO) test -count=1 -timeout 25m ./...
+# PIV card, Yubico's and OpenSC's tools, Xvfb), in the drill build; then
+# production-check for the untagged build. CI=true turns "component
+# missing" skips into failures.
+test: test-deps fmt-check vet production-check screenshots
+	$(GO) test -count=1 -timeout 25m -tags $(DRILL_TAGS) ./...
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
@@ -70,18 +127,19 @@ fuzz: deps
 	  done; \
 	done
 
-# Screenshots of the main screens, taken by the real binary under a
-# private Xvfb (xvfb-run -a picks a free display and stops it afterwards).
+# Screenshots of the main screens, taken by the real drill-build binary
+# (the tour is in the drill build only) under a private Xvfb (xvfb-run
+# -a picks a free display and stops it afterwards).
 # The GUI itself visits the screens (CUSTODIAN_SCREENSHOTS=DIR) and quits,
 # refusing blank captures; the check below fails on a missing or blank
 # picture. Mesa's llvmpipe reads back blank captures under Xvfb, softpipe
 # does not, hence GALLIUM_DRIVER.
 SCREENSHOTS_DIR := screenshots
 SCREENSHOT_FILES := 01-home 02-drill-setup 03-activation-setup 04-drill-activation-enroll 05-recovery-setup 06-drill-recovery-confirm
-screenshots: test-deps build
+screenshots: test-deps build-drill
 	@rm -rf $(SCREENSHOTS_DIR)
 	GALLIUM_DRIVER=softpipe CUSTODIAN_SCREENSHOTS=$(SCREENSHOTS_DIR) timeout 150 \
-	  xvfb-run -a -s "-screen 0 1280x1024x24" ./$(BIN)
+	  xvfb-run -a -s "-screen 0 1280x1024x24" ./$(DRILL_BIN)
 	@for f in $(SCREENSHOT_FILES); do \
 	  p=$(SCREENSHOTS_DIR)/$$f.png; \
 	  [ -f $$p ] || { echo "make: screenshot $$p is missing"; exit 1; }; \
@@ -108,3 +166,74 @@ package: build
 
 clean:
 	rm -rf bin dist screenshots
+
+# ---- Release: dist/ (release) ---------------------------------------------
+# `make release` builds the production binary with the pinned settings
+# above and writes next to it its SHA-256 (sha256sum format), the same as
+# Bytewords (as the status bar shows it), a CycloneDX SBOM of every module
+# compiled in (from the binary's own build information), and SHA256SUMS
+# over all of them with names relative to dist/ (`cd dist && sha256sum -c
+# SHA256SUMS`). It neither runs the tests nor builds the image.
+RELEASE_NAME := custodian-$(VERSION)-linux-amd64
+RELEASE_BIN := dist/$(RELEASE_NAME)
+RELEASE_FILES := $(RELEASE_NAME) $(RELEASE_NAME).sha256 $(RELEASE_NAME).words $(RELEASE_NAME).cdx.json
+TOOLS := bin/tools
+# CycloneDX's own generator, from the Go module proxy at a pinned version;
+# its "bin" mode reads what `go version -m` reads, so it needs no network
+# once installed. No serial number or timestamp: the SBOM is reproducible too.
+CYCLONEDX := github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@v1.10.0
+
+check-toolchain:
+	@v=$$($(GO) env GOVERSION); [ "$$v" = "$(GO_TOOLCHAIN)" ] || { \
+	  echo "make: release builds need $(GO_TOOLCHAIN) (go.mod's toolchain line), this go is $$v:" \
+	       "install $(GO_TOOLCHAIN), or let Go fetch it (GOTOOLCHAIN=auto)" >&2; exit 1; }
+
+# Only the binary: what `make reproduce` builds in its fresh clone.
+release-binary: deps check-toolchain
+	@mkdir -p dist
+	@[ "$(MODIFIED)" = false ] || echo "make: warning: tracked files differ from $(COMMIT): this binary is marked modified and no clean clone reproduces it" >&2
+	$(GO_BUILD) -o $(RELEASE_BIN).tmp . && mv -f $(RELEASE_BIN).tmp $(RELEASE_BIN)
+
+release: release-binary
+	@test -x $(TOOLS)/cyclonedx-gomod || GOBIN=$(CURDIR)/$(TOOLS) GOFLAGS= $(GO) install $(CYCLONEDX)
+	cd dist && sha256sum $(RELEASE_NAME) > $(RELEASE_NAME).sha256
+	GOFLAGS= $(GO) run ./internal/releasetool words $(RELEASE_BIN) > $(RELEASE_BIN).words
+	$(TOOLS)/cyclonedx-gomod bin -json -noserial -notimestamp -version $(VERSION) \
+	  -output $(RELEASE_BIN).cdx.json $(RELEASE_BIN)
+	@# The binary must say of itself what the files say of it.
+	@./$(RELEASE_BIN) version > dist/.version.out && \
+	  grep -qx "sha256    $$(cut -d' ' -f1 $(RELEASE_BIN).sha256)" dist/.version.out && \
+	  grep -qx "words     $$(cat $(RELEASE_BIN).words)" dist/.version.out && \
+	  grep -qx "commit    $(COMMIT)" dist/.version.out || { \
+	  echo "make: $(RELEASE_BIN) version disagrees with the release files:"; cat dist/.version.out; exit 1; }; \
+	  rm -f dist/.version.out
+	$(call write_sums)
+	@cat $(RELEASE_BIN).sha256 $(RELEASE_BIN).words
+
+# dist/SHA256SUMS: every release file present (the .deb too once built),
+# names relative to dist/.
+define write_sums
+	cd dist && sha256sum $$(for f in $(RELEASE_FILES) $(DEB_NAME); do [ -f $$f ] && echo $$f; done) > SHA256SUMS.tmp && \
+	  mv -f SHA256SUMS.tmp SHA256SUMS && sha256sum -c --quiet SHA256SUMS
+endef
+
+# `make reproduce` clones this checkout's commit into a fresh temporary
+# folder and builds it there with an empty build cache (modules come from
+# the shared module cache: Go verifies them against go.sum), then fails
+# unless the two binaries are byte for byte the same. EXPECT_SHA256=hex
+# also compares with a published hash.
+reproduce: release-binary
+	@[ "$(MODIFIED)" = false ] || { echo "make: tracked files differ from $(COMMIT): commit (or stash) first, a clone cannot reproduce uncommitted changes" >&2; exit 1; }
+	@tmp=$$(mktemp -d); trap 'chmod -R u+w $$tmp; rm -rf $$tmp' EXIT; \
+	  git clone -q --no-hardlinks "$(CURDIR)" $$tmp/custodian && \
+	  git -C $$tmp/custodian checkout -q $(COMMIT) && \
+	  echo "make: rebuilding $(COMMIT) in $$tmp/custodian with an empty GOCACHE" && \
+	  GOCACHE=$$tmp/gocache $(MAKE) -C $$tmp/custodian --no-print-directory release-binary GO=$(GO) && \
+	  a=$$(sha256sum < $(RELEASE_BIN) | cut -d' ' -f1); b=$$(sha256sum < $$tmp/custodian/$(RELEASE_BIN) | cut -d' ' -f1); \
+	  echo "make: this build   $$a"; echo "make: fresh clone  $$b"; \
+	  cmp $(RELEASE_BIN) $$tmp/custodian/$(RELEASE_BIN) || { echo "make: NOT reproducible: the bytes differ" >&2; exit 1; }; \
+	  if [ -n "$(EXPECT_SHA256)" ] && [ "$(EXPECT_SHA256)" != "$$a" ]; then \
+	    echo "make: the build does not match the published SHA-256 $(EXPECT_SHA256)" >&2; exit 1; fi; \
+	  echo "make: reproducible: $(RELEASE_NAME) $$a"; \
+	  GOFLAGS= $(GO) run ./internal/releasetool words $(RELEASE_BIN)
+# ---- end of release --------------------------------------------------------

@@ -2,6 +2,8 @@ module github.com/custodian-hsm/custodian
 
 go 1.26.0
 
+toolchain go1.26.8
+
 require (
 	fyne.io/fyne/v2 v2.7.1
 	github.com/ThalesGroup/crypto11 v1.5.0

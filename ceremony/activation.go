@@ -47,10 +47,10 @@ type ActivationConfig struct {
 // Activation is the activation ceremony: enroll N custodians, hand the
 // certificates to the operator, take the SD back and prove it recovers.
 type Activation struct {
+	*Lifecycle
 	mu         sync.Mutex
 	cfg        ActivationConfig
 	tokens     *token.Manager
-	rec        Recorder
 	step       ActivationStep
 	custodians []*Custodian
 	pkg        *OperatorPackage
@@ -76,8 +76,9 @@ func NewActivation(cfg ActivationConfig, tokens *token.Manager, rec Recorder) (*
 	if strings.TrimSpace(cfg.Witness) == "" {
 		return nil, errors.New("a ceremony needs a witness: name them at set-up")
 	}
-	a := &Activation{cfg: cfg, tokens: tokens, rec: rec, step: ActSetup,
+	a := &Activation{Lifecycle: newLifecycle("activation", cfg.Mode, rec), cfg: cfg, tokens: tokens,
 		opened: map[int]*sd.Share{}, selfTested: map[int]bool{}, skipped: map[int]Exception{}}
+	a.moveTo(ActSetup)
 	var rails []string
 	for _, g := range GuardRails(cfg.Custodians, cfg.Quorum) {
 		rails = append(rails, g.Severity.String()+": "+g.Message)
@@ -89,26 +90,22 @@ func NewActivation(cfg ActivationConfig, tokens *token.Manager, rec Recorder) (*
 	}); err != nil {
 		return nil, err
 	}
-	if _, err := recordAirGap(rec, cfg.Mode, cfg.Witness, cfg.AirGap); err != nil {
+	if _, err := recordAirGap(a.record, cfg.Mode, cfg.Witness, cfg.AirGap); err != nil {
 		return nil, err
 	}
-	a.step = ActEnroll
+	a.moveTo(ActEnroll)
 	return a, nil
 }
 
-func (a *Activation) record(e Event) error {
-	if a.cfg.Mode == Drill && !strings.HasPrefix(e.Message, "DRILL") {
-		e.Message = strings.TrimSpace("DRILL " + e.Message)
-	}
-	if err := a.rec.Record(e); err != nil {
-		return fmt.Errorf("recording step %s in the transcript: %w (the ceremony stops: an unrecorded step did not happen)", e.Step, err)
-	}
-	return nil
+// moveTo moves the ceremony to step s.
+func (a *Activation) moveTo(s ActivationStep) {
+	a.step = s
+	a.Lifecycle.moveTo(string(s))
 }
 
 func (a *Activation) need(s ActivationStep) error {
-	if a.step == ActCancelled {
-		return ErrCancelled
+	if err := a.check(); err != nil {
+		return err
 	}
 	if a.step != s {
 		return &StepError{Workflow: "activation", Want: string(s), Have: string(a.step)}
@@ -116,8 +113,12 @@ func (a *Activation) need(s ActivationStep) error {
 	return nil
 }
 
-// Step returns the current step.
+// Step returns the current step; ActCancelled once the ceremony was
+// cancelled or abandoned.
 func (a *Activation) Step() ActivationStep {
+	if o := a.Outcome(); o != nil && o.Ending != SignedOff {
+		return ActCancelled
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.step
@@ -206,7 +207,7 @@ func (a *Activation) Enroll(ctx context.Context, name, tokenRef string, req toke
 	}
 	a.custodians = append(a.custodians, c)
 	if len(a.custodians) == a.cfg.Custodians {
-		a.step = ActPackage
+		a.moveTo(ActPackage)
 	}
 	return c, nil
 }
@@ -243,7 +244,7 @@ func (a *Activation) WritePackage(dir string) (*OperatorPackage, error) {
 		return nil, err
 	}
 	a.pkg = pkg
-	a.step = ActAwaitSD
+	a.moveTo(ActAwaitSD)
 	return pkg, nil
 }
 
@@ -280,7 +281,7 @@ func (a *Activation) LoadSD(name string, data []byte) (*sd.Report, error) {
 		return nil, err
 	}
 	a.sdFile, a.sdRef = f, ref
-	a.step = ActSelfTest
+	a.moveTo(ActSelfTest)
 	return report, nil
 }
 
@@ -333,6 +334,9 @@ func (a *Activation) SelfTest(ctx context.Context, i int, opts token.OpenOptions
 		share.Wipe()
 		return err
 	}
+	if err := a.hold(share, "share of "+c.Name); err != nil {
+		return err
+	}
 	a.opened[i] = share
 	a.selfTested[i] = true
 	a.advanceSelfTest()
@@ -365,7 +369,7 @@ func (a *Activation) SkipSelfTest(i int, reason, approvedBy string) error {
 
 func (a *Activation) advanceSelfTest() {
 	if len(a.selfTested)+len(a.skipped) == len(a.custodians) {
-		a.step = ActProve
+		a.moveTo(ActProve)
 	}
 }
 
@@ -383,7 +387,7 @@ func (a *Activation) ProveQuorum() error {
 	if len(a.opened) < a.cfg.Quorum {
 		err := fmt.Errorf("only %d custodians opened their share and the quorum is %d: the recovery could not be proven; this security domain is NOT verified", len(a.opened), a.cfg.Quorum)
 		_ = a.record(Event{Step: "activation.quorum.unproven", Actor: System, Message: err.Error()})
-		a.step = ActDone
+		a.moveTo(ActDone)
 		return err
 	}
 	shares := make([]*sd.Share, 0, len(a.opened))
@@ -392,13 +396,22 @@ func (a *Activation) ProveQuorum() error {
 			shares = append(shares, s)
 		}
 	}
-	rec, err := sd.Recover(a.sdFile, shares)
-	if err != nil {
-		_ = a.record(Event{Step: "activation.quorum.failed", Actor: System, Inputs: []FileRef{a.sdRef}, Message: err.Error()})
-		a.step = ActDone
-		return fmt.Errorf("the quorum does not recover the security domain: %w", err)
+	var rebuildErr error
+	if err := a.using(func() error {
+		rec, err := sd.Recover(a.sdFile, shares)
+		if err == nil {
+			rec.Wipe()
+		}
+		rebuildErr = err
+		return nil
+	}); err != nil {
+		return err
 	}
-	rec.Wipe()
+	if rebuildErr != nil {
+		_ = a.record(Event{Step: "activation.quorum.failed", Actor: System, Inputs: []FileRef{a.sdRef}, Message: rebuildErr.Error()})
+		a.moveTo(ActDone)
+		return fmt.Errorf("the quorum does not recover the security domain: %w", rebuildErr)
+	}
 	cross := "one quorum"
 	if len(shares) > a.cfg.Quorum {
 		cross = "two different quorums, which agree"
@@ -407,45 +420,23 @@ func (a *Activation) ProveQuorum() error {
 		Message: fmt.Sprintf("%d shares recover the security domain (%s); every EncData item authenticates", len(shares), cross)}); err != nil {
 		return err
 	}
-	a.step = ActDone
+	a.moveTo(ActDone)
 	return nil
 }
 
-// RecordException records a deviation from the script during the
-// ceremony, with who approved it.
-func (a *Activation) RecordException(what, approvedBy string) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.step == ActCancelled {
-		return ErrCancelled
-	}
-	return recordException(a.record, "activation.exception", what, approvedBy)
-}
-
-// SignOff records a witness's sign-off (or refusal) at the end.
+// SignOff records a witness's sign-off (or refusal) at the end and ends
+// the ceremony: the transcript is closed "signed off" (see Outcome for
+// the final digest).
 func (a *Activation) SignOff(witness string, agree bool, note string) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return recordSignOff(a.record, "activation.sign-off", witness, agree, note)
-}
-
-// Cancel stops the ceremony at any step and wipes every share held.
-func (a *Activation) Cancel(by, reason string) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.step == ActCancelled {
-		return nil
+	if err := a.need(ActDone); err != nil {
+		return err
 	}
-	a.wipe()
-	prev := a.step
-	a.step = ActCancelled
-	return a.record(Event{Step: "activation.cancelled", Actor: Actor{RoleWitness, by},
-		Message: fmt.Sprintf("cancelled in step %s: %s; all shares wiped", prev, reason)})
+	return a.signOff(witness, agree, note)
 }
 
 func (a *Activation) wipe() {
-	for i, s := range a.opened {
-		s.Wipe()
-		delete(a.opened, i)
-	}
+	a.wipeAll()
+	clear(a.opened)
 }

@@ -135,12 +135,13 @@ func (e *StepError) Error() string {
 	return fmt.Sprintf("%s: this can only be done in step %q; the ceremony is in step %q", e.Workflow, e.Want, e.Have)
 }
 
-// ErrCancelled is returned by every method of a cancelled workflow.
-var ErrCancelled = errors.New("the ceremony was cancelled; start a new one")
+// ErrCancelled is returned by every method of a cancelled or abandoned
+// workflow. It wraps ErrEnded.
+var ErrCancelled = fmt.Errorf("the ceremony was cancelled or abandoned: %w", ErrEnded)
 
 // recordAirGap runs the air-gap self-check and records it: in production
 // each finding is a warning the witness has seen; in a drill a note.
-func recordAirGap(rec Recorder, mode Mode, witness string, report *airgap.Report) (*airgap.Report, error) {
+func recordAirGap(record func(Event) error, mode Mode, witness string, report *airgap.Report) (*airgap.Report, error) {
 	if report == nil {
 		report = airgap.Live().Check()
 	}
@@ -152,5 +153,5 @@ func recordAirGap(rec Recorder, mode Mode, witness string, report *airgap.Report
 			e.Decision = "noted (drill)"
 		}
 	}
-	return report, rec.Record(e)
+	return report, record(e)
 }

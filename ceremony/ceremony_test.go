@@ -204,7 +204,7 @@ func TestActivationCatchesTamperedSD(t *testing.T) {
 	for name, data := range cases {
 		t.Run(name, func(t *testing.T) {
 			// A fresh activation per case, at the await-SD step.
-			a := &Activation{cfg: a0.cfg, tokens: a0.tokens, rec: &MemoryRecorder{}, step: ActAwaitSD, custodians: a0.custodians,
+			a := &Activation{Lifecycle: newLifecycle("activation", Drill, &MemoryRecorder{}), cfg: a0.cfg, tokens: a0.tokens, step: ActAwaitSD, custodians: a0.custodians,
 				opened: map[int]*sd.Share{}, selfTested: map[int]bool{}, skipped: map[int]Exception{}}
 			if _, err := a.LoadSD("sd.json", data); err == nil {
 				t.Fatal("tampered SD accepted")

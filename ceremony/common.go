@@ -39,18 +39,20 @@ func recordException(record func(Event) error, step, what, approvedBy string) er
 	return record(Event{Step: step, Actor: Actor{RoleWitness, approvedBy}, Exception: &Exception{What: what, ApprovedBy: approvedBy}})
 }
 
-func recordSignOff(record func(Event) error, step, witness string, agree bool, note string) error {
+// signOffEvent is a witness's sign-off (or refusal) as the record keeps
+// it.
+func signOffEvent(step, witness string, agree bool, note string) (Event, error) {
 	if strings.TrimSpace(witness) == "" {
-		return errors.New("a sign-off needs the witness's name")
+		return Event{}, errors.New("a sign-off needs the witness's name")
 	}
 	decision := "agrees with the record"
 	if !agree {
 		if strings.TrimSpace(note) == "" {
-			return errors.New("a witness who does not agree must say why")
+			return Event{}, errors.New("a witness who does not agree must say why")
 		}
 		decision = "DOES NOT AGREE with the record"
 	}
-	return record(Event{Step: step, Actor: Actor{RoleWitness, witness}, Decision: decision, Message: note})
+	return Event{Step: step, Actor: Actor{RoleWitness, strings.TrimSpace(witness)}, Decision: decision, Message: note}, nil
 }
 
 // fileRefOnDisk fingerprints a file just written.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/custodian-hsm/custodian/crypto/drillhsm"
 	"github.com/custodian-hsm/custodian/crypto/fingerprint"
@@ -95,11 +96,35 @@ var drillProvisioners = map[TokenKind]func(dir string, n int) (DrillTokens, erro
 	SoftTokens: func(dir string, n int) (DrillTokens, error) { return newSoftDrillTokens(dir), nil },
 }
 
-// RunDrill runs a complete drill: activation against the drill HSM with
-// share self-tests and the quorum proof, then a recovery, then the drill
-// HSM's upload check. The returned error is nil only when the drill HSM
-// accepted the restored blob.
-func RunDrill(ctx context.Context, cfg DrillConfig) (*DrillReport, error) {
+// DrillRun is one drill: the drill session (the simulated HSM playing the
+// operator, the drill tokens) and the drill's transcript, driving the same
+// workflows as a real ceremony in the one order a drill has: activation,
+// the operator activates the HSM, recovery, the operator uploads the blob.
+//
+// RunDrill drives it by itself; the GUI drives the same workflows through
+// its wizards and calls the operator's steps here. The activation is a
+// Part of the drill: its sign-off leaves the transcript open for the
+// recovery, whose sign-off closes it. Cancelling or abandoning either one
+// ends the drill and closes the transcript.
+type DrillRun struct {
+	cfg     DrillConfig
+	Session *DrillSession
+	// ID is the drill's ceremony identifier.
+	ID string
+
+	mu       sync.Mutex
+	rec      Recorder
+	act      *Activation
+	recovery *Recovery
+	sdName   string
+	sdBytes  []byte
+	ended    *Outcome // set when the transcript was closed between parts
+}
+
+// StartDrill checks a drill's configuration, creates its folder, the
+// drill HSM, the drill tokens and the transcript. Nothing is created when
+// the configuration is refused.
+func StartDrill(cfg DrillConfig) (*DrillRun, error) {
 	if err := CheckQuorum(cfg.Custodians, cfg.Quorum); err != nil {
 		return nil, err
 	}
@@ -112,128 +137,379 @@ func RunDrill(ctx context.Context, cfg DrillConfig) (*DrillReport, error) {
 	if cfg.Bits == 0 {
 		cfg.Bits = 2048
 	}
-	progress := func(s string) {
-		if cfg.Progress != nil {
-			cfg.Progress(s)
-		}
+	// Checked before anything is created: a refused drill leaves no folder.
+	if cfg.Bits != 2048 && cfg.Bits != 3072 && cfg.Bits != 4096 {
+		return nil, fmt.Errorf("a %d-bit custodian key is not allowed: use 2048, 3072 or 4096", cfg.Bits)
 	}
-	report := &DrillReport{Dir: cfg.Dir}
-	progress("provisioning drill tokens")
+	if cfg.Items < 0 || cfg.Items > 16 {
+		return nil, fmt.Errorf("a drill security domain has 1 to 16 items; %d asked", cfg.Items)
+	}
+	d := &DrillRun{cfg: cfg, ID: "DRILL-" + filepath.Base(cfg.Dir)}
+	d.progress("provisioning drill tokens")
 	session, err := NewDrillSession(cfg.Dir, cfg.Tokens, cfg.Custodians)
 	if err != nil {
-		return report, err
+		return nil, err
 	}
-	defer session.Close()
-	rec := cfg.Recorder
-	if rec == nil {
-		tr, err := OpenTranscript(cfg.Dir, Drill, "drill", "DRILL-"+filepath.Base(cfg.Dir), "drill-hsm")
+	d.Session = session
+	d.rec = cfg.Recorder
+	if d.rec == nil {
+		tr, err := OpenTranscript(cfg.Dir, Drill, "drill", d.ID, "drill-hsm")
 		if err != nil {
-			return report, err
+			session.Close()
+			return nil, err
 		}
-		report.Transcript = tr.Path()
-		defer func() {
-			if digest, err := tr.Close(); err == nil {
-				report.Digest = digest
-			}
-		}()
-		rec = tr
+		d.rec = tr
 	}
-	tokens := session.Tokens
-	report.say("tokens: %d × %s", cfg.Custodians, cfg.Tokens)
+	return d, nil
+}
 
-	// Activation.
-	act, err := NewActivation(ActivationConfig{Mode: Drill, HSMName: "drill-hsm", CeremonyID: "DRILL-" + filepath.Base(cfg.Dir),
-		Custodians: cfg.Custodians, Quorum: cfg.Quorum, Witness: "Drill witness", Tool: "custodian drill"}, tokens.Manager(), rec)
+func (d *DrillRun) progress(s string) {
+	if d.cfg.Progress != nil {
+		d.cfg.Progress(s)
+	}
+}
+
+// Tokens are the drill's tokens.
+func (d *DrillRun) Tokens() DrillTokens { return d.Session.Tokens }
+
+// Transcript is the drill's transcript file ("" with a memory recorder).
+func (d *DrillRun) Transcript() string {
+	if p, ok := d.rec.(interface{ Path() string }); ok {
+		return p.Path()
+	}
+	return ""
+}
+
+// NewActivation starts the drill's activation.
+func (d *DrillRun) NewActivation() (*Activation, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.act != nil {
+		return nil, errors.New("this drill's activation has already started")
+	}
+	a, err := NewActivation(ActivationConfig{Mode: Drill, HSMName: "drill-hsm", CeremonyID: d.ID,
+		Custodians: d.cfg.Custodians, Quorum: d.cfg.Quorum, Witness: DrillWitness, Tool: "custodian drill"}, d.Session.Tokens.Manager(), Part(d.rec))
+	if err != nil {
+		return nil, err
+	}
+	d.act = a
+	return a, nil
+}
+
+// DrillWitness and DrillOperator are the people a drill plays.
+const (
+	DrillWitness  = "Drill witness"
+	DrillOperator = "Drill operator"
+)
+
+// OperatorActivate plays the operator: the drill HSM is activated with the
+// operator package's certificates; the security domain file is written to
+// the drill folder and returned, to be loaded into the activation.
+func (d *DrillRun) OperatorActivate() (string, []byte, error) {
+	d.mu.Lock()
+	a := d.act
+	d.mu.Unlock()
+	if a == nil {
+		return "", nil, errors.New("the drill's activation has not started")
+	}
+	name, data, err := d.Session.OperatorActivate(a, drillhsm.ActivateOptions{Items: d.cfg.Items})
+	if err != nil {
+		return "", nil, err
+	}
+	d.mu.Lock()
+	d.sdName, d.sdBytes = name, data
+	d.mu.Unlock()
+	return name, data, nil
+}
+
+// SecurityDomain is the file the drill HSM returned at activation.
+func (d *DrillRun) SecurityDomain() (string, []byte) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.sdName, d.sdBytes
+}
+
+// NewRecovery starts the drill's recovery, once the activation was signed
+// off. Its sign-off closes the drill's transcript.
+func (d *DrillRun) NewRecovery() (*Recovery, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.act == nil || d.act.Outcome() == nil || d.act.Outcome().Ending != SignedOff {
+		return nil, errors.New("the drill's recovery starts after the activation is signed off")
+	}
+	if d.recovery != nil {
+		return nil, errors.New("this drill's recovery has already started")
+	}
+	r, err := NewRecovery(RecoveryConfig{Mode: Drill, HSMName: "drill-hsm", CeremonyID: d.ID + "-recovery", Witness: DrillWitness}, d.Session.Tokens.Manager(), d.rec)
+	if err != nil {
+		return nil, err
+	}
+	d.recovery = r
+	return r, nil
+}
+
+// OperatorInitRecovery plays the operator: the drill HSM makes an exchange
+// key, written to the drill folder.
+func (d *DrillRun) OperatorInitRecovery() (string, []byte, error) {
+	return d.Session.OperatorInitRecovery()
+}
+
+// OperatorUpload plays the operator uploading the restore blob; the drill
+// HSM's verdict is recorded in the recovery's transcript (before the
+// witness signs off).
+func (d *DrillRun) OperatorUpload(blob []byte) (*drillhsm.UploadResult, error) {
+	d.mu.Lock()
+	r := d.recovery
+	d.mu.Unlock()
+	res, err := d.Session.OperatorUpload(blob)
+	msg := ""
+	switch {
+	case err != nil:
+		msg = "the drill HSM rejected the restore blob: " + err.Error()
+	case res.Restored:
+		msg = "the drill HSM accepted the restore blob: " + res.String()
+	default:
+		msg = "the drill HSM did not restore: " + res.String()
+	}
+	if r != nil {
+		if rerr := r.record(Event{Step: "drill.upload", Actor: Actor{RoleOperator, DrillOperator}, Inputs: []FileRef{RefOf("restore blob", blob)}, Message: msg}); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	return res, err
+}
+
+// Current is the running workflow's lifecycle, nil between workflows or
+// once the drill has ended: what Home and the window's close button end.
+func (d *DrillRun) Current() *Lifecycle {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.recovery != nil && !d.recovery.Ended() {
+		return d.recovery.Lifecycle
+	}
+	if d.act != nil && !d.act.Ended() {
+		return d.act.Lifecycle
+	}
+	return nil
+}
+
+// Outcome is how the drill ended, nil while it runs.
+func (d *DrillRun) Outcome() *Outcome {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.ended != nil {
+		return d.ended
+	}
+	if d.recovery != nil && d.recovery.Ended() {
+		return d.recovery.Outcome()
+	}
+	if d.act != nil {
+		if o := d.act.Outcome(); o != nil && o.Ending != SignedOff {
+			return o
+		}
+	}
+	return nil
+}
+
+// Abandon ends the drill where it stands (Home, window closed, process
+// interrupted): the running workflow is abandoned, wiping what it holds;
+// between workflows the transcript is closed "abandoned".
+func (d *DrillRun) Abandon(why string) (*Outcome, error) {
+	return d.stop(func(l *Lifecycle) (*Outcome, error) { return l.Abandon(why) }, Closing{Ending: Abandoned, Actor: System, Reason: why})
+}
+
+// Fail ends the drill because a step failed: the running workflow is
+// cancelled by Custodian, saying why.
+func (d *DrillRun) Fail(cause error) (*Outcome, error) {
+	reason := "the drill stopped: " + oneLine(cause.Error())
+	return d.stop(func(l *Lifecycle) (*Outcome, error) {
+		return l.finish(Cancelled, System, reason, "cancelled")
+	}, Closing{Ending: Cancelled, Actor: System, Reason: reason})
+}
+
+func (d *DrillRun) stop(end func(*Lifecycle) (*Outcome, error), between Closing) (*Outcome, error) {
+	if o := d.Outcome(); o != nil {
+		return o, nil
+	}
+	if l := d.Current(); l != nil {
+		return end(l)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	digest, err := d.rec.Close(between)
+	d.ended = &Outcome{Ending: between.Ending, By: between.Actor, Reason: between.Reason, Digest: digest, Err: err}
+	if p, ok := d.rec.(interface{ Path() string }); ok {
+		d.ended.Transcript = p.Path()
+	}
+	return d.ended, err
+}
+
+// Close ends a drill still running as abandoned ("the drill was closed")
+// and releases the drill tokens.
+func (d *DrillRun) Close() error {
+	_, err := d.Abandon("the drill was closed before it ended")
+	if cerr := d.Session.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// RunDrill runs a complete drill: activation against the drill HSM with
+// share self-tests and the quorum proof, then a recovery, then the drill
+// HSM's upload check; the drill witness signs each off. The returned error
+// is nil only when the drill HSM accepted the restored blob; on every path
+// the transcript is closed, saying how the drill ended.
+func RunDrill(ctx context.Context, cfg DrillConfig) (*DrillReport, error) {
+	report := &DrillReport{Dir: cfg.Dir}
+	d, err := StartDrill(cfg)
 	if err != nil {
 		return report, err
 	}
+	report.Transcript = d.Transcript()
+	defer d.Close()
+	err = d.script(ctx, report)
+	if err != nil {
+		d.Fail(err)
+	}
+	if o := d.Outcome(); o != nil {
+		report.Digest = o.Digest
+		report.say("ended: %s", o.Ending)
+		if err == nil && o.Err != nil {
+			err = o.Err
+		}
+	}
+	return report, err
+}
+
+// script is the drill, step by step, as RunDrill plays it.
+func (d *DrillRun) script(ctx context.Context, report *DrillReport) error {
+	report.say("tokens: %d × %s", d.cfg.Custodians, d.cfg.Tokens)
+	sdName, sdBytes, lost, err := d.scriptActivation(ctx, report)
+	if err != nil {
+		return err
+	}
+	r, blob, err := d.scriptRecovery(ctx, report, sdName, sdBytes, lost)
+	if err != nil {
+		return err
+	}
+	d.progress("the drill HSM checks the upload")
+	res, err := d.OperatorUpload(blob)
+	if err != nil {
+		return fmt.Errorf("the drill HSM rejected the restore blob: %w", err)
+	}
+	report.Accepted = res.Restored
+	if !res.Restored {
+		return fmt.Errorf("the drill HSM did not restore: %s", res)
+	}
+	report.say("upload: %s", res)
+	return r.SignOff(DrillWitness, true, "")
+}
+
+// scriptActivation enrolls, verifies the SD, self-tests (with the
+// faults), proves the quorum and signs off; it returns the SD and the
+// lost custodian (-1: none).
+func (d *DrillRun) scriptActivation(ctx context.Context, report *DrillReport) (string, []byte, int, error) {
+	cfg, tokens := d.cfg, d.Session.Tokens
+	act, err := d.NewActivation()
+	if err != nil {
+		return "", nil, -1, err
+	}
 	for i := 0; i < cfg.Custodians; i++ {
-		progress(fmt.Sprintf("enrolling custodian %d of %d", i+1, cfg.Custodians))
+		d.progress(fmt.Sprintf("enrolling custodian %d of %d", i+1, cfg.Custodians))
 		if _, err := act.Enroll(ctx, fmt.Sprintf("Custodian %d", i+1), tokens.Ref(i), token.EnrollRequest{Bits: cfg.Bits}, tokens.Options(i)); err != nil {
-			return report, err
+			return "", nil, -1, err
 		}
 	}
 	report.say("activation: %d custodians enrolled with %d-bit keys", cfg.Custodians, cfg.Bits)
 	pkg, err := act.WritePackage(filepath.Join(cfg.Dir, "DRILL-operator-package"))
 	if err != nil {
-		return report, err
+		return "", nil, -1, err
 	}
 	report.Files = append(report.Files, pkg.Dir)
-
-	progress("the drill HSM activates")
-	sdName, sdBytes, err := session.OperatorActivate(act, drillhsm.ActivateOptions{Items: cfg.Items})
+	d.progress("the drill HSM activates")
+	sdName, sdBytes, err := d.OperatorActivate()
 	if err != nil {
-		return report, err
+		return "", nil, -1, err
 	}
 	report.Files = append(report.Files, filepath.Join(cfg.Dir, sdName))
 	if _, err := act.LoadSD(sdName, sdBytes); err != nil {
-		return report, err
+		return "", nil, -1, err
 	}
 	report.say("security domain verified: one share per custodian, quorum %d", cfg.Quorum)
-
 	lost := -1
 	if cfg.Faults.LostToken {
 		lost = cfg.Custodians - 1
 	}
+	if err := d.scriptSelfTests(ctx, act, report, lost); err != nil {
+		return "", nil, -1, err
+	}
+	if err := act.ProveQuorum(); err != nil {
+		return "", nil, -1, err
+	}
+	report.say("share self-tests passed; the quorum recovers the security domain")
+	return sdName, sdBytes, lost, act.SignOff(DrillWitness, true, "")
+}
+
+func (d *DrillRun) scriptSelfTests(ctx context.Context, act *Activation, report *DrillReport, lost int) error {
+	cfg, tokens := d.cfg, d.Session.Tokens
 	for i := 0; i < cfg.Custodians; i++ {
 		if i == lost {
-			if err := act.SkipSelfTest(i, "token lost (fault drill)", "Drill witness"); err != nil {
-				return report, err
+			if err := act.SkipSelfTest(i, "token lost (fault drill)", DrillWitness); err != nil {
+				return err
 			}
 			report.say("fault: custodian %d's token is lost — self-test skipped as an approved exception", i+1)
 			continue
 		}
-		progress(fmt.Sprintf("custodian %d opens their share", i+1))
+		d.progress(fmt.Sprintf("custodian %d opens their share", i+1))
 		if cfg.Faults.WrongPIN && i == 0 && cfg.Tokens != SoftTokens {
 			err := act.SelfTest(ctx, i, tokens.WrongPIN(i))
 			var pinErr *token.PINError
 			if !errors.As(err, &pinErr) {
-				return report, fmt.Errorf("wrong-PIN drill: expected a PIN error, got %v", err)
+				return fmt.Errorf("wrong-PIN drill: expected a PIN error, got %v", err)
 			}
 			report.say("fault: custodian 1 typed a wrong PIN — refused: %v", pinErr)
-			if err := act.RecordException("custodian 1 typed a wrong PIN once", "Drill witness"); err != nil {
-				return report, err
+			if err := act.RecordException("custodian 1 typed a wrong PIN once", DrillWitness); err != nil {
+				return err
 			}
 		}
 		if err := act.SelfTest(ctx, i, tokens.Options(i)); err != nil {
-			return report, err
+			return err
 		}
 	}
-	if err := act.ProveQuorum(); err != nil {
-		return report, err
-	}
-	report.say("share self-tests passed; the quorum recovers the security domain")
+	return nil
+}
 
-	// Recovery.
-	progress("the drill HSM makes an exchange key")
-	exName, exBytes, err := session.OperatorInitRecovery()
+// scriptRecovery has a quorum (plus one when available, so that two
+// quorums are cross-checked) open their shares and builds and exports the
+// blob.
+func (d *DrillRun) scriptRecovery(ctx context.Context, report *DrillReport, sdName string, sdBytes []byte, lost int) (*Recovery, []byte, error) {
+	cfg, tokens := d.cfg, d.Session.Tokens
+	d.progress("the drill HSM makes an exchange key")
+	exName, exBytes, err := d.OperatorInitRecovery()
 	if err != nil {
-		return report, err
+		return nil, nil, err
 	}
 	report.Files = append(report.Files, filepath.Join(cfg.Dir, exName))
-	r, err := NewRecovery(RecoveryConfig{Mode: Drill, HSMName: "drill-hsm", CeremonyID: "DRILL-" + filepath.Base(cfg.Dir) + "-recovery", Witness: "Drill witness"}, tokens.Manager(), rec)
+	r, err := d.NewRecovery()
 	if err != nil {
-		return report, err
+		return nil, nil, err
 	}
 	recoverySD := sdBytes
 	if cfg.Faults.CorruptShare {
 		if recoverySD, err = corruptShare(sdBytes, 0); err != nil {
-			return report, err
+			return nil, nil, err
 		}
 	}
 	if _, err := r.LoadSD(sdName, recoverySD); err != nil {
-		return report, err
+		return nil, nil, err
 	}
 	if _, err := r.LoadExchangeKey(exName, exBytes); err != nil {
-		return report, err
+		return nil, nil, err
 	}
-	if err := r.ConfirmExchangeKey("Drill operator", true); err != nil {
-		return report, err
+	if err := r.ConfirmExchangeKey(DrillOperator, true); err != nil {
+		return nil, nil, err
 	}
-	// Call custodians until the quorum, plus one more when available so
-	// that two quorums are cross-checked.
-	want := cfg.Quorum
-	available := cfg.Custodians
+	want, available := cfg.Quorum, cfg.Custodians
 	if lost >= 0 {
 		available--
 	}
@@ -248,43 +524,31 @@ func RunDrill(ctx context.Context, cfg DrillConfig) (*DrillReport, error) {
 		if i == lost {
 			continue
 		}
-		progress(fmt.Sprintf("recovery: custodian %d opens their share (%d of %d)", i+1, opened+1, cfg.Quorum))
-		_, err := r.OpenShare(ctx, fmt.Sprintf("Custodian %d", i+1), tokens.Ref(i), tokens.Options(i))
-		if err != nil {
+		d.progress(fmt.Sprintf("recovery: custodian %d opens their share (%d of %d)", i+1, opened+1, cfg.Quorum))
+		if _, err := r.OpenShare(ctx, fmt.Sprintf("Custodian %d", i+1), tokens.Ref(i), tokens.Options(i)); err != nil {
 			if cfg.Faults.CorruptShare && i == 0 {
 				report.say("fault: custodian 1's share is corrupted — named and refused: %v", firstLine(err))
-				if err := r.SkipCustodian("Custodian 1", "share corrupted in this copy of the security domain (fault drill)", "Drill witness"); err != nil {
-					return report, err
+				if err := r.SkipCustodian("Custodian 1", "share corrupted in this copy of the security domain (fault drill)", DrillWitness); err != nil {
+					return nil, nil, err
 				}
 				continue
 			}
-			return report, err
+			return nil, nil, err
 		}
 		opened++
 	}
-	progress("building the restore blob")
+	d.progress("building the restore blob")
 	blob, err := r.BuildBlob(rand.Reader)
 	if err != nil {
-		return report, err
+		return nil, nil, err
 	}
 	blobPath, err := r.Export(filepath.Join(cfg.Dir, "DRILL-restore"))
 	if err != nil {
-		return report, err
+		return nil, nil, err
 	}
 	report.Files = append(report.Files, blobPath)
 	report.say("recovery: %d custodians opened their shares; restore blob written", opened)
-
-	progress("the drill HSM checks the upload")
-	res, err := session.OperatorUpload(blob)
-	if err != nil {
-		return report, fmt.Errorf("the drill HSM rejected the restore blob: %w", err)
-	}
-	report.Accepted = res.Restored
-	if !res.Restored {
-		return report, fmt.Errorf("the drill HSM did not restore: %s", res)
-	}
-	report.say("upload: %s", res)
-	return report, nil
+	return r, blob, nil
 }
 
 // corruptShare flips one bit in the ciphertext of share i of an SD file,

@@ -27,6 +27,9 @@ func NewDrillSession(dir string, kind TokenKind, custodians int) (*DrillSession,
 		kind = SoftTokens
 	}
 	provision, ok := drillProvisioners[kind]
+	if !ok && kind == VCardTokens {
+		return nil, ErrNeedsDrillBuild
+	}
 	if !ok {
 		return nil, fmt.Errorf("drill tokens %q are not available in this build (available: %v)", kind, DrillTokenKinds())
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/custodian-hsm/custodian/crypto/token"
 	"github.com/custodian-hsm/custodian/internal/safefile"
+	"github.com/custodian-hsm/custodian/internal/strictjson"
 )
 
 // Custodian is an enrolled custodian as the ceremony knows them. Nothing
@@ -218,9 +219,7 @@ func WriteOperatorPackage(dir string, mode Mode, ceremonyID, hsmName string, quo
 // ParseManifest reads a manifest.json written by WriteOperatorPackage.
 func ParseManifest(data []byte) (*Manifest, error) {
 	var m Manifest
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
+	if err := strictjson.UnmarshalKnown(data, &m, strictjson.Limits{MaxBytes: 1 << 20}); err != nil {
 		return nil, fmt.Errorf("not a Custodian operator manifest: %w", err)
 	}
 	if m.Kind != ManifestKind {

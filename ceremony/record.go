@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/custodian-hsm/custodian/ceremony/identity"
 	"github.com/custodian-hsm/custodian/ceremony/transcript"
 	"github.com/custodian-hsm/custodian/crypto/token"
 )
@@ -24,15 +23,7 @@ func OpenTranscript(dir string, mode Mode, kind, ceremonyID, hsm string) (*Trans
 		return nil, err
 	}
 	name := mode.FileName(fmt.Sprintf("%s-%s-transcript.jsonl", safeName(ceremonyID), kind))
-	id := identity.Current()
-	w, err := transcript.Create(filepath.Join(dir, name), transcript.Opening{
-		Ceremony: transcript.Ceremony{ID: ceremonyID, Kind: kind, Mode: mode.String(), HSM: hsm},
-		Tool:     transcript.Tool{Version: id.String(), SHA256: id.Hex(), Words: id.Words()},
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &TranscriptRecorder{w: w}, nil
+	return OpenTranscriptFile(filepath.Join(dir, name), mode, kind, ceremonyID, hsm)
 }
 
 // safeName keeps a ceremony identifier usable in a file name.
@@ -73,5 +64,15 @@ func tokenRecord(t token.Info) transcript.Token {
 	return transcript.Token{Kind: string(t.Kind), Model: t.Model, Serial: t.Serial, Firmware: t.Firmware, Label: t.Label}
 }
 
-// Close writes the closing entry and returns the final digest.
-func (t *TranscriptRecorder) Close() (string, error) { return t.w.Close() }
+// Close implements Recorder: the closing entry says how the ceremony
+// ended, and who ended it.
+func (t *TranscriptRecorder) Close(c Closing) (string, error) {
+	tc := transcript.Closing{Ending: c.Ending.String(), Reason: c.Reason}
+	if c.Actor.Name != "" || c.Actor.Role != "" {
+		tc.Actor = &transcript.Actor{Role: string(c.Actor.Role), Name: c.Actor.Name}
+	}
+	return t.w.Finish(tc)
+}
+
+// Digest is the hash of the last entry written so far.
+func (t *TranscriptRecorder) Digest() string { return t.w.Digest() }

@@ -53,10 +53,10 @@ type RecoveryCustodian struct {
 // shares on their tokens, Custodian rebuilds the security domain and
 // writes the restore blob for the new HSM's exchange key.
 type Recovery struct {
+	*Lifecycle
 	mu       sync.Mutex
 	cfg      RecoveryConfig
 	tokens   *token.Manager
-	rec      Recorder
 	step     RecoveryStep
 	sdFile   *sd.File
 	sdRef    FileRef
@@ -79,30 +79,27 @@ func NewRecovery(cfg RecoveryConfig, tokens *token.Manager, rec Recorder) (*Reco
 	if strings.TrimSpace(cfg.Witness) == "" {
 		return nil, errors.New("a ceremony needs a witness: name them at set-up")
 	}
-	r := &Recovery{cfg: cfg, tokens: tokens, rec: rec, step: RecLoad}
+	r := &Recovery{Lifecycle: newLifecycle("recovery", cfg.Mode, rec), cfg: cfg, tokens: tokens}
+	r.moveTo(RecLoad)
 	if err := r.record(Event{Step: "recovery.setup", Actor: Actor{RoleWitness, cfg.Witness},
 		Decision: fmt.Sprintf("%s recovery of %s", cfg.Mode, cfg.HSMName)}); err != nil {
 		return nil, err
 	}
-	if _, err := recordAirGap(rec, cfg.Mode, cfg.Witness, cfg.AirGap); err != nil {
+	if _, err := recordAirGap(r.record, cfg.Mode, cfg.Witness, cfg.AirGap); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
 
-func (r *Recovery) record(e Event) error {
-	if r.cfg.Mode == Drill && !strings.HasPrefix(e.Message, "DRILL") {
-		e.Message = strings.TrimSpace("DRILL " + e.Message)
-	}
-	if err := r.rec.Record(e); err != nil {
-		return fmt.Errorf("recording step %s in the transcript: %w (the ceremony stops: an unrecorded step did not happen)", e.Step, err)
-	}
-	return nil
+// moveTo moves the ceremony to step s.
+func (r *Recovery) moveTo(s RecoveryStep) {
+	r.step = s
+	r.Lifecycle.moveTo(string(s))
 }
 
 func (r *Recovery) need(s RecoveryStep) error {
-	if r.step == RecCancelled {
-		return ErrCancelled
+	if err := r.check(); err != nil {
+		return err
 	}
 	if r.step != s {
 		return &StepError{Workflow: "recovery", Want: string(s), Have: string(r.step)}
@@ -112,6 +109,9 @@ func (r *Recovery) need(s RecoveryStep) error {
 
 // Step returns the current step.
 func (r *Recovery) Step() RecoveryStep {
+	if o := r.Outcome(); o != nil && o.Ending != SignedOff {
+		return RecCancelled
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.step
@@ -165,7 +165,7 @@ func (r *Recovery) LoadExchangeKey(name string, data []byte) (*sd.ExchangeKey, e
 
 func (r *Recovery) advanceLoad() {
 	if r.sdFile != nil && r.exchange != nil {
-		r.step = RecConfirm
+		r.moveTo(RecConfirm)
 	}
 }
 
@@ -197,7 +197,7 @@ func (r *Recovery) ConfirmExchangeKey(operator string, matched bool) error {
 		Decision: "the exchange key fingerprint matches what the HSM returned"}); err != nil {
 		return err
 	}
-	r.step = RecCustodians
+	r.moveTo(RecCustodians)
 	return nil
 }
 
@@ -259,6 +259,9 @@ func (r *Recovery) OpenShare(ctx context.Context, name, keyRef string, opts toke
 		share.Wipe()
 		return nil, err
 	}
+	if err := r.hold(share, fmt.Sprintf("share x=%d of %s", share.X, name)); err != nil {
+		return nil, err
+	}
 	r.shares = append(r.shares, share)
 	r.people = append(r.people, rc)
 	return &rc, nil
@@ -304,15 +307,23 @@ func (r *Recovery) BuildBlob(random io.Reader) ([]byte, error) {
 	if m := r.sdFile.SharedKeys.Required; len(r.shares) < m {
 		return nil, fmt.Errorf("%d of %d shares opened: call %d more custodians", len(r.shares), m, m-len(r.shares))
 	}
-	rec, err := sd.Recover(r.sdFile, r.shares)
-	if err != nil {
-		_ = r.record(Event{Step: "recovery.rebuild.failed", Actor: System, Message: err.Error()})
+	var blob []byte
+	var rebuildErr error
+	if err := r.using(func() error {
+		rec, err := sd.Recover(r.sdFile, r.shares)
+		if err != nil {
+			rebuildErr = err
+			return nil
+		}
+		blob, err = sd.BuildRestoreBlob(rec, r.exchange, random)
+		rec.Wipe()
+		return err
+	}); err != nil {
 		return nil, err
 	}
-	blob, err := sd.BuildRestoreBlob(rec, r.exchange, random)
-	rec.Wipe()
-	if err != nil {
-		return nil, err
+	if rebuildErr != nil {
+		_ = r.record(Event{Step: "recovery.rebuild.failed", Actor: System, Message: rebuildErr.Error()})
+		return nil, rebuildErr
 	}
 	r.wipe()
 	cross := ""
@@ -324,7 +335,7 @@ func (r *Recovery) BuildBlob(random io.Reader) ([]byte, error) {
 		return nil, err
 	}
 	r.blob = blob
-	r.step = RecExport
+	r.moveTo(RecExport)
 	return blob, nil
 }
 
@@ -382,44 +393,23 @@ func (r *Recovery) Export(dir string) (string, error) {
 		Message: "restore blob and upload instructions written to " + dir}); err != nil {
 		return "", err
 	}
-	r.step = RecDone
+	r.moveTo(RecDone)
 	return blobPath, nil
 }
 
-// RecordException records a deviation from the script.
-func (r *Recovery) RecordException(what, approvedBy string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.step == RecCancelled {
-		return ErrCancelled
-	}
-	return recordException(r.record, "recovery.exception", what, approvedBy)
-}
-
-// SignOff records a witness's sign-off (or refusal).
+// SignOff records a witness's sign-off (or refusal) once the blob is
+// written and ends the ceremony: the transcript is closed "signed off"
+// (see Outcome for the final digest).
 func (r *Recovery) SignOff(witness string, agree bool, note string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return recordSignOff(r.record, "recovery.sign-off", witness, agree, note)
-}
-
-// Cancel stops the ceremony at any step and wipes every share held.
-func (r *Recovery) Cancel(by, reason string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.step == RecCancelled {
-		return nil
+	if err := r.need(RecDone); err != nil {
+		return err
 	}
-	r.wipe()
-	prev := r.step
-	r.step = RecCancelled
-	return r.record(Event{Step: "recovery.cancelled", Actor: Actor{RoleWitness, by},
-		Message: fmt.Sprintf("cancelled in step %s: %s; all shares wiped", prev, reason)})
+	return r.signOff(witness, agree, note)
 }
 
 func (r *Recovery) wipe() {
-	for _, s := range r.shares {
-		s.Wipe()
-	}
+	r.wipeAll()
 	r.shares = nil
 }

@@ -10,6 +10,7 @@
 package cli
 
 import (
+	"bufio"
 	"errors"
 	"flag"
 	"fmt"
@@ -29,6 +30,14 @@ type Env struct {
 	// ReadSecret asks for a PIN or passphrase without echo. The returned
 	// slice is the caller's to wipe.
 	ReadSecret func(prompt string) ([]byte, error)
+	// Ask asks a question on the terminal and returns the answer; nil
+	// when there is no terminal to ask on.
+	Ask func(prompt string) (string, error)
+	// Interrupts subscribes a running ceremony to SIGINT and SIGTERM (nil:
+	// not subscribed); the returned function unsubscribes.
+	Interrupts func() (<-chan os.Signal, func())
+	// Exit ends the process after an interrupted ceremony was closed.
+	Exit func(code int)
 }
 
 // DefaultEnv talks to the process's terminal.
@@ -38,8 +47,29 @@ func DefaultEnv() *Env {
 		Stdout:     os.Stdout,
 		Stderr:     os.Stderr,
 		ReadSecret: terminalSecret,
+		Ask:        terminalAsk,
+		Interrupts: processInterrupts,
+		Exit:       os.Exit,
 	}
 }
+
+// terminalAsk asks a question on /dev/tty, with echo.
+func terminalAsk(prompt string) (string, error) {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return "", errNoTerminal
+	}
+	defer tty.Close()
+	fmt.Fprint(tty, prompt)
+	line, err := bufio.NewReader(tty).ReadString('\n')
+	if err != nil {
+		return "", fmt.Errorf("reading the answer from the terminal: %w", err)
+	}
+	return strings.TrimSpace(line), nil
+}
+
+// errNoTerminal is Ask's answer when there is no terminal.
+var errNoTerminal = errors.New("there is no terminal to ask on")
 
 // terminalSecret reads from /dev/tty without echo, so a secret can be
 // typed even when stdin/stdout are redirected, and is refused when there
@@ -128,7 +158,8 @@ var commands = map[string]command{
 
 	"drill keys":        {"drill keys --dir D --count N [--bits 2048|3072|4096]", cmdDrillKeys},
 	"drill hsm":         {"drill hsm activate --hsm-dir D --quorum M --out SD CERT... | init-recovery --hsm-dir D --out SDE.cer | upload --hsm-dir D --blob BLOB", cmdDrillHSM},
-	"transcript verify": {"transcript verify FILE", transcriptVerifyCmd},
+	"transcript verify": {"transcript verify FILE [--digest HEX|WORDS]", transcriptVerifyCmd},
+	"transcript seal":   {"transcript seal FILE", transcriptSealCmd},
 	"transcript print":  {"transcript print FILE --out record.pdf [--force]", transcriptPrintCmd},
 
 	"drill run": {"drill run --custodians N --quorum M --tokens soft|softhsm|vcard --dir D [--fault-…]", cmdDrillRun},

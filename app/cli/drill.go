@@ -7,6 +7,7 @@ import (
 
 	"github.com/custodian-hsm/custodian/crypto/drillhsm"
 	"github.com/custodian-hsm/custodian/crypto/fingerprint"
+	"github.com/custodian-hsm/custodian/crypto/sd"
 	"github.com/custodian-hsm/custodian/crypto/token"
 	"github.com/custodian-hsm/custodian/crypto/token/soft"
 	"github.com/custodian-hsm/custodian/internal/safefile"
@@ -25,11 +26,11 @@ func cmdDrillKeys(env *Env, args []string) error {
 	if *dir == "" {
 		return usageErrorf("--dir is required")
 	}
-	if *count < 1 || *count > 10 {
-		return usageErrorf("--count %d: a security domain has 3 to 10 custodians", *count)
+	if err := intIn("--count", *count, sd.MinShares, sd.MaxShares, "a security domain has 3 to 10 custodians"); err != nil {
+		return err
 	}
-	if *bits != 2048 && *bits != 3072 && *bits != 4096 {
-		return usageErrorf("--bits %d: use 2048, 3072 or 4096", *bits)
+	if err := intOneOf("--bits", *bits, 2048, 3072, 4096); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(*dir, 0o700); err != nil {
 		return failuref("creating %s: %v", *dir, err)
@@ -85,6 +86,20 @@ func drillHSMActivate(env *Env, args []string) error {
 	}
 	if len(certs) == 0 {
 		return usageErrorf("name the custodian certificates after the flags, in share order")
+	}
+	// Everything is checked before the drill HSM's folder is made: a
+	// refused activation leaves nothing behind.
+	if len(certs) < sd.MinShares || len(certs) > sd.MaxShares {
+		return usageErrorf("%d custodian certificates given: a security domain has %d to %d custodians", len(certs), sd.MinShares, sd.MaxShares)
+	}
+	if err := intIn("--quorum", *quorum, sd.MinRequired, len(certs), "the quorum is at least 2 and at most the number of certificates"); err != nil {
+		return err
+	}
+	if err := intIn("--items", *items, 0, 16, "0 means 3, as a live HSM"); err != nil {
+		return err
+	}
+	if _, err := sd.BuildDownloadRequest(certs, *quorum); err != nil {
+		return badInput(err)
 	}
 	h, err := drillhsm.Create(*dir)
 	if err != nil {

@@ -39,15 +39,24 @@ func cmdQREncode(env *Env, args []string) error {
 	if err != nil {
 		return badInput(err)
 	}
-	if *fps <= 0 || *fps > 60 {
-		return usageErrorf("--fps %v is outside 0..60", *fps)
+	if err := floatIn("--fps", *fps, 0, 60); err != nil {
+		return err
 	}
-	if *frag < 20 || *frag > qr.MaxFragmentBytes {
-		return usageErrorf("--fragment-bytes %d is outside 20..%d", *frag, qr.MaxFragmentBytes)
+	if err := intIn("--fragment-bytes", *frag, 20, qr.MaxFragmentBytes, ""); err != nil {
+		return err
+	}
+	if err := intIn("--module-pixels", *px, 1, qr.MaxModulePixels, "pixels per QR module"); err != nil {
+		return err
+	}
+	if err := intIn("--frames", *frames, 0, qr.MaxFrames, "0 picks twice the fragments plus ten"); err != nil {
+		return err
 	}
 	data, err := safefile.ReadLimited(*in, ur.MaxPayload)
 	if err != nil {
-		return badInput(fmt.Errorf("reading %s: %w (QR transfer is limited to %d bytes; use USB for larger files)", *in, err, ur.MaxPayload))
+		if errors.Is(err, safefile.ErrTooLarge) {
+			return usageErrorf("--in: %v (QR transfer is limited to %d bytes; use USB for larger files)", err, ur.MaxPayload)
+		}
+		return inputError("--in", *in, err)
 	}
 	f, det, err := qr.FileFor(filepath.Base(*in), data)
 	if err != nil {

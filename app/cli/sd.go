@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/custodian-hsm/custodian/ceremony"
 	"github.com/custodian-hsm/custodian/crypto/fingerprint"
@@ -24,9 +26,19 @@ func readInput(what, path string) ([]byte, error) {
 	}
 	b, err := safefile.ReadLimited(path, sd.MaxFileSize)
 	if err != nil {
-		return nil, usageErrorf("reading %s %s: %v", what, path, err)
+		return nil, inputError(what, path, err)
 	}
 	return b, nil
+}
+
+// inputError reports a file that could not be read as bad input, naming
+// the flag once and the path once.
+func inputError(what, path string, err error) error {
+	var ie *safefile.InputError
+	if errors.As(err, &ie) {
+		return usageErrorf("%s: %v", what, err)
+	}
+	return usageErrorf("%s %s: %v", what, path, err)
 }
 
 func readSDFile(path string) (*sd.File, error) {
@@ -127,57 +139,243 @@ func cmdSDRequest(env *Env, args []string) error {
 	return nil
 }
 
+// restoreInput is everything restore-blob checks before any token is
+// touched or any file written.
+type restoreInput struct {
+	mode       ceremony.Mode
+	sdName     string
+	sdData     []byte
+	quorum     int
+	exName     string
+	exData     []byte
+	exchange   *sd.ExchangeKey
+	refs       []string
+	out        string
+	hsmName    string
+	witness    string
+	transcript *runTranscript
+	expected   *fingerprint.Fingerprint // --exchange-key-sha256
+}
+
 func cmdSDRestoreBlob(env *Env, args []string) error {
+	in, err := parseRestoreBlob(env, args)
+	if err != nil {
+		return err
+	}
+	fp := fingerprint.Of(in.exchange.Certificate.Raw)
+	fmt.Fprintf(env.Stderr, "%s restore blob\nexchange key certificate SHA-256: %s\n  words: %s\n", in.mode, fp.GroupedHex(), fp.WordString())
+	operator, err := confirmExchangeKey(env, in, fp)
+	if err != nil {
+		return err
+	}
+	rec, err := in.transcript.open("recovery", in.hsmName)
+	if err != nil {
+		return err
+	}
+	r, err := ceremony.NewRecovery(ceremony.RecoveryConfig{Mode: in.mode, HSMName: in.hsmName, CeremonyID: in.transcript.id(), Witness: in.witness}, ceremony.Tokens(), rec)
+	if err != nil {
+		rec.Close(ceremony.Closing{Ending: ceremony.Cancelled, Actor: ceremony.System, Reason: err.Error()})
+		return failuref("%v", err)
+	}
+	stop := interruptible(env, r.Lifecycle)
+	defer stop()
+	if err := restoreSteps(env, r, in, operator); err != nil {
+		o, _ := r.Fail(err)
+		printOutcome(env, o)
+		return err
+	}
+	o, err := r.Complete()
+	if err != nil {
+		return failuref("closing the transcript: %v", err)
+	}
+	return reportRestore(env, in, o, fp)
+}
+
+func parseRestoreBlob(env *Env, args []string) (*restoreInput, error) {
 	fs := newFlags(env, "sd restore-blob")
 	sdPath := fs.String("sd-file", "", "security domain file downloaded at activation")
 	exPath := fs.String("sd-exchange-key", "", "the new HSM's exchange key (PEM, DER or JSON, from init-recovery)")
 	var refs stringList
 	fs.Var(&refs, "key", "a custodian key reference: yubikey:…, pkcs11:… or file:PATH (repeat; at least the quorum)")
-	out := fs.String("out", "", "where to write the restore blob")
+	out := fs.String("out", "", "where to write the restore blob (SHA256SUMS is written next to it)")
+	transcriptPath := fs.String("transcript", "", "where to write the transcript (default: a new file next to --out)")
+	exSHA := fs.String("exchange-key-sha256", "", "the exchange key certificate's SHA-256 as the HSM returned it: confirms it without asking")
+	drill := fs.Bool("drill", false, "a drill: the drill HSM's exchange key and drill keys; no confirmation is asked")
+	hsmName := fs.String("hsm-name", "", "the Managed HSM's name, for the record and the upload command")
+	witness := fs.String("witness", "", "the witness present, for the record")
 	if err := parseFlags(fs, args); err != nil {
-		return err
+		return nil, err
 	}
+	if fs.NArg() > 0 {
+		return nil, usageErrorf("unexpected argument %q", fs.Arg(0))
+	}
+	in := &restoreInput{mode: modeOf(*drill), out: *out, hsmName: *hsmName, witness: strings.TrimSpace(*witness), refs: refs}
 	if err := refuseExisting("--out", *out); err != nil {
-		return err
+		return nil, err
 	}
-	f, err := readSDFile(*sdPath)
+	if err := refuseExistingIn(filepath.Dir(*out), ceremony.ChecksumFile, "it is written next to the blob"); err != nil {
+		return nil, err
+	}
+	if in.hsmName == "" {
+		in.hsmName = "hsm-name-not-given"
+	}
+	if in.witness == "" {
+		in.witness = "none named on the command line"
+	}
+	if *exSHA != "" {
+		f, err := fingerprint.Parse(*exSHA)
+		if err != nil {
+			return nil, usageErrorf("--exchange-key-sha256: %v", err)
+		}
+		in.expected = &f
+	}
+	if err := in.readFiles(*sdPath, *exPath); err != nil {
+		return nil, err
+	}
+	if len(refs) < in.quorum {
+		return nil, usageErrorf("%d --key given but the security domain needs %d: bring %d more custodians", len(refs), in.quorum, in.quorum-len(refs))
+	}
+	for i, ref := range refs {
+		if _, err := token.ParseURI(ref); err != nil {
+			return nil, usageErrorf("key %d: %v", i+1, err)
+		}
+	}
+	t, err := planTranscript(*transcriptPath, filepath.Dir(*out), in.mode, "sd restore-blob")
+	if err != nil {
+		return nil, err
+	}
+	in.transcript = t
+	return in, nil
+}
+
+func (in *restoreInput) readFiles(sdPath, exPath string) error {
+	data, err := readInput("--sd-file", sdPath)
 	if err != nil {
 		return err
 	}
-	exData, err := readInput("--sd-exchange-key", *exPath)
+	f, err := sd.ParseFile(data)
+	if err != nil {
+		return usageErrorf("%s: %v", sdPath, err)
+	}
+	in.sdName, in.sdData, in.quorum = filepath.Base(sdPath), data, f.SharedKeys.Required
+	exData, err := readInput("--sd-exchange-key", exPath)
 	if err != nil {
 		return err
 	}
 	exchange, err := sd.ParseExchangeKey(exData)
 	if err != nil {
-		return usageErrorf("%s: %v", *exPath, err)
+		return usageErrorf("%s: %v", exPath, err)
 	}
-	if len(refs) == 0 {
-		return usageErrorf("no --key given: the security domain needs %d custodian keys", f.SharedKeys.Required)
-	}
-	fp := fingerprint.Of(exchange.Certificate.Raw)
-	fmt.Fprintf(env.Stderr, "exchange key SHA-256: %s\n  words: %s\n  compare with what the HSM returned before uploading the blob\n", fp.GroupedHex(), fp.WordString())
-	blob, err := ceremony.RestoreBlob(context.Background(), ceremony.Tokens(), f, exchange, refs,
-		token.OpenOptions{PIN: pinPrompt(env)}, rand.Reader, func(line string) { fmt.Fprintln(env.Stderr, line) })
-	if err != nil {
-		var ke *ceremony.KeyError
-		if errors.As(err, &ke) {
-			return keyError(ke.Index, ke.Ref, ke.Err)
+	in.exName, in.exData, in.exchange = filepath.Base(exPath), exData, exchange
+	return nil
+}
+
+// confirmExchangeKey has the exchange key's fingerprint confirmed before
+// any share is opened: by --exchange-key-sha256, or by the operator at the
+// terminal. A drill needs no confirmation. It returns who confirmed.
+func confirmExchangeKey(env *Env, in *restoreInput, fp fingerprint.Fingerprint) (string, error) {
+	if in.expected != nil {
+		if *in.expected != fp {
+			return "", failuref("the exchange key's SHA-256 is %s, not the %s given with --exchange-key-sha256: this is not the key the HSM returned; no share was opened and nothing was written", fp.Hex(), in.expected.Hex())
 		}
+		fmt.Fprintln(env.Stderr, "the exchange key matches --exchange-key-sha256")
+		return "operator (--exchange-key-sha256)", nil
+	}
+	if in.mode == ceremony.Drill {
+		return ceremony.DrillOperator + " (drill: no confirmation needed)", nil
+	}
+	if env.Ask == nil {
+		return "", usageErrorf("the exchange key's fingerprint must be confirmed before any share is opened, and there is no terminal to ask on: give --exchange-key-sha256 HEX as the HSM returned it")
+	}
+	answer, err := env.Ask("Does this SHA-256 match the exchange key the HSM returned? Type yes to go on: ")
+	if errors.Is(err, errNoTerminal) {
+		return "", usageErrorf("the exchange key's fingerprint must be confirmed before any share is opened, and there is no terminal to ask on: give --exchange-key-sha256 HEX as the HSM returned it")
+	}
+	if err != nil {
+		return "", failuref("%v", err)
+	}
+	if !strings.EqualFold(answer, "yes") {
+		return "", failuref("the exchange key was not confirmed (answer %q): no share was opened and nothing was written; download it again with init-recovery", answer)
+	}
+	return "operator at the terminal", nil
+}
+
+// restoreSteps runs the recovery: load, confirm, open each key's share,
+// rebuild and wrap, write the blob.
+func restoreSteps(env *Env, r *ceremony.Recovery, in *restoreInput, operator string) error {
+	if _, err := r.LoadSD(in.sdName, in.sdData); err != nil {
+		return badInput(err)
+	}
+	if _, err := r.LoadExchangeKey(in.exName, in.exData); err != nil {
+		return badInput(err)
+	}
+	if err := r.ConfirmExchangeKey(operator, true); err != nil {
 		return failuref("%v", err)
 	}
-	if err := safefile.Write(*out, blob, safefile.WithProgress(progressTo(env, *out))); err != nil {
-		return failuref("writing %s: %v", *out, err)
+	ctx := context.Background()
+	for i, ref := range in.refs {
+		name := fmt.Sprintf("custodian with key %d", i+1)
+		var c *ceremony.RecoveryCustodian
+		err := withLastTry(env, r.Lifecycle, name, func(opts token.OpenOptions) (err error) {
+			c, err = r.OpenShare(ctx, name, ref, opts)
+			return err
+		})
+		if err != nil {
+			return keyError(i, ref, err)
+		}
+		fmt.Fprintf(env.Stderr, "key %d (%s): share x=%d opens and is well-formed [%s]\n", i+1, ref, c.ShareX, c.DecryptPath)
 	}
-	fmt.Fprintf(env.Stdout, "wrote %s: restore blob for exchange key %s (%d EncData items, blob SHA-256 %s)\n",
-		*out, fp.Hex(), len(f.EncData.Data), fingerprint.Of(blob).Hex())
-	fmt.Fprintf(env.Stdout, "upload it with: az keyvault security-domain upload --hsm-name HSM --sd-file %s --restore-blob\n", *out)
+	if _, err := r.BuildBlob(rand.Reader); err != nil {
+		return failuref("%v", err)
+	}
+	if err := r.WriteBlobFile(in.out, safefile.WithProgress(progressTo(env, in.out))); err != nil {
+		return failuref("writing %s: %v", in.out, err)
+	}
+	return nil
+}
+
+// reportRestore writes SHA256SUMS next to the blob (with the transcript
+// when it lies there too) and tells the operator what to check and upload.
+func reportRestore(env *Env, in *restoreInput, o *ceremony.Outcome, fp fingerprint.Fingerprint) error {
+	dir := filepath.Dir(in.out)
+	names := []string{filepath.Base(in.out)}
+	if filepath.Dir(o.Transcript) == dir {
+		names = append(names, filepath.Base(o.Transcript))
+	}
+	if _, err := ceremony.WriteChecksums(dir, names); err != nil {
+		return failuref("writing %s: %v", ceremony.ChecksumFile, err)
+	}
+	blob, err := os.ReadFile(in.out)
+	if err != nil {
+		return failuref("reading %s back: %v", in.out, err)
+	}
+	fmt.Fprintf(env.Stdout, "wrote %s: restore blob for exchange key %s (%d bytes, blob SHA-256 %s)\n",
+		in.out, fp.Hex(), len(blob), fingerprint.Of(blob).Hex())
+	printTranscript(env, o)
+	fmt.Fprintf(env.Stdout, "checksums in %s: check them with\n  %s\n", filepath.Join(dir, ceremony.ChecksumFile), ceremony.ChecksumCommand(dir))
+	hsm := in.hsmName
+	if hsm == "hsm-name-not-given" {
+		hsm = "HSM-NAME"
+	}
+	if in.mode == ceremony.Drill {
+		fmt.Fprintln(env.Stdout, "DRILL — upload it to the drill HSM only: custodian drill hsm upload --hsm-dir DIR --blob "+in.out)
+		return nil
+	}
+	fmt.Fprintf(env.Stdout, "upload it with: az keyvault security-domain upload --hsm-name %s --sd-file %s --restore-blob\n", hsm, in.out)
+	fmt.Fprintf(env.Stdout, "           or: Import-AzKeyVaultSecurityDomain -Name %s -SecurityDomainPath \"%s\" -ImportRestoredBlob\n", hsm, in.out)
 	return nil
 }
 
 // keyError classifies a failure to open a key: a bad reference is bad
 // input, a wrong PIN or a missing token is a failed operation.
 func keyError(i int, ref string, err error) error {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return err
+	}
+	if pe := ceremony.Blocked(err); pe != nil {
+		return failuref("key %d (%s): %v", i+1, ref, &ceremony.BlockedError{Custodian: fmt.Sprintf("the custodian with key %d", i+1), Err: pe})
+	}
 	var pinErr *token.PINError
 	if errors.As(err, &pinErr) {
 		return failuref("key %d (%s): %v", i+1, ref, err)

@@ -87,7 +87,7 @@ func TestVectorsThroughTheCLI(t *testing.T) {
 	for _, pair := range [][2]string{{"cert_0", "cert_2"}, {"cert_1", "cert_0"}} {
 		blob := filepath.Join(t.TempDir(), "blob.json")
 		_, errOut, code := run(t, "sd", "restore-blob", "--sd-file", vec(t, "sd.json"), "--sd-exchange-key", vec(t, "exchange.cer"),
-			"--key", "file:"+vec(t, "keys", pair[0]+".key"), "--key", "file:"+vec(t, "keys", pair[1]+".key"), "--out", blob)
+			"--key", "file:"+vec(t, "keys", pair[0]+".key"), "--key", "file:"+vec(t, "keys", pair[1]+".key"), "--out", blob, "--exchange-key-sha256", exchangeSHA(t).WordString())
 		if code != 0 {
 			t.Fatalf("restore-blob %v: %d %s", pair, code, errOut)
 		}
@@ -99,7 +99,7 @@ func TestVectorsThroughTheCLI(t *testing.T) {
 	// All three keys: the cross-check runs and still succeeds.
 	blob := filepath.Join(t.TempDir(), "blob.json")
 	mustRun(t, "sd", "restore-blob", "--sd-file", vec(t, "sd.json"), "--sd-exchange-key", vec(t, "exchange.cer"),
-		"--key", "file:"+vec(t, "keys", "cert_0.key"), "--key", "file:"+vec(t, "keys", "cert_1.key"), "--key", "file:"+vec(t, "keys", "cert_2.key"), "--out", blob)
+		"--key", "file:"+vec(t, "keys", "cert_0.key"), "--key", "file:"+vec(t, "keys", "cert_1.key"), "--key", "file:"+vec(t, "keys", "cert_2.key"), "--out", blob, "--exchange-key-sha256", exchangeSHA(t).Hex())
 	openBlob(t, blob)
 	// The download request for the vector certificates.
 	req := filepath.Join(t.TempDir(), "req.json")
@@ -141,7 +141,7 @@ func TestDrillRoundTripsThroughTheCLI(t *testing.T) {
 			mustRun(t, append([]string{"sd", "verify", "--sd-file", sdPath, "--quorum", fmt.Sprint(c.m)}, certFlags...)...)
 			sde := filepath.Join(dir, "sde.cer")
 			mustRun(t, "drill", "hsm", "init-recovery", "--hsm-dir", hsm, "--out", sde)
-			rb := []string{"sd", "restore-blob", "--sd-file", sdPath, "--sd-exchange-key", sde, "--out", filepath.Join(dir, "blob.json")}
+			rb := []string{"sd", "restore-blob", "--drill", "--sd-file", sdPath, "--sd-exchange-key", sde, "--out", filepath.Join(dir, "blob.json")}
 			for i := c.n - c.m; i < c.n; i++ {
 				rb = append(rb, "--key", "file:"+filepath.Join(keys, fmt.Sprintf("cert_%d.key", i)))
 			}
@@ -250,7 +250,7 @@ func TestBadInputIsRefusedPrecisely(t *testing.T) {
 	wrongTag := editSD(t, func(m map[string]any) { items(m)[1].(map[string]any)["tag"] = "renamed_backup" })
 
 	restore := func(sdPath string, keys ...string) []string {
-		a := []string{"sd", "restore-blob", "--sd-file", sdPath, "--sd-exchange-key", ex, "--out", filepath.Join(dir, "never.json")}
+		a := []string{"sd", "restore-blob", "--sd-file", sdPath, "--sd-exchange-key", ex, "--out", filepath.Join(dir, "never.json"), "--exchange-key-sha256", exchangeSHA(t).Hex()}
 		for _, k := range keys {
 			a = append(a, "--key", k)
 		}
@@ -283,7 +283,7 @@ func TestBadInputIsRefusedPrecisely(t *testing.T) {
 		{"exchange key not RSA", []string{"sd", "restore-blob", "--sd-file", vec(t, "sd.json"), "--sd-exchange-key", certFile(t, dir, &ecKey.PublicKey, ecKey), "--key", k0, "--key", k2, "--out", filepath.Join(dir, "never.json")}, 2, "needs RSA"},
 		{"exchange key under 2048 bits", []string{"sd", "restore-blob", "--sd-file", vec(t, "sd.json"), "--sd-exchange-key", certFile(t, dir, &smallKey.PublicKey, smallKey), "--key", k0, "--key", k2, "--out", filepath.Join(dir, "never.json")}, 2, "1024-bit"},
 		{"key that matches no share", restore(vec(t, "sd.json"), k0, "file:"+vec(t, "exchange.key")), 1, "matches no share"},
-		{"fewer keys than the quorum", restore(vec(t, "sd.json"), k1), 1, "needs 2"},
+		{"fewer keys than the quorum", restore(vec(t, "sd.json"), k1), 2, "needs 2"},
 		{"output exists", []string{"sd", "restore-blob", "--sd-file", vec(t, "sd.json"), "--sd-exchange-key", ex, "--key", k0, "--key", k2, "--out", existing}, 2, "already exists"},
 		{"file over 10 MiB", verify(write("huge.json", make([]byte, sd.MaxFileSize+1))), 2, "over the"},
 		{"unknown command", []string{"sd", "frobnicate"}, 2, "unknown command"},

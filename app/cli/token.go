@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	"github.com/custodian-hsm/custodian/ceremony"
 	"github.com/custodian-hsm/custodian/crypto/fingerprint"
@@ -14,44 +15,72 @@ import (
 
 // cmdSDCheckShare lets a custodian open their own share alone, without the
 // quorum: it proves the token, the PIN and the share work. Nothing secret
-// is printed.
+// is printed; the run is recorded in a transcript (in the current folder
+// unless --transcript says where).
 func cmdSDCheckShare(env *Env, args []string) error {
 	fs := newFlags(env, "sd check-share")
 	sdPath := fs.String("sd-file", "", "security domain file")
 	ref := fs.String("key", "", "your key reference: yubikey:…, pkcs11:… or file:PATH")
+	transcriptPath := fs.String("transcript", "", "where to write the transcript (default: a new file in the current folder)")
+	drill := fs.Bool("drill", false, "a drill: drill tokens and a drill security domain")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *ref == "" {
 		return usageErrorf("--key is required")
 	}
-	f, err := readSDFile(*sdPath)
+	if _, err := token.ParseURI(*ref); err != nil {
+		return usageErrorf("--key: %v", err)
+	}
+	data, err := readInput("--sd-file", *sdPath)
 	if err != nil {
 		return err
 	}
-	key, err := ceremony.Tokens().OpenKey(context.Background(), *ref, token.OpenOptions{PIN: pinPrompt(env)})
-	if err != nil {
-		return keyError(0, *ref, err)
+	if _, err := sd.ParseFile(data); err != nil {
+		return usageErrorf("%s: %v", *sdPath, err)
 	}
-	defer key.Close()
-	share, err := sd.OpenShare(f, key)
+	mode := modeOf(*drill)
+	plan, err := planTranscript(*transcriptPath, ".", mode, "sd check-share")
 	if err != nil {
+		return err
+	}
+	rec, err := plan.open("share-check", "")
+	if err != nil {
+		return err
+	}
+	c := ceremony.NewShareCheck(mode, ceremony.Tokens(), rec)
+	stop := interruptible(env, c.Lifecycle)
+	defer stop()
+	var res *ceremony.ShareCheckResult
+	err = withLastTry(env, c.Lifecycle, "the custodian", func(opts token.OpenOptions) (err error) {
+		res, err = c.Check(context.Background(), filepath.Base(*sdPath), data, *ref, opts)
+		return err
+	})
+	if err != nil {
+		c.Fail(err)
+		printOutcome(env, c.Outcome())
 		if errors.Is(err, sd.ErrNoShare) {
 			return failuref("%v", err)
 		}
+		if ceremony.Blocked(err) != nil || ceremony.LastTry(err) != nil {
+			return keyError(0, *ref, err)
+		}
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return err
+		}
 		return failuref("your share does not open: %v", err)
 	}
-	x := share.X
-	share.Wipe()
-	fp := fingerprint.Of(key.Certificate().Raw)
-	fmt.Fprintf(env.Stdout, "share x=%d of %d opens and is well-formed (quorum %d)\n", x, len(f.SharedKeys.EncShares), f.SharedKeys.Required)
-	fmt.Fprintf(env.Stdout, "certificate %s\n  SHA-256 %s\n  words   %s\n", key.Certificate().Subject.CommonName, fp.GroupedHex(), fp.WordString())
-	fmt.Fprintf(env.Stdout, "decrypted with: %s\n", key.DecryptPath())
+	fp, _ := fingerprint.FromHex(res.Certificate.SHA256)
+	fmt.Fprintf(env.Stdout, "share x=%d of %d opens and is well-formed (quorum %d)\n", res.ShareX, res.Shares, res.Quorum)
+	fmt.Fprintf(env.Stdout, "certificate %s\n  SHA-256 %s\n  words   %s\n", res.Subject, fp.GroupedHex(), fp.WordString())
+	fmt.Fprintf(env.Stdout, "decrypted with: %s\n", res.DecryptPath)
+	printTranscript(env, c.Outcome())
 	return nil
 }
 
 // cmdTokenEnroll generates a custodian key on a token and exports its
-// certificate.
+// certificate; the enrollment is recorded in a transcript next to it.
 func cmdTokenEnroll(env *Env, args []string) error {
 	fs := newFlags(env, "token enroll")
 	ref := fs.String("token", "", "the token: yubikey:serial=…, pkcs11:token=…?module-path=…")
@@ -61,11 +90,16 @@ func cmdTokenEnroll(env *Env, args []string) error {
 	bits := fs.Int("bits", 2048, "key size: 2048, 3072 or 4096 (YubiKey 3072/4096 need firmware 5.7)")
 	slot := fs.String("slot", "9d", "PIV slot: 9d or a retired slot 82–95")
 	touch := fs.String("touch", "never", "PIV touch policy: never, always or cached")
+	transcriptPath := fs.String("transcript", "", "where to write the transcript (default: a new file next to --out)")
+	drill := fs.Bool("drill", false, "a drill: drill tokens and software keys")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *ref == "" || *name == "" {
 		return usageErrorf("--token and --name are required")
+	}
+	if _, err := token.ParseURI(*ref); err != nil {
+		return usageErrorf("--token: %v", err)
 	}
 	if err := refuseExisting("--out", *out); err != nil {
 		return err
@@ -79,17 +113,57 @@ func cmdTokenEnroll(env *Env, args []string) error {
 	if err := req.Validate(); err != nil {
 		return usageErrorf("%v", err)
 	}
-	enr, err := ceremony.Tokens().Enroll(context.Background(), *ref, req, token.OpenOptions{PIN: pinPrompt(env),
-		Touch: func(tok token.Info) { fmt.Fprintf(env.Stderr, "touch %s now\n", tok) }})
+	mode := modeOf(*drill)
+	plan, err := planTranscript(*transcriptPath, filepath.Dir(*out), mode, "token enroll")
 	if err != nil {
+		return err
+	}
+	rec, err := plan.open("enrollment", "")
+	if err != nil {
+		return err
+	}
+	id := *ceremonyID
+	if id == "" {
+		id = plan.id()
+	}
+	e := ceremony.NewEnrollment(mode, id, ceremony.Tokens(), rec)
+	stop := interruptible(env, e.Lifecycle)
+	defer stop()
+	return enrollAndWrite(env, e, *name, *ref, *out, req)
+}
+
+func enrollAndWrite(env *Env, e *ceremony.Enrollment, name, ref, out string, req token.EnrollRequest) error {
+	var enr *token.Enrollment
+	err := withLastTry(env, e.Lifecycle, name, func(opts token.OpenOptions) (err error) {
+		opts.Touch = func(tok token.Info) { fmt.Fprintf(env.Stderr, "touch %s now\n", tok) }
+		enr, err = e.Enroll(context.Background(), name, ref, req, opts)
+		return err
+	})
+	if err != nil {
+		e.Fail(err)
+		printOutcome(env, e.Outcome())
+		if pe := ceremony.Blocked(err); pe != nil {
+			return failuref("%v", &ceremony.BlockedError{Custodian: name, Err: pe})
+		}
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return err
+		}
 		return failuref("enrollment failed: %v", err)
 	}
-	if err := safefile.Write(*out, token.CertificatePEM(enr.Certificate)); err != nil {
-		return failuref("writing %s: %v", *out, err)
+	pem := token.CertificatePEM(enr.Certificate)
+	if err := safefile.Write(out, pem); err != nil {
+		e.Fail(err)
+		return failuref("writing %s: %v", out, err)
+	}
+	o, err := e.Written(ceremony.RefOf(filepath.Base(out), pem))
+	if err != nil {
+		return failuref("closing the transcript: %v", err)
 	}
 	fp := fingerprint.Of(enr.Certificate.Raw)
-	fmt.Fprintf(env.Stdout, "key %s generated on %s\ncertificate written to %s\n  SHA-256 %s\n  words   %s\n", enr.Ref, enr.Token, *out, fp.GroupedHex(), fp.WordString())
+	fmt.Fprintf(env.Stdout, "key %s generated on %s\ncertificate written to %s\n  SHA-256 %s\n  words   %s\n", enr.Ref, enr.Token, out, fp.GroupedHex(), fp.WordString())
 	printAttestation(env, enr.Attestation)
+	printTranscript(env, o)
 	return nil
 }
 

@@ -10,18 +10,20 @@ import (
 	"testing"
 
 	"github.com/custodian-hsm/custodian/crypto/drillhsm"
+	"github.com/custodian-hsm/custodian/crypto/fingerprint"
 	"github.com/custodian-hsm/custodian/crypto/sd"
 	"github.com/custodian-hsm/custodian/crypto/token/pkcs11/softhsm"
 )
 
 func TestCheckShareOpensOneShareAndPrintsNothingSecret(t *testing.T) {
-	out := mustRun(t, "sd", "check-share", "--sd-file", vec(t, "sd.json"), "--key", "file:"+vec(t, "keys", "cert_1.key"))
+	tdir := t.TempDir()
+	out := mustRun(t, "sd", "check-share", "--sd-file", vec(t, "sd.json"), "--key", "file:"+vec(t, "keys", "cert_1.key"), "--transcript", filepath.Join(tdir, "1.jsonl"))
 	for _, want := range []string{"share x=2 of 3 opens and is well-formed (quorum 2)", "SHA-256", "words"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("check-share output lacks %q:\n%s", want, out)
 		}
 	}
-	_, errOut, code := run(t, "sd", "check-share", "--sd-file", vec(t, "sd.json"), "--key", "file:"+vec(t, "exchange.key"))
+	_, errOut, code := run(t, "sd", "check-share", "--sd-file", vec(t, "sd.json"), "--key", "file:"+vec(t, "exchange.key"), "--transcript", filepath.Join(tdir, "2.jsonl"))
 	if code != 1 || !strings.Contains(errOut, "matches no share") {
 		t.Errorf("a key with no share: exit %d %s", code, errOut)
 	}
@@ -90,7 +92,7 @@ func TestTokenEnrollAttestAndCheckShareOnSoftHSM(t *testing.T) {
 	os.WriteFile(sdPath, sdBytes, 0o644)
 	for _, name := range []string{"alice", "bob", "carol"} {
 		ref := "pkcs11:token=" + name + "?module-path=" + hsm.Module + "&pin-source=file:" + pinFile
-		out := mustRun(t, "sd", "check-share", "--sd-file", sdPath, "--key", ref)
+		out := mustRun(t, "sd", "check-share", "--sd-file", sdPath, "--key", ref, "--transcript", filepath.Join(dir, name+"-check.jsonl"))
 		if !strings.Contains(out, "opens and is well-formed") || !strings.Contains(out, "CKM_RSA") {
 			t.Errorf("check-share %s:\n%s", name, out)
 		}
@@ -106,7 +108,11 @@ func TestTokenEnrollAttestAndCheckShareOnSoftHSM(t *testing.T) {
 	ex := filepath.Join(dir, "sde.cer")
 	os.WriteFile(ex, exPEM, 0o644)
 	blob := filepath.Join(dir, "blob.json")
-	mustRun(t, "sd", "restore-blob", "--sd-file", sdPath, "--sd-exchange-key", ex, "--out", blob,
+	exKey, err := sd.ParseExchangeKey(exPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, "sd", "restore-blob", "--sd-file", sdPath, "--sd-exchange-key", ex, "--out", blob, "--exchange-key-sha256", fingerprint.Of(exKey.Certificate.Raw).Hex(),
 		"--key", "pkcs11:token=alice?module-path="+hsm.Module+"&pin-source=file:"+pinFile,
 		"--key", "pkcs11:token=carol?module-path="+hsm.Module+"&pin-source=file:"+pinFile)
 	res, err := h.Upload(mustRead(t, blob))

@@ -33,6 +33,9 @@ func transcriptPrintCmd(env *Env, args []string) error {
 	if err := refuseExisting("--out", *out); err != nil {
 		return err
 	}
+	if err := safefile.CheckRegular(file, maxTranscript); err != nil {
+		return inputError("transcript", file, err)
+	}
 	v, err := transcript.VerifyFile(file)
 	if err != nil {
 		return usageErrorf("reading %s: %v", file, err)

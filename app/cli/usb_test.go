@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/custodian-hsm/custodian/ceremony/transfer/usb"
+	"github.com/custodian-hsm/custodian/internal/testvectors"
 )
 
 // runUSB runs one usb command and returns stdout, stderr and the exit code.
@@ -240,17 +241,7 @@ func usbMust(t *testing.T, err error) {
 }
 
 func TestUSBImportSecurityDomainVector(t *testing.T) {
-	dir := os.Getenv("CUSTODIAN_VECTORS")
-	if dir == "" {
-		dir = "../../../shared/vectors"
-		if _, err := os.Stat("../../testdata/vectors"); err == nil {
-			dir = "../../testdata/vectors"
-		}
-	}
-	sdData, err := os.ReadFile(filepath.Join(dir, "sd-3of2", "sd.json"))
-	if err != nil {
-		t.Fatalf("test vector: %v (set CUSTODIAN_VECTORS)", err)
-	}
+	sdData := testvectors.Read(t, "sd-3of2", "sd.json")
 	from := t.TempDir()
 	usbMust(t, os.WriteFile(filepath.Join(from, "sd.json"), sdData, 0o644))
 	out, errOut, code := runUSB(t, cmdUSBImport, "--from", from, "sd.json")

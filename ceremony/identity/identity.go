@@ -44,7 +44,8 @@ func (id Identity) Words() string {
 	return id.Binary.WordString()
 }
 
-// String is the version line: "v0.1.0 (3f2a9c1d7e4b, modified) go1.26.8".
+// String is the version line: "v0.1.0 (3f2a9c1d7e4b, modified) go1.26.8",
+// followed by "DRILL BUILD" in the drill build.
 func (id Identity) String() string {
 	s := id.Version
 	if id.Revision != "" {
@@ -58,12 +59,30 @@ func (id Identity) String() string {
 		}
 		s += ")"
 	}
-	return s + " " + id.GoVersion
+	s += " " + id.GoVersion
+	if DrillBuild {
+		s += " " + DrillBuildMark
+	}
+	return s
 }
+
+// DrillBuildMark is what the drill build says of itself.
+const DrillBuildMark = "DRILL BUILD"
 
 var (
 	once    sync.Once
 	current Identity
+)
+
+// Set at link time by the Makefile (-ldflags -X), which builds with
+// -buildvcs=false so that the bytes do not depend on how the checkout was
+// made: version is FyneApp.toml's, commit the full git commit, modified
+// "true" when tracked files differed from it. Empty in a plain `go build`,
+// which falls back to the build information Go records.
+var (
+	version  string
+	commit   string
+	modified string
 )
 
 // Current returns the running build's identity (computed once).
@@ -86,6 +105,13 @@ func compute() Identity {
 				id.Modified = s.Value == "true"
 			}
 		}
+	}
+	if version != "" {
+		id.Version = version
+	}
+	if commit != "" {
+		id.Revision = commit
+		id.Modified = modified == "true"
 	}
 	exe, err := os.Executable()
 	if err != nil {

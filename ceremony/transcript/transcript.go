@@ -15,7 +15,6 @@
 package transcript
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -100,12 +99,8 @@ type Entry struct {
 	Hash      string     `json:"hash"`
 }
 
-// canonical is the entry's JSON with hash empty: what its hash covers.
-func (e Entry) canonical() ([]byte, error) {
-	e.Hash = ""
-	return marshal(e)
-}
-
+// marshal is the one canonical encoding of an entry: members in the
+// struct's order, no spaces, no HTML escaping, one line.
 func marshal(e Entry) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
@@ -116,13 +111,37 @@ func marshal(e Entry) ([]byte, error) {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
-func hashOf(e Entry) (string, error) {
-	c, err := e.canonical()
-	if err != nil {
-		return "", err
+// hashMember ends every canonical line: hash is the last member.
+const hashMember = `,"hash":"`
+
+// lineHash is the SHA-256 of a line's exact bytes with its hash value
+// emptied (`"hash":""`). It covers the bytes written, not a re-encoding:
+// a line that decodes to the same entry but is spelled differently
+// (duplicated or reordered members, extra spaces) hashes differently, and
+// Verify refuses it before comparing hashes.
+func lineHash(line []byte) (string, bool) {
+	i := bytes.LastIndex(line, []byte(hashMember))
+	if i < 0 || !bytes.HasSuffix(line, []byte(`"}`)) || i+len(hashMember) > len(line)-2 {
+		return "", false
 	}
-	sum := sha256.Sum256(c)
-	return hex.EncodeToString(sum[:]), nil
+	h := sha256.New()
+	h.Write(line[:i+len(hashMember)])
+	h.Write([]byte(`"}`))
+	return hex.EncodeToString(h.Sum(nil)), true
+}
+
+// encode fills in the entry's hash and returns its line (without the
+// newline).
+func encode(e Entry) (Entry, []byte, error) {
+	e.Hash = ""
+	blank, err := marshal(e)
+	if err != nil {
+		return e, nil, err
+	}
+	sum := sha256.Sum256(blank)
+	e.Hash = hex.EncodeToString(sum[:])
+	line, err := marshal(e)
+	return e, line, err
 }
 
 // Writer appends entries to a transcript file.
@@ -188,15 +207,11 @@ func (w *Writer) Append(e Entry) error {
 	e.Time = w.now().UTC().Format(time.RFC3339)
 	e.Drill = w.drill
 	e.Prev = w.last
-	h, err := hashOf(e)
+	e, line, err := encode(e)
 	if err != nil {
 		return err
 	}
-	e.Hash = h
-	line, err := marshal(e)
-	if err != nil {
-		return err
-	}
+	h := e.Hash
 	if _, err := w.f.Write(append(line, '\n')); err != nil {
 		return fmt.Errorf("writing the transcript: %w", err)
 	}
@@ -215,15 +230,57 @@ func (w *Writer) Digest() string {
 	return w.last
 }
 
-// Close writes the closing entry and returns the final digest.
-func (w *Writer) Close() (string, error) {
-	if err := w.Append(Entry{Step: StepClose, Message: fmt.Sprintf("transcript closed after %d entries", w.seq+1)}); err != nil {
+// Endings of a ceremony, written on its closing entry.
+const (
+	EndSignedOff   = "signed off"
+	EndCancelled   = "cancelled"
+	EndAbandoned   = "abandoned"
+	EndInterrupted = "interrupted" // sealed afterwards by `custodian transcript seal`
+	EndCompleted   = "completed"   // a record with no sign-off (a single CLI operation)
+	EndFailed      = "failed"      // the operation ran and failed
+)
+
+// Closing says how a ceremony ended.
+type Closing struct {
+	Ending string // one of the End… constants
+	Actor  *Actor // who ended it (a cancelling witness), if a person did
+	Reason string // why, in words
+}
+
+// Close writes a closing entry that says the record simply completed
+// and returns the final digest.
+func (w *Writer) Close() (string, error) { return w.Finish(Closing{Ending: EndCompleted}) }
+
+// Finish writes the closing entry, saying how the ceremony ended, closes
+// the file and returns the final digest.
+func (w *Writer) Finish(c Closing) (string, error) {
+	if c.Ending == "" {
+		return "", errors.New("a closing entry must say how the ceremony ended")
+	}
+	msg := fmt.Sprintf("transcript closed after %d entries", w.entries()+1)
+	if c.Reason != "" {
+		msg += ": " + c.Reason
+	}
+	if err := w.Append(Entry{Step: StepClose, Actor: c.Actor, Decision: "ended: " + c.Ending, Message: msg}); err != nil {
 		return "", err
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.closed = true
 	return w.last, w.f.Close()
+}
+
+func (w *Writer) entries() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.seq
+}
+
+// Closed reports whether the closing entry has been written.
+func (w *Writer) Closed() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.closed
 }
 
 // Problem is a place where a transcript was altered.
@@ -240,6 +297,10 @@ type Verification struct {
 	Final    string // hash of the last entry
 	Closed   bool
 	Problems []Problem
+	// Unclosed is set when the chain is intact up to its last, complete
+	// entry and only the closing entry is missing: what a crash or a power
+	// loss leaves, and what Seal may close.
+	Unclosed bool
 }
 
 // OK reports an intact, closed transcript.
@@ -253,11 +314,37 @@ func (v *Verification) Ceremony() *Ceremony {
 	return nil
 }
 
+// Ending is how the ceremony ended, from its closing entry ("" when not
+// closed).
+func (v *Verification) Ending() string {
+	if !v.Closed {
+		return ""
+	}
+	return strings.TrimPrefix(v.Entries[len(v.Entries)-1].Decision, "ended: ")
+}
+
+// CheckDigest compares the final digest with the one the witnesses signed
+// (want, 64 hex digits) and records a problem when they differ: a
+// transcript edited and re-chained verifies on its own, but not against
+// the paper.
+func (v *Verification) CheckDigest(want string) {
+	if v.Final == want {
+		return
+	}
+	line := len(v.Entries)
+	if line == 0 {
+		line = 1
+	}
+	v.Problems = append(v.Problems, Problem{line, fmt.Sprintf("the final digest %s is not the digest on the signed record %s: the transcript was edited and re-chained, or it is another ceremony's transcript", v.Final, want)})
+}
+
 // MaxSize bounds a transcript read.
 const MaxSize = 64 << 20
 
-// Verify reads a transcript and checks every link. It reports every
-// problem with its line; the error is only for an unreadable input.
+// Verify reads a transcript and checks every line: that it is in the one
+// canonical encoding, that its hash covers its bytes, and that it links to
+// the line before. It reports every problem with its line; the error is
+// only for an unreadable input.
 func Verify(r io.Reader) (*Verification, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxSize+1))
 	if err != nil {
@@ -271,64 +358,132 @@ func Verify(r io.Reader) (*Verification, error) {
 		v.Problems = append(v.Problems, Problem{1, "the transcript is empty"})
 		return v, nil
 	}
-	if data[len(data)-1] != '\n' {
-		lines := bytes.Count(data, []byte("\n")) + 1
-		v.Problems = append(v.Problems, Problem{lines, "the last line is cut off mid-entry: the file was truncated"})
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	if len(lines[len(lines)-1]) == 0 {
+		lines = lines[:len(lines)-1]
 	}
 	prev := Genesis
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 1<<20), MaxSize)
-	line := 0
-	for sc.Scan() {
-		line++
-		raw := sc.Bytes()
-		var e Entry
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&e); err != nil {
-			if line == bytes.Count(data, []byte("\n"))+1 && data[len(data)-1] != '\n' {
-				break // already reported as cut off
-			}
-			v.Problems = append(v.Problems, Problem{line, fmt.Sprintf("not a transcript entry: %v", err)})
+	for i, raw := range lines {
+		line := i + 1
+		if !bytes.HasSuffix(raw, []byte("\n")) {
+			v.Problems = append(v.Problems, Problem{line, "the last line is cut off mid-entry: the file was truncated"})
+			break
+		}
+		e, ok := v.checkLine(line, bytes.TrimSuffix(raw, []byte("\n")), prev)
+		if !ok {
 			prev = "" // the chain is broken here; report the next link as such
 			continue
-		}
-		if e.Seq != line-1 {
-			v.Problems = append(v.Problems, Problem{line, fmt.Sprintf("sequence number %d where %d was expected: an entry was inserted, deleted or moved", e.Seq, line-1)})
-		}
-		want, err := hashOf(e)
-		if err != nil {
-			return nil, err
-		}
-		if e.Hash != want {
-			v.Problems = append(v.Problems, Problem{line, fmt.Sprintf("entry %d (%s) was edited: its contents do not match its hash", e.Seq, e.Step)})
-		}
-		if prev != "" && e.Prev != prev {
-			v.Problems = append(v.Problems, Problem{line, fmt.Sprintf("entry %d (%s) does not follow the entry before it: an entry was inserted, deleted, moved or edited", e.Seq, e.Step)})
-		}
-		if line == 1 && (e.Step != StepOpen || e.Prev != Genesis) {
-			v.Problems = append(v.Problems, Problem{line, "the transcript does not start with its opening entry: the beginning was removed"})
 		}
 		v.Entries = append(v.Entries, e)
 		prev = e.Hash
 	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	if n := len(v.Entries); n > 0 {
-		last := v.Entries[n-1]
-		v.Final = last.Hash
-		v.Closed = last.Step == StepClose
-		if !v.Closed {
-			v.Problems = append(v.Problems, Problem{line, "the transcript is not closed: it was truncated, or the ceremony is still running"})
-		}
-		for i, e := range v.Entries[:n-1] {
-			if e.Step == StepClose {
-				v.Problems = append(v.Problems, Problem{i + 1, "a closing entry in the middle: entries were appended after the transcript was closed"})
-			}
-		}
-	}
+	v.checkEnds(len(lines))
 	return v, nil
+}
+
+// checkLine checks one line against the entry before it (prev; "" when
+// that line was unreadable). ok is false for a line that is not an entry.
+func (v *Verification) checkLine(line int, raw []byte, prev string) (Entry, bool) {
+	var e Entry
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		v.Problems = append(v.Problems, Problem{line, fmt.Sprintf("not a transcript entry: %v", err)})
+		return e, false
+	}
+	if canon, err := marshal(e); err != nil || !bytes.Equal(canon, raw) {
+		v.Problems = append(v.Problems, Problem{line, fmt.Sprintf("entry %d (%s) is not in the canonical encoding: %s; what it shows may not be what its hash covers, so the line was edited", e.Seq, e.Step, encodingDifference(raw, canon))})
+	}
+	if e.Seq != line-1 {
+		v.Problems = append(v.Problems, Problem{line, fmt.Sprintf("sequence number %d where %d was expected: an entry was inserted, deleted or moved", e.Seq, line-1)})
+	}
+	if want, ok := lineHash(raw); !ok || e.Hash != want {
+		v.Problems = append(v.Problems, Problem{line, fmt.Sprintf("entry %d (%s) was edited: its contents do not match its hash", e.Seq, e.Step)})
+	}
+	if prev != "" && e.Prev != prev {
+		v.Problems = append(v.Problems, Problem{line, fmt.Sprintf("entry %d (%s) does not follow the entry before it: an entry was inserted, deleted, moved or edited", e.Seq, e.Step)})
+	}
+	if line == 1 && (e.Step != StepOpen || e.Prev != Genesis) {
+		v.Problems = append(v.Problems, Problem{line, "the transcript does not start with its opening entry: the beginning was removed"})
+	}
+	return e, true
+}
+
+// checkEnds checks that the transcript closes once, at its end.
+func (v *Verification) checkEnds(lines int) {
+	n := len(v.Entries)
+	if n == 0 {
+		return
+	}
+	last := v.Entries[n-1]
+	v.Final = last.Hash
+	v.Closed = last.Step == StepClose
+	for i, e := range v.Entries[:n-1] {
+		if e.Step == StepClose {
+			v.Problems = append(v.Problems, Problem{i + 1, "a closing entry in the middle: entries were appended after the transcript was closed"})
+		}
+	}
+	if !v.Closed {
+		v.Unclosed = len(v.Problems) == 0 && n == lines
+		v.Problems = append(v.Problems, Problem{lines, "the transcript is not closed: it was truncated, or the ceremony is still running, or it was interrupted (custodian transcript seal closes an interrupted one)"})
+	}
+}
+
+// encodingDifference says how a line differs from its canonical encoding.
+func encodingDifference(raw, canon []byte) string {
+	if name := duplicateMember(raw); name != "" {
+		return fmt.Sprintf("member %q appears more than once", name)
+	}
+	n := 0
+	for n < len(raw) && n < len(canon) && raw[n] == canon[n] {
+		n++
+	}
+	return fmt.Sprintf("it differs from the canonical encoding at column %d (members reordered, spaces added, or characters escaped differently)", n+1)
+}
+
+// duplicateMember returns the first member name that appears twice in one
+// JSON object of raw, at any depth ("" if none).
+func duplicateMember(raw []byte) string {
+	type level struct {
+		object bool
+		seen   map[string]bool
+		name   bool // an object expects a member name (or its end) next
+	}
+	var stack []*level
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		var top *level
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.object && top.name {
+			name, ok := tok.(string)
+			if !ok { // the object's closing brace
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			if top.seen[name] {
+				return name
+			}
+			top.seen[name], top.name = true, false
+			continue
+		}
+		if top != nil && top.object {
+			top.name = true // after this value, a name or the end
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &level{object: true, seen: map[string]bool{}, name: true})
+		case json.Delim('['):
+			stack = append(stack, &level{})
+		case json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+	}
 }
 
 // VerifyFile verifies the transcript at path.
@@ -351,4 +506,50 @@ func (v *Verification) Summary() string {
 		p = append(p, x.String())
 	}
 	return fmt.Sprintf("transcript FAILED verification: %s", strings.Join(p, "; "))
+}
+
+// SealRefusedError is Seal's refusal: the transcript is already closed, or
+// it does not verify up to its last entry. Nothing was written.
+type SealRefusedError struct {
+	Path         string
+	Verification *Verification
+}
+
+func (e *SealRefusedError) Error() string {
+	v := e.Verification
+	if v.Closed && v.OK() {
+		return fmt.Sprintf("%s is already closed (%s): there is nothing to seal", e.Path, v.Ending())
+	}
+	return fmt.Sprintf("%s does not verify, so it was left alone: %s", e.Path, v.Summary())
+}
+
+// Seal closes a transcript that a crash, a power loss or a killed process
+// left open: the chain must verify up to its last, complete entry; then a
+// closing entry "interrupted", with the time of sealing, is appended. A
+// transcript that does not verify, or is already closed, is left exactly
+// as it is (*SealRefusedError). now is the clock (nil: time.Now).
+func Seal(path string, now func() time.Time) (*Verification, error) {
+	v, err := VerifyFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if !v.Unclosed {
+		return v, &SealRefusedError{Path: path, Verification: v}
+	}
+	if now == nil {
+		now = time.Now
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return v, fmt.Errorf("opening %s to seal it: %w", path, err)
+	}
+	last := v.Entries[len(v.Entries)-1]
+	w := &Writer{f: f, path: path, seq: last.Seq + 1, last: last.Hash, drill: v.Entries[0].Drill, now: now}
+	at := now().UTC().Format(time.RFC3339)
+	if _, err := w.Finish(Closing{Ending: EndInterrupted, Reason: fmt.Sprintf(
+		"sealed at %s by `custodian transcript seal`: the ceremony ended without closing its transcript (crash, power loss or killed process) after step %s", at, last.Step)}); err != nil {
+		f.Close()
+		return v, err
+	}
+	return VerifyFile(path)
 }

@@ -140,3 +140,9 @@ func Decode(style Style, s string) ([]byte, error) {
 	}
 	return body, nil
 }
+
+// Lookup returns the byte a (four-letter, lower-case) word stands for.
+func Lookup(word string) (byte, bool) {
+	b, ok := byWord[word]
+	return b, ok
+}

@@ -15,15 +15,22 @@
 // their files for secrets.) It does keep its exchange private key in its
 // folder, as a real HSM keeps its own keys; that key protects nothing but
 // drill data and its file is named DRILL-exchange-key.pem.
+//
+// Its exchange certificates carry an SGX attestation in the live layout,
+// signed under Custodian's DRILL attestation root (whose private key is
+// in this package, public on purpose): drills run the same verifier and
+// show the same verdicts as production, which never accepts that root.
 package drillhsm
 
 import (
 	"bytes"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	_ "embed"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -40,6 +47,8 @@ import (
 	"github.com/custodian-hsm/custodian/crypto/jwe"
 	"github.com/custodian-hsm/custodian/crypto/kdf"
 	"github.com/custodian-hsm/custodian/crypto/sd"
+	"github.com/custodian-hsm/custodian/crypto/sgx"
+	"github.com/custodian-hsm/custodian/crypto/sgx/quotegen"
 	"github.com/custodian-hsm/custodian/crypto/shamir"
 	"github.com/custodian-hsm/custodian/internal/safefile"
 )
@@ -253,11 +262,16 @@ func (h *HSM) InitRecovery() ([]byte, error) {
 	}
 	serial, _ := rand.Int(h.Random, new(big.Int).Lsh(big.NewInt(1), 127))
 	now := time.Now().UTC()
+	attestation, err := drillAttestation(h.Random, &key.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("making the drill attestation: %w", err)
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: "DRILL exchange key — " + h.state.Name},
 		NotBefore:    now.Add(-time.Hour), NotAfter: now.AddDate(1, 0, 0),
-		KeyUsage: x509.KeyUsageKeyEncipherment,
+		KeyUsage:        x509.KeyUsageKeyEncipherment,
+		ExtraExtensions: []pkix.Extension{{Id: sgx.OIDAttestation, Value: attestation}},
 	}
 	der, err := x509.CreateCertificate(h.Random, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
@@ -291,6 +305,40 @@ func (h *HSM) InitRecovery() ([]byte, error) {
 		return nil, err
 	}
 	return certPEM, nil
+}
+
+// drillRootKeyPEM is the DRILL attestation root's private key. It is
+// public: it signs only drill quotes, which production refuses.
+//
+//go:embed DRILL-attestation-root-key.pem
+var drillRootKeyPEM []byte
+
+// drillAttestation makes the exchange key's quote under the DRILL root: a
+// fresh PCK chain each time (as a new platform could be), the drill
+// enclave identity, report data binding the key.
+func drillAttestation(random io.Reader, pub *rsa.PublicKey) ([]byte, error) {
+	block, _ := pem.Decode(drillRootKeyPEM)
+	if block == nil {
+		return nil, errors.New("the embedded DRILL attestation root key is not PEM")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	rootKey, ok := k.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, errors.New("the embedded DRILL attestation root key is not ECDSA")
+	}
+	chain, err := quotegen.NewChain(quotegen.ChainSpec{Names: quotegen.DrillNames, RootKey: rootKey, Root: sgx.DrillRoot().Cert,
+		FMSPC: [6]byte{0xd4, 0x11, 0, 0, 0, 0}, TCB: [16]byte{1, 1, 1, 1}, PCESVN: 1, Random: random})
+	if err != nil {
+		return nil, err
+	}
+	spki, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	return chain.Quote(spki, quotegen.Enclave{MRENCLAVE: sgx.DrillMRENCLAVE, MRSIGNER: sgx.DrillMRSIGNER, ISVProdID: 1, ISVSVN: 1, QEISVSVN: 8})
 }
 
 // AzPEM writes a certificate as az init-recovery does: 65-character lines,

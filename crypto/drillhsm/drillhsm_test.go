@@ -17,6 +17,7 @@ import (
 
 	"github.com/custodian-hsm/custodian/crypto/jwe"
 	"github.com/custodian-hsm/custodian/crypto/sd"
+	"github.com/custodian-hsm/custodian/crypto/sgx"
 	"github.com/custodian-hsm/custodian/internal/testvectors"
 )
 
@@ -293,5 +294,37 @@ func TestOpenRefusesOtherFolders(t *testing.T) {
 	}
 	if _, err := Create(h.Dir()); err == nil {
 		t.Error("Create over an existing HSM")
+	}
+}
+
+// The drill HSM's exchange key carries a quote in the live layout under
+// the DRILL root: genuine (DRILL) to a drill, refused under Intel's root.
+func TestDrillAttestation(t *testing.T) {
+	h := newHSM(t)
+	if _, err := h.Activate(certs(keys(t, 3, 2048)), 2, ActivateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	exPEM, err := h.InitRecovery()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := sd.ParseExchangeKey(exPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drill := sgx.Verify(ex.Certificate, sgx.Options{Roots: []*sgx.Root{sgx.IntelRoot(), sgx.DrillRoot()}})
+	// The test's 2048-bit key is the only failure; a drill uses 4096.
+	if len(drill.Failures) != 1 || !drill.Failed(sgx.CheckKeySize) || !drill.Drill() || drill.Facts.Root != sgx.DrillRoot() || !drill.Facts.KeyBound {
+		t.Fatalf("under the DRILL root: %s", drill.Reason())
+	}
+	if id, ok := sgx.KnownSigner(drill); !ok || !id.Drill {
+		t.Fatal("the drill signer is not known as a drill identity")
+	}
+	prod := sgx.Verify(ex.Certificate, sgx.Options{})
+	if !prod.Failed(sgx.CheckPCKChain) || prod.Drill() || prod.Verdict == sgx.Genuine {
+		t.Fatalf("under Intel's root: %v %s", prod.Verdict, prod.Reason())
+	}
+	if _, ok := sgx.KnownSigner(prod); ok {
+		t.Fatal("production knows the drill signer")
 	}
 }

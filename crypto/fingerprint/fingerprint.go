@@ -6,6 +6,8 @@ package fingerprint
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/custodian-hsm/custodian/crypto/bytewords"
@@ -57,3 +59,45 @@ func (f Fingerprint) WordString() string {
 
 // String is the grouped hex.
 func (f Fingerprint) String() string { return f.GroupedHex() }
+
+// Parse reads a digest as people copy it from a screen or the paper
+// record: 64 hex digits, grouped or not, or the 32 words, separated by
+// spaces, hyphens, "·" or "/" (the PDF's separator). Case is ignored.
+func Parse(s string) (Fingerprint, error) {
+	var f Fingerprint
+	fields := strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
+		return r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '-' || r == '/' || r == '·' || r == ':'
+	})
+	if len(fields) == 0 {
+		return f, errors.New("the digest is empty: give 64 hex digits or 32 words")
+	}
+	joined := strings.Join(fields, "")
+	if isHex(joined) {
+		if len(joined) != 2*len(f) {
+			return f, fmt.Errorf("the digest has %d hex digits where a SHA-256 digest has 64", len(joined))
+		}
+		b, _ := hex.DecodeString(joined)
+		copy(f[:], b)
+		return f, nil
+	}
+	if len(fields) != len(f) {
+		return f, fmt.Errorf("the digest has %d words where a SHA-256 digest has 32 (or give its 64 hex digits)", len(fields))
+	}
+	for i, w := range fields {
+		b, ok := bytewords.Lookup(w)
+		if !ok {
+			return f, fmt.Errorf("word %d of the digest, %q, is not a byteword: check it against the paper", i+1, w)
+		}
+		f[i] = b
+	}
+	return f, nil
+}
+
+func isHex(s string) bool {
+	for _, r := range s {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f') {
+			return false
+		}
+	}
+	return true
+}

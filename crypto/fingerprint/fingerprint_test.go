@@ -29,3 +29,26 @@ func TestFingerprintForms(t *testing.T) {
 		t.Error("FromHex accepted a short digest")
 	}
 }
+
+func TestParseAcceptsWhatTheScreenAndPaperShow(t *testing.T) {
+	f := Of([]byte("the record"))
+	pdfWords := strings.ReplaceAll(f.WordString(), " · ", " / ")
+	for _, s := range []string{f.Hex(), f.GroupedHex(), strings.ToUpper(f.GroupedHex()), f.WordString(), pdfWords, strings.Join(f.Words(), "-")} {
+		got, err := Parse(s)
+		if err != nil || got != f {
+			t.Errorf("Parse(%q) = %x, %v", s, got, err)
+		}
+	}
+	w := f.Words()
+	w[5] = "zzzz"
+	for s, want := range map[string]string{
+		f.Hex()[:62]:              "62 hex digits",
+		strings.Join(w, " "):      `word 6 of the digest, "zzzz"`,
+		strings.Join(w[:31], " "): "31 words",
+		"":                        "empty",
+	} {
+		if _, err := Parse(s); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse(%q): %v, want %q", s, err, want)
+		}
+	}
+}

@@ -65,6 +65,8 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/custodian-hsm/custodian/internal/pyjson"
 )
 
 // Algorithm names (the header's alg and enc members).
@@ -420,29 +422,23 @@ func (o *Object) Decrypt(kd KeyDecrypter) ([]byte, error) {
 	return OpenA256CBCHS512(cek, o.IV, []byte(o.RawHeader), o.Ciphertext, o.Tag)
 }
 
-// headerJSON writes a protected header as the Azure tools do: compact JSON,
-// members in the order alg, enc, kid. kid is escaped as Go's encoding/json
-// does with HTML escaping off; for the ASCII tags a security domain uses
-// this is byte-identical to the Azure CLI (whose json.dumps would write
-// non-ASCII as \uXXXX escapes; any JSON reader decodes both to the same kid).
-// Tags are opaque and must round-trip, so a kid that JSON cannot carry
-// unchanged (invalid UTF-8) is refused.
+// headerJSON writes a protected header as the Azure CLI does: compact JSON,
+// members in the order alg, enc, kid, strings escaped as Python's json.dumps
+// does by default (a non-ASCII tag becomes \uXXXX escapes). Tags are opaque
+// and must round-trip, so a kid that JSON cannot carry unchanged (invalid
+// UTF-8) is refused.
 func headerJSON(alg, kid string) (string, error) {
-	if !utf8.ValidString(kid) {
+	b := []byte(`{"alg":`)
+	b, _ = pyjson.AppendString(b, alg)
+	b = append(b, `,"enc":`...)
+	b, _ = pyjson.AppendString(b, EncA256CBCHS512)
+	b = append(b, `,"kid":`...)
+	b, err := pyjson.AppendString(b, kid)
+	if err != nil {
 		return "", errors.New("jwe: kid is not valid UTF-8 and cannot be written to a JSON header unchanged")
 	}
-	var buf bytes.Buffer
-	e := json.NewEncoder(&buf)
-	e.SetEscapeHTML(false)
-	err := e.Encode(struct {
-		Alg string `json:"alg"`
-		Enc string `json:"enc"`
-		Kid string `json:"kid"`
-	}{alg, EncA256CBCHS512, kid})
-	if err != nil {
-		return "", fmt.Errorf("jwe: encoding header: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))), nil
+	b = append(b, '}')
+	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
 func readIV(random io.Reader) ([]byte, error) {

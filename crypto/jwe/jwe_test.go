@@ -118,9 +118,11 @@ func TestDirVector(t *testing.T) {
 func TestHeaderMemberOrder(t *testing.T) {
 	cek := make([]byte, 64)
 	cases := map[string]string{
-		"hsm_backup":   `{"alg":"dir","enc":"A256CBC-HS512","kid":"hsm_backup"}`,
-		"":             `{"alg":"dir","enc":"A256CBC-HS512","kid":""}`,
-		`q"<>&\ü`:      `{"alg":"dir","enc":"A256CBC-HS512","kid":"q\"<>&\\ü"}`,
+		"hsm_backup": `{"alg":"dir","enc":"A256CBC-HS512","kid":"hsm_backup"}`,
+		"":           `{"alg":"dir","enc":"A256CBC-HS512","kid":""}`,
+		// Python json.dumps escapes (ensure_ascii), as the Azure CLI writes.
+		`q"<>&\ü`:      `{"alg":"dir","enc":"A256CBC-HS512","kid":"q\"<>&\\\u00fc"}`,
+		"日本😀":          `{"alg":"dir","enc":"A256CBC-HS512","kid":"\u65e5\u672c\ud83d\ude00"}`,
 		"tab\tnl\n":    `{"alg":"dir","enc":"A256CBC-HS512","kid":"tab\tnl\n"}`,
 		"partition_xy": `{"alg":"dir","enc":"A256CBC-HS512","kid":"partition_xy"}`,
 	}

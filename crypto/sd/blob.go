@@ -98,6 +98,10 @@ func ParseRestoreBlob(data []byte) (*RestoreBlob, error) {
 	if len(data) > MaxFileSize {
 		return nil, blobErr("", "the file is %d bytes, over the %d-byte limit", len(data), MaxFileSize)
 	}
+	data, err := prepare(data, "restore blob")
+	if err != nil {
+		return nil, err
+	}
 	raw, err := decodeObject(bytes.TrimSpace(data), "restore blob")
 	if err != nil {
 		return nil, err

@@ -37,6 +37,15 @@ func ParseExchangeKey(data []byte) (*ExchangeKey, error) {
 	if len(data) > MaxFileSize {
 		return nil, exErr("the file is %d bytes, over the %d-byte limit", len(data), MaxFileSize)
 	}
+	if bytes.HasPrefix(data, []byte("\xef\xbb\xbf")) || bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff}) ||
+		len(data) > 1 && (data[1] == 0 && (data[0] == '{' || data[0] == '-') || data[0] == 0 && (data[1] == '{' || data[1] == '-')) {
+		// Text files only (DER has no byte-order mark): PEM or JSON saved
+		// by PowerShell.
+		var err error
+		if data, err = prepare(data, "exchange key"); err != nil {
+			return nil, err
+		}
+	}
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
 		return nil, exErr("the file is empty")

@@ -20,8 +20,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/custodian-hsm/custodian/crypto/jwe"
+	"github.com/custodian-hsm/custodian/internal/pyjson"
+	"github.com/custodian-hsm/custodian/internal/strictjson"
 )
 
 // MaxFileSize bounds every file this package reads. A live SD is about
@@ -106,6 +109,10 @@ func ParseFile(data []byte) (*File, error) {
 	if len(data) > MaxFileSize {
 		return nil, sdErr("", "the file is %d bytes, over the %d-byte limit: is it the right file?", len(data), MaxFileSize)
 	}
+	data, err := prepare(data, "security domain file")
+	if err != nil {
+		return nil, err
+	}
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
 		return nil, sdErr("", "the file is empty")
@@ -123,6 +130,12 @@ func ParseFile(data []byte) (*File, error) {
 	raw, err := decodeObject(trimmed, "security domain file")
 	if err != nil {
 		return nil, err
+	}
+	if _, blob := raw["WrappedKey"]; blob {
+		return nil, sdErr("", "this is a restore blob (it has WrappedKey), not a security domain file: give the SD file downloaded at activation (az keyvault security-domain download)")
+	}
+	if _, ok := raw["transfer_key"]; ok {
+		return nil, sdErr("", "this is an exchange key (it has transfer_key), not a security domain file: give the SD file downloaded at activation")
 	}
 	version, err := intMember(raw, "version", "version")
 	if err != nil {
@@ -163,9 +176,35 @@ func preview(b []byte) string {
 	return string(b)
 }
 
-// decodeObject decodes a JSON object into raw members, reporting a syntax
-// error with its byte offset.
+// prepare strips the UTF-8 byte-order mark PowerShell 5.1 writes and names
+// a UTF-16 file for what it is.
+func prepare(data []byte, what string) ([]byte, error) {
+	out, err := strictjson.Prepare(data)
+	if err != nil {
+		return nil, &FormatError{What: what, Err: err}
+	}
+	return out, nil
+}
+
+// decodeObject decodes a JSON object into raw members after strictjson has
+// checked the whole document: a duplicate member anywhere (a second
+// SharedKeys that would silently change the quorum) is refused with its
+// line and path.
 func decodeObject(data []byte, what string) (map[string]json.RawMessage, error) {
+	if err := strictjson.Check(data, strictjson.Limits{MaxBytes: MaxFileSize}); err != nil {
+		var se *strictjson.Error
+		if errors.As(err, &se) {
+			where := se.Path
+			if se.Line > 0 {
+				where = strings.TrimSuffix(fmt.Sprintf("line %d, %s", se.Line, se.Path), ", ")
+			}
+			if errors.Is(err, strictjson.ErrSyntax) && se.Path == "" && bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) && strings.Contains(se.Msg, "truncated") {
+				return nil, &FormatError{What: what, Where: where, Err: errors.New("the JSON is truncated")}
+			}
+			return nil, &FormatError{What: what, Where: where, Err: kindError{se.Msg, se.Err}}
+		}
+		return nil, &FormatError{What: what, Err: err}
+	}
 	var raw map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&raw); err != nil {
@@ -190,6 +229,16 @@ func decodeObject(data []byte, what string) (map[string]json.RawMessage, error) 
 	}
 	return raw, nil
 }
+
+// kindError keeps strictjson's kind (ErrDuplicate, …) for errors.Is
+// without repeating the place the FormatError already gives.
+type kindError struct {
+	msg  string
+	kind error
+}
+
+func (e kindError) Error() string { return e.msg }
+func (e kindError) Unwrap() error { return e.kind }
 
 func member(raw map[string]json.RawMessage, name, where string) (json.RawMessage, error) {
 	v, ok := raw[name]
@@ -440,7 +489,17 @@ func writeEncData(b *bytes.Buffer, e *EncData, spaced bool) {
 		b.WriteString(`{"compact_jwe"` + colon)
 		writeString(b, it.CompactJWE)
 		b.WriteString(comma + `"tag"` + colon)
-		writeString(b, it.Tag)
+		if spaced {
+			// The blob is the Azure CLI's json.dumps output: a non-ASCII
+			// tag is written as \uXXXX escapes, as Python does.
+			tag, err := pyjson.AppendString(nil, it.Tag)
+			if err != nil {
+				tag, _ = json.Marshal(it.Tag) // unreachable: tags come from decoded JSON
+			}
+			b.Write(tag)
+		} else {
+			writeString(b, it.Tag)
+		}
 		b.WriteByte('}')
 	}
 	b.WriteString(`]` + comma + `"kdf"` + colon)

@@ -391,7 +391,7 @@ func TestParseFileRejectsBadInputPrecisely(t *testing.T) {
 		"empty":             {nil, "empty"},
 		"truncated":         {data[:len(data)/2], "truncated"},
 		"not json":          {[]byte("hello world"), "not JSON"},
-		"syntax":            {[]byte(`{"EncData": }`), "byte"},
+		"syntax":            {[]byte(`{"EncData": }`), "line 1, EncData"},
 		"array":             {[]byte(`[1,2]`), "not a JSON object"},
 		"trailing":          {append(append([]byte{}, data...), []byte("{}")...), "trailing data"},
 		"v1":                {[]byte(`{"SplitKeys": {}, "version": 1}`), "legacy version 1"},

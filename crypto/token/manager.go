@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"io"
 	"strings"
+
+	"github.com/custodian-hsm/custodian/internal/safefile"
 )
 
 // Manager dispatches references to the provider of their scheme, so callers
@@ -134,17 +136,20 @@ func withPINSource(u *URI, opts OpenOptions) (OpenOptions, error) {
 // ReadPINFile reads a PIN from a file, trimming one trailing newline. The
 // file must not be readable by others.
 func ReadPINFile(path string) ([]byte, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading the PIN source: %w", err)
+	// Opened without blocking and checked on the open file: a FIFO given
+	// as the PIN source would otherwise hang the command.
+	f, st, err := safefile.OpenInput(path, 256)
+	if errors.Is(err, safefile.ErrTooLarge) {
+		return nil, fmt.Errorf("PIN source %s is over 256 bytes: that is not a PIN", path)
 	}
+	if err != nil {
+		return nil, fmt.Errorf("the PIN source: %w", err)
+	}
+	defer f.Close()
 	if st.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("PIN source %s is readable by others (mode %v): chmod 600 it", path, st.Mode().Perm())
 	}
-	if st.Size() > 256 {
-		return nil, fmt.Errorf("PIN source %s is %d bytes: that is not a PIN", path, st.Size())
-	}
-	b, err := os.ReadFile(path)
+	b, err := io.ReadAll(io.LimitReader(f, 257))
 	if err != nil {
 		return nil, fmt.Errorf("reading the PIN source: %w", err)
 	}

@@ -232,31 +232,3 @@ func explain(err error) error {
 	}
 	return err
 }
-
-// ReadLimited reads a whole file, refusing one larger than limit bytes so
-// that a wrong file (a disk image, a video) fails fast with a clear message.
-func ReadLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	if st.Size() > limit {
-		return nil, fmt.Errorf("%s is %d bytes, over the %d-byte limit for this kind of file: is it the right file?", path, st.Size(), limit)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s grew past the %d-byte limit while being read", path, limit)
-	}
-	return b, nil
-}

@@ -46,9 +46,8 @@ func find() (string, bool) {
 	if d := os.Getenv("CUSTODIAN_VECTORS"); d != "" {
 		return d, isDir(d)
 	}
-	_, file, _, _ := runtime.Caller(0)
-	here := filepath.Dir(file)
-	root := filepath.Join(here, "..", "..")
+	root := moduleRoot()
+	here := filepath.Join(root, "internal", "testvectors")
 	for _, d := range []string{
 		filepath.Join(here, "testdata", "vectors"),
 		filepath.Join(root, "..", "shared", "vectors"),
@@ -58,6 +57,31 @@ func find() (string, bool) {
 		}
 	}
 	return filepath.Join(root, "..", "shared", "vectors"), false
+}
+
+// moduleRoot is the repository root: this source file's location, or,
+// when the test binary was built with -trimpath (the file name is then
+// module-relative), the nearest folder above the working directory (the
+// package under test) that holds go.mod.
+func moduleRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	if filepath.IsAbs(file) {
+		return filepath.Join(filepath.Dir(file), "..", "..")
+	}
+	d, err := os.Getwd()
+	if err != nil {
+		return "."
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d
+		}
+		up := filepath.Dir(d)
+		if up == d {
+			return "."
+		}
+		d = up
+	}
 }
 
 func isDir(d string) bool {

@@ -23,6 +23,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/custodian-hsm/custodian/internal/strictjson"
 )
 
 // Kind is what a file is.
@@ -138,6 +140,9 @@ func detect(data []byte) Result {
 	if bytes.HasPrefix(data, []byte("%PDF-")) {
 		return detectPDF(data)
 	}
+	if _, err := strictjson.Prepare(data); err != nil && !looksLikeDER(data) {
+		return Result{Kind: Unknown, Summary: fmt.Sprintf("text %v, %d bytes", strings.TrimPrefix(err.Error(), "the file is "), len(data))}
+	}
 	text := bytes.TrimSpace(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")))
 	if bytes.HasPrefix(text, []byte("-----BEGIN ")) {
 		return detectPEM(data)
@@ -246,6 +251,18 @@ func detectJSON(text []byte) Result {
 		// More than one JSON value, one per line: JSON Lines.
 		return detectJSONLines(text)
 	}
+	r := detectJSONObject(text)
+	if r.Err == nil {
+		// A duplicate member anywhere is refused whatever the kind: the
+		// decoder would silently keep the last copy.
+		if err := strictjson.Check(text, strictjson.Limits{}); errors.Is(err, strictjson.ErrDuplicate) || errors.Is(err, strictjson.ErrTooDeep) {
+			r.Err = invalid(err)
+		}
+	}
+	return r
+}
+
+func detectJSONObject(text []byte) Result {
 	var members map[string]json.RawMessage
 	if err := json.Unmarshal(text, &members); err != nil {
 		// A truncated or damaged file (a stick pulled out mid-copy) is

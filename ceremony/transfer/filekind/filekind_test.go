@@ -3,36 +3,19 @@ package filekind
 import (
 	"crypto/sha256"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/custodian-hsm/custodian/internal/strictjson"
+	"github.com/custodian-hsm/custodian/internal/testvectors"
 )
 
-// vectorPath finds a file of the shared test vectors (see their README.md):
-// $CUSTODIAN_VECTORS if set, else testdata/vectors at the repository root,
-// else the shared/vectors directory next to the repository checkout.
-func vectorPath(name string) string {
-	if d := os.Getenv("CUSTODIAN_VECTORS"); d != "" {
-		return filepath.Join(d, name)
-	}
-	for _, d := range []string{"../../../testdata/vectors", "../../../../shared/vectors"} {
-		if _, err := os.Stat(filepath.Join(d, name)); err == nil {
-			return filepath.Join(d, name)
-		}
-	}
-	return filepath.Join("../../../../shared/vectors", name)
-}
-
-func readVector(name string) ([]byte, error) { return os.ReadFile(vectorPath(name)) }
-
+// vector reads a file of the contract's test vectors (see their README.md)
+// through internal/testvectors: the repository's own copy unless
+// CUSTODIAN_VECTORS points elsewhere.
 func vector(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := readVector(name)
-	if err != nil {
-		t.Fatalf("test vector %s: %v (set CUSTODIAN_VECTORS to the vectors directory)", name, err)
-	}
-	return b
+	return testvectors.Read(t, name)
 }
 
 func TestDetectTranscript(t *testing.T) {
@@ -195,4 +178,15 @@ func FuzzParseChecksums(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestDuplicateMemberAndUTF16AreNamed(t *testing.T) {
+	r := Detect([]byte(`{"custodian_kind":"x","custodian_kind":"y"}`))
+	if !errors.Is(r.Err, strictjson.ErrDuplicate) || !strings.Contains(r.String(), "custodian_kind: duplicate member") {
+		t.Errorf("duplicate: %s", r)
+	}
+	r = Detect([]byte("\xff\xfe{\x00}\x00"))
+	if !strings.Contains(r.String(), "saved as UTF-16; save it as UTF-8") {
+		t.Errorf("UTF-16: %s", r)
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/custodian-hsm/custodian/crypto/sd"
+	"github.com/custodian-hsm/custodian/internal/testvectors"
 )
 
 func derOf(t *testing.T, pemData []byte) []byte {
@@ -205,10 +206,7 @@ func TestDetectDownloadRequest(t *testing.T) {
 }
 
 func BenchmarkDetectSecurityDomainFile(b *testing.B) {
-	data, err := readVector("sd-3of2/sd.json")
-	if err != nil {
-		b.Skip(err)
-	}
+	data := testvectors.Read(b, "sd-3of2/sd.json")
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
 		if r := Detect(data); r.Kind != SecurityDomain || r.Err != nil {

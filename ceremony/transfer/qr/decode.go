@@ -7,7 +7,6 @@ import (
 	_ "image/jpeg" // camera stills and phone screenshots
 	_ "image/png"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/makiuchi-d/gozxing"
@@ -15,6 +14,7 @@ import (
 	xdraw "golang.org/x/image/draw"
 
 	"github.com/custodian-hsm/custodian/ceremony/transfer/ur"
+	"github.com/custodian-hsm/custodian/internal/safefile"
 )
 
 // ErrNoCode reports an image in which no QR code could be read.
@@ -181,14 +181,11 @@ func urType(content []byte) (string, bool) {
 const maxImagePixels = 64 << 20
 
 func loadImage(path string) (image.Image, error) {
-	fh, err := os.Open(path)
+	fh, _, err := safefile.OpenInput(path, maxImageBytes)
 	if err != nil {
 		return nil, err
 	}
 	defer fh.Close()
-	if st, err := fh.Stat(); err == nil && st.Size() > maxImageBytes {
-		return nil, fmt.Errorf("qr: image is %d bytes, over the %d-byte limit", st.Size(), maxImageBytes)
-	}
 	cfg, _, err := image.DecodeConfig(fh)
 	if err != nil {
 		return nil, fmt.Errorf("qr: not a PNG or JPEG image: %w", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,6 +105,16 @@ type Sequence struct {
 	opts    Options
 }
 
+// MaxModulePixels bounds the PNG scale: a version 40 symbol (177 modules
+// and the quiet zone) at 20 pixels a module is already about 3700 pixels
+// wide, far beyond any screen; more only exhausts memory.
+const MaxModulePixels = 20
+
+// MaxFrames bounds an animated sequence: a 10 MiB payload at the densest
+// fragment size is about 7500 fragments, and a runaway count would only
+// fill the disk.
+const MaxFrames = 20000
+
 // MaxFragmentBytes bounds the density: beyond this a frame would need a QR
 // version above 40.
 const MaxFragmentBytes = 1400
@@ -113,6 +124,15 @@ func NewSequence(f ur.File, opts Options) (*Sequence, error) {
 	opts = opts.withDefaults()
 	if opts.FragmentBytes < 20 || opts.FragmentBytes > MaxFragmentBytes {
 		return nil, fmt.Errorf("qr: fragment size %d bytes is outside 20..%d", opts.FragmentBytes, MaxFragmentBytes)
+	}
+	if opts.ModulePixels > MaxModulePixels {
+		return nil, fmt.Errorf("qr: %d pixels per module is outside 1..%d", opts.ModulePixels, MaxModulePixels)
+	}
+	if opts.Frames > MaxFrames {
+		return nil, fmt.Errorf("qr: %d frames is outside 0..%d", opts.Frames, MaxFrames)
+	}
+	if math.IsNaN(opts.FPS) || math.IsInf(opts.FPS, 0) || opts.FPS < 0 || opts.FPS > 60 {
+		return nil, fmt.Errorf("qr: %v frames per second is outside 0..60", opts.FPS)
 	}
 	u, err := ur.FileUR(f)
 	if err != nil {

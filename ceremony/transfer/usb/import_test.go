@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/custodian-hsm/custodian/ceremony/transfer/filekind"
+	"github.com/custodian-hsm/custodian/internal/testvectors"
 )
 
 // folder writes files and, when listed is non-nil, a SHA256SUMS listing
@@ -135,28 +136,12 @@ func TestImportDamagedSHA256SUMS(t *testing.T) {
 	}
 }
 
-// vectorPath finds a file of the shared test vectors (see their README.md):
-// $CUSTODIAN_VECTORS if set, else testdata/vectors at the repository root,
-// else the shared/vectors directory next to the repository checkout.
-func vectorPath(name string) string {
-	if d := os.Getenv("CUSTODIAN_VECTORS"); d != "" {
-		return filepath.Join(d, name)
-	}
-	for _, d := range []string{"../../../testdata/vectors", "../../../../shared/vectors"} {
-		if _, err := os.Stat(filepath.Join(d, name)); err == nil {
-			return filepath.Join(d, name)
-		}
-	}
-	return filepath.Join("../../../../shared/vectors", name)
-}
-
+// vector reads a file of the contract's test vectors (see their README.md)
+// through internal/testvectors: the repository's own copy unless
+// CUSTODIAN_VECTORS points elsewhere.
 func vector(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(vectorPath(name))
-	if err != nil {
-		t.Fatalf("test vector %s: %v (set CUSTODIAN_VECTORS to the vectors directory)", name, err)
-	}
-	return b
+	return testvectors.Read(t, name)
 }
 
 // The four things that cross the air gap, exported to a real medium and

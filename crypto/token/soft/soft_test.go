@@ -22,7 +22,7 @@ var vectorKeys string
 func TestMain(m *testing.M) {
 	d, ok := testvectorsDir()
 	if !ok {
-		fmt.Fprintln(os.Stderr, "test vectors not found: set CUSTODIAN_VECTORS or check out shared/ beside the repository")
+		fmt.Fprintln(os.Stderr, "test vectors not found in "+d+": set CUSTODIAN_VECTORS to a copy of the contract's vectors folder (the repository keeps one in internal/testvectors/testdata/vectors)")
 		os.Exit(1)
 	}
 	vectorKeys = filepath.Join(d, "sd-3of2", "keys")
