@@ -52,4 +52,3 @@ func TestDescribeYubiKey(t *testing.T) {
 		t.Errorf("%q", c.Detail())
 	}
 }
-
