@@ -11,6 +11,8 @@ import (
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
+
+	"github.com/custodian-hsm/custodian/ceremony/airgap"
 )
 
 // The helpers below drive the GUI the way a person does: they find what is
@@ -26,6 +28,8 @@ type harness struct {
 	shell *shell
 }
 
+var testAirGap = &airgap.Report{Findings: []airgap.Finding{{Check: "network", Severity: airgap.Warning, Message: "network interface(s) up: eth0 (test finding)"}}}
+
 var testIdentity = Identity{Version: "v0.0.0-test", SHA256: "0123456789abcdef", Words: "able acid also apex"}
 
 func newHarness(t *testing.T) *harness {
@@ -35,6 +39,9 @@ func newHarness(t *testing.T) *harness {
 	t.Cleanup(w.Close)
 	s := newShell(a, w, testIdentity, Options{WorkDir: t.TempDir()})
 	s.uiLock = new(sync.Mutex)
+	// The machine's own self-check varies (CI may be clean or not): tests
+	// see one fixed finding.
+	s.airGap = func() *airgap.Report { return testAirGap }
 	w.Resize(fyne.NewSize(1280, 800))
 	s.home()
 	return &harness{t: t, app: a, win: w, shell: s}

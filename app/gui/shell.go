@@ -15,6 +15,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/custodian-hsm/custodian/ceremony"
+	"github.com/custodian-hsm/custodian/ceremony/airgap"
 	"github.com/custodian-hsm/custodian/crypto/token"
 )
 
@@ -44,8 +45,13 @@ type shell struct {
 	// screenGen counts screens shown, so a focus scheduled for one screen
 	// is not applied to the next.
 	screenGen int
+	// focusPending counts focus changes scheduled and not yet made (tests
+	// wait for none before looking at the screen).
+	focusPending atomic.Int32
 	// tokens, when set (tests), replaces the production token manager.
 	tokens *token.Manager
+	// airGap, when set (tests), replaces the live air-gap self-check.
+	airGap func() *airgap.Report
 }
 
 // focusSoon gives f the focus once the key event being handled is over.
@@ -57,7 +63,9 @@ type shell struct {
 func (s *shell) focusSoon(f fyne.Focusable) {
 	gen := s.screenGen
 	c := s.win.Canvas()
+	s.focusPending.Add(1)
 	go s.do(func() {
+		defer s.focusPending.Add(-1)
 		if s.screenGen == gen {
 			c.Focus(f)
 		}

@@ -150,6 +150,9 @@ func (h *harness) settle() {
 			if top := h.canvas().Overlays().Top(); top != nil && top.Size().IsZero() {
 				return
 			}
+			if h.shell.focusPending.Load() != 0 {
+				return
+			}
 			m := test.RenderToMarkup(h.canvas())
 			same = m == last
 			last = m
