@@ -3,7 +3,6 @@ package gui
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strconv"
 
 	"fyne.io/fyne/v2"
@@ -206,15 +205,14 @@ func (w *activationWizard) awaitSDScreen() {
 	}
 	// A drill offers the same file path as production, so people rehearse
 	// the real step and see a damaged file rejected.
-	path := widget.NewEntry()
-	path.SetPlaceHolder("path of the security domain file the operator brought back")
-	body = append(body, widget.NewForm(widget.NewFormItem("SD file", path)), widget.NewButtonWithIcon("Verify the security domain", theme.SearchIcon(), func() {
-		data, err := readFileLimited(path.Text)
+	sdFile := w.s.newFileInput("path of the security domain file the operator brought back")
+	body = append(body, widget.NewForm(widget.NewFormItem("SD file", sdFile.box)), widget.NewButtonWithIcon("Verify the security domain", theme.SearchIcon(), func() {
+		name, data, err := sdFile.Read()
 		if err != nil {
 			status.SetText(err.Error())
 			return
 		}
-		load(filepath.Base(path.Text), data)
+		load(name, data)
 	}))
 	intro := widget.NewLabel("The operator activates the HSM with the package and brings back the security domain file. Custodian checks that every share belongs to an enrolled custodian and the quorum is right.")
 	intro.Wrapping = fyne.TextWrapWord

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"path/filepath"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -70,10 +69,8 @@ func readFileLimited(path string) ([]byte, error) {
 func (w *recoveryWizard) loadScreen() {
 	status := widget.NewLabel("")
 	status.Wrapping = fyne.TextWrapWord
-	sdPath := widget.NewEntry()
-	sdPath.SetPlaceHolder("security domain file (from activation)")
-	exPath := widget.NewEntry()
-	exPath.SetPlaceHolder("exchange key from init-recovery (PEM, DER or JSON)")
+	sdPath := w.s.newFileInput("security domain file (from activation)")
+	exPath := w.s.newFileInput("exchange key from init-recovery (PEM, DER or JSON)")
 	items := []fyne.CanvasObject{}
 	if w.session != nil {
 		var b *widget.Button
@@ -95,27 +92,27 @@ func (w *recoveryWizard) loadScreen() {
 		items = append(items, b)
 	} else {
 		load := widget.NewButton("Load both files", func() {
-			sdData, err := readFileLimited(sdPath.Text)
+			sdName, sdData, err := sdPath.Read()
 			if err != nil {
 				status.SetText(err.Error())
 				return
 			}
-			exData, err := readFileLimited(exPath.Text)
+			exName, exData, err := exPath.Read()
 			if err != nil {
 				status.SetText(err.Error())
 				return
 			}
-			if _, err := w.r.LoadSD(filepath.Base(sdPath.Text), sdData); err != nil {
+			if _, err := w.r.LoadSD(sdName, sdData); err != nil {
 				status.SetText(err.Error())
 				return
 			}
-			if _, err := w.r.LoadExchangeKey(filepath.Base(exPath.Text), exData); err != nil {
+			if _, err := w.r.LoadExchangeKey(exName, exData); err != nil {
 				status.SetText(err.Error())
 				return
 			}
 			w.render()
 		})
-		items = append(items, widget.NewForm(widget.NewFormItem("SD file", sdPath), widget.NewFormItem("Exchange key", exPath)), load)
+		items = append(items, widget.NewForm(widget.NewFormItem("SD file", sdPath.box), widget.NewFormItem("Exchange key", exPath.box)), load)
 	}
 	intro := widget.NewLabel("Load the security domain file and the new HSM's exchange key (from az keyvault security-domain init-recovery).")
 	intro.Wrapping = fyne.TextWrapWord
