@@ -314,7 +314,7 @@ func (w *activationWizard) doneScreen() {
 				w.next()
 				return
 			}
-			w.s.home()
+			w.s.endScreen(w.mode(), "Activation — closed", w.a.Outcome())
 		})
 	})
 	next.Importance = widget.HighImportance

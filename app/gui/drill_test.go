@@ -95,6 +95,9 @@ func walkDrill(t *testing.T, h *harness, do func(string)) {
 	h.waitShows("DRILL PASSED — the drill HSM accepted the restore blob")
 	act("Witness sign-off")
 	act("Sign off")
+	h.waitShows("Recovery — closed")
+	h.waitShows("Final digest of the transcript")
+	act("Back to Home")
 	h.waitShows("Start drill")
 }
 

@@ -56,6 +56,9 @@ func Run(id Identity, opts Options) {
 	// folder); where that folder is not writable Fyne logs it and the
 	// next start opens at the default size.
 	w.SetOnClosed(func() { saveSize(a, w.Canvas().Size()) })
+	// Closing the window during a ceremony asks first (see confirmLeave).
+	w.SetCloseIntercept(s.quit)
+	s.installShortcuts()
 	w.SetMaster()
 	tour := s.startScreenshotTour()
 	w.ShowAndRun()

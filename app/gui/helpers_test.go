@@ -26,6 +26,8 @@ type harness struct {
 	app   fyne.App
 	win   fyne.Window
 	shell *shell
+	// ctrlEnters counts steps taken with Ctrl+Enter (keys).
+	ctrlEnters int
 }
 
 var testAirGap = &airgap.Report{Findings: []airgap.Finding{{Check: "network", Severity: airgap.Warning, Message: "network interface(s) up: eth0 (test finding)"}}}
@@ -43,6 +45,7 @@ func newHarness(t *testing.T) *harness {
 	// see one fixed finding.
 	s.airGap = func() *airgap.Report { return testAirGap }
 	w.Resize(fyne.NewSize(1280, 800))
+	s.installShortcuts()
 	s.home()
 	return &harness{t: t, app: a, win: w, shell: s}
 }

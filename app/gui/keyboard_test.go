@@ -1,11 +1,15 @@
 package gui
 
 import (
+	"bytes"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
@@ -155,5 +159,86 @@ func TestThemeSwitch(t *testing.T) {
 		if got := savedTheme(h.app); got != c.choice {
 			t.Errorf("remembered %q, want %q", got, c.choice)
 		}
+	}
+}
+
+// shortcut presses Ctrl+key as the desktop driver does: the window menu's
+// item with that shortcut runs, whatever has the focus.
+func (h *harness) shortcut(key fyne.KeyName) {
+	h.t.Helper()
+	h.locked(func() {
+		for _, m := range h.win.MainMenu().Items {
+			for _, it := range m.Items {
+				if sc, ok := it.Shortcut.(*desktop.CustomShortcut); ok && sc.KeyName == key && sc.Modifier == fyne.KeyModifierShortcutDefault {
+					it.Action()
+					return
+				}
+			}
+		}
+		h.t.Fatalf("no Ctrl+%s in the menu", key)
+	})
+}
+
+// keys acts on a button with the keyboard only: Ctrl+Enter when it is the
+// main (blue) button of the screen or dialog, else Tab to it and Space.
+func (h *harness) keys(label string) {
+	h.t.Helper()
+	h.waitFor(fmt.Sprintf("button %q", label), func() bool { return h.button(label) != nil })
+	main := false
+	h.locked(func() {
+		c := h.canvas()
+		var layer fyne.CanvasObject = c.Content()
+		if top := c.Overlays().Top(); top != nil {
+			layer = top
+		}
+		b := primaryButton(layer)
+		main = b != nil && strings.HasPrefix(b.Text, label)
+	})
+	if main {
+		h.ctrlEnters++
+		h.shortcut(fyne.KeyReturn)
+		return
+	}
+	h.press(label)
+}
+
+// A whole drill, 3 custodians and quorum 2, with key events only: the
+// main action of each step by Ctrl+Enter, the others by Tab and Space.
+func TestDrillByShortcuts(t *testing.T) {
+	h := newHarness(t)
+	start := time.Now()
+	walkDrill(t, h, h.keys)
+	if h.ctrlEnters < 10 {
+		t.Errorf("only %d steps went by Ctrl+Enter", h.ctrlEnters)
+	}
+	t.Logf("%d steps by Ctrl+Enter; ", h.ctrlEnters)
+	t.Logf("keyboard drill (3 custodians, quorum 2) driven in %s", time.Since(start).Round(time.Millisecond))
+}
+
+// Home, Ctrl+H and closing the window during a ceremony ask first, with
+// Stay as the default; ending abandons the ceremony in its transcript.
+func TestLeavingACeremonyAsksAndAbandons(t *testing.T) {
+	h := newHarness(t)
+	h.startDrill(h.tap)
+	h.shortcut(fyne.KeyH)
+	h.waitShows("End this ceremony?")
+	stay := h.button("Stay")
+	h.waitFocused(stay)
+	h.locked(func() { h.canvas().Focused().TypedKey(&fyne.KeyEvent{Name: fyne.KeySpace}) })
+	h.waitFor("the dialog to close", func() bool { return !h.shows("End this ceremony?") })
+	if !h.shows("Activation — custodian 1 of 3") {
+		t.Fatal("Stay left the ceremony")
+	}
+	h.tap("Home")
+	h.waitShows("End this ceremony?")
+	h.tap("End the ceremony")
+	h.waitShows("Start drill")
+	got := h.transcripts()
+	if len(got) != 1 {
+		t.Fatalf("transcripts %v", got)
+	}
+	data, _ := os.ReadFile(got[0])
+	if !bytes.Contains(data, []byte("abandoned")) {
+		t.Errorf("the transcript does not say abandoned:\n%s", data)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"path/filepath"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -30,8 +31,10 @@ type recoveryWizard struct {
 	// sdName/sdBytes preload the SD file (a drill carries it over).
 	sdName  string
 	sdBytes []byte
-	// blob is kept for the drill's upload check.
-	blob []byte
+	// blob is kept for the drill's upload check; blobPath is where it
+	// was written.
+	blob     []byte
+	blobPath string
 }
 
 func (w *recoveryWizard) render() {
@@ -247,8 +250,8 @@ func (w *recoveryWizard) exportScreen() {
 	export = widget.NewButtonWithIcon("Write the restore blob", theme.DocumentSaveIcon(), func() {
 		target := dir.Text
 		// Writes are synced and read back: slow on a USB stick.
-		w.s.busy(export, status, "Writing and checking the restore blob", func() error {
-			_, err := w.r.Export(target)
+		w.s.busy(export, status, "Writing and checking the restore blob", func() (err error) {
+			w.blobPath, err = w.r.Export(target)
 			return err
 		}, orShow(status, w.render))
 	})
@@ -283,8 +286,27 @@ func (w *recoveryWizard) doneScreen() {
 		up.Importance = widget.HighImportance
 		items = append(items, up, result)
 	}
-	items = append(items, widget.NewButtonWithIcon("Witness sign-off", theme.DocumentCreateIcon(), func() {
-		signOffDialog(w.s, w.cfg.Witness, w.r.SignOff, w.s.home)
+	items = append(items, w.blobCard(), widget.NewButtonWithIcon("Witness sign-off", theme.DocumentCreateIcon(), func() {
+		signOffDialog(w.s, w.cfg.Witness, w.r.SignOff, func() {
+			w.s.endScreen(w.cfg.Mode, "Recovery — closed", w.r.Outcome(), w.blobCard())
+		})
 	}))
 	w.s.show(w.cfg.Mode, "Recovery — complete", container.NewVBox(items...))
+}
+
+// blobCard says where the restore blob is, its size, SHA-256 and words,
+// and how to upload it (the instructions the ceremony wrote next to it).
+func (w *recoveryWizard) blobCard() fyne.CanvasObject {
+	fp := fingerprint.Of(w.blob)
+	text := fmt.Sprintf("%s\n%d bytes\nSHA-256 %s\n%s", w.blobPath, len(w.blob), fp.GroupedHex(), fp.WordString())
+	l := widget.NewLabelWithStyle(text, fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
+	l.Wrapping = fyne.TextWrapBreak
+	box := container.NewVBox(l)
+	instr := filepath.Join(filepath.Dir(w.blobPath), w.cfg.Mode.FileName("UPLOAD-INSTRUCTIONS.txt"))
+	if b, err := safefile.ReadLimited(instr, 1<<20); err == nil {
+		cmds := widget.NewLabelWithStyle(string(b), fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
+		cmds.Wrapping = fyne.TextWrapBreak
+		box.Add(cmds)
+	}
+	return widget.NewCard("Restore blob", "upload it with az or PowerShell", box)
 }

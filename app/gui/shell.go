@@ -171,7 +171,7 @@ func (s *shell) show(mode ceremony.Mode, title string, body fyne.CanvasObject) {
 	s.mode = mode
 	heading := widget.NewLabelWithStyle(title, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	heading.SizeName = theme.SizeNameSubHeadingText
-	home := widget.NewButtonWithIcon("Home", theme.HomeIcon(), s.home)
+	home := widget.NewButtonWithIcon("Home", theme.HomeIcon(), s.goHome)
 	top := container.NewVBox(banner(mode), container.NewHBox(home, heading))
 	s.content.Objects = []fyne.CanvasObject{container.NewBorder(top, NewStatusBar(s.id), nil, nil,
 		watermark(mode, container.NewVScroll(container.NewPadded(body))))}
