@@ -65,7 +65,7 @@ func (s *DrillSession) OperatorActivate(a *Activation, opts drillhsm.ActivateOpt
 		return "", nil, err
 	}
 	name := pkg.Manifest.SDFileName
-	if err := safefile.Write(filepath.Join(s.Dir, name), sdBytes); err != nil {
+	if err := safefile.Write(filepath.Join(s.Dir, name), sdBytes, safefile.Private()); err != nil {
 		return "", nil, err
 	}
 	return name, sdBytes, nil

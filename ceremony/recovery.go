@@ -64,6 +64,8 @@ type Recovery struct {
 	sdRef    FileRef
 	exchange *sd.ExchangeKey
 	exRef    FileRef
+	exPolicy ExchangeKeyPolicy // see exchangekey.go
+	exCheck  *ExchangeKeyCheck
 	shares   []*sd.Share
 	people   []RecoveryCustodian
 	skipped  []Exception
@@ -150,9 +152,9 @@ func (r *Recovery) LoadExchangeKey(name string, data []byte) (*sd.ExchangeKey, e
 	if err := r.need(RecLoad); err != nil {
 		return nil, err
 	}
-	ex, err := sd.ParseExchangeKey(data)
+	ex, err := r.readExchangeKey(name, data) // attestation and policy: exchangekey.go
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, err
 	}
 	r.exchange = ex
 	r.exRef = RefOf(name, data)
@@ -189,6 +191,9 @@ func (r *Recovery) ConfirmExchangeKey(operator string, matched bool) error {
 	}
 	if strings.TrimSpace(operator) == "" {
 		return errors.New("name the operator who compared the fingerprint")
+	}
+	if err := r.recheckExchangeKey(); err != nil {
+		return err
 	}
 	if !matched {
 		_ = r.record(Event{Step: "recovery.exchange-key.mismatch", Actor: Actor{RoleOperator, operator},
@@ -377,7 +382,7 @@ func (r *Recovery) Export(dir string) (string, error) {
 	}
 	blobName := r.cfg.Mode.FileName(r.cfg.HSMName + "-restore-blob.json")
 	blobPath := filepath.Join(dir, blobName)
-	if err := safefile.Write(blobPath, r.blob); err != nil {
+	if err := safefile.Write(blobPath, r.blob, safefile.Private()); err != nil {
 		return "", err
 	}
 	var text bytes.Buffer

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -133,7 +134,7 @@ func cmdSDRequest(env *Env, args []string) error {
 		return badInput(err)
 	}
 	if err := safefile.Write(*out, body); err != nil {
-		return failuref("writing %s: %v", *out, err)
+		return writeFailed(*out, err)
 	}
 	fmt.Fprintf(env.Stdout, "wrote %s: download request for %d certificates, quorum %d (SHA-256 %s)\n",
 		*out, len(certs), *quorum, fingerprint.Of(body).Hex())
@@ -155,7 +156,8 @@ type restoreInput struct {
 	hsmName    string
 	witness    string
 	transcript *runTranscript
-	expected   *fingerprint.Fingerprint // --exchange-key-sha256
+	expected   *fingerprint.Fingerprint   // --exchange-key-sha256
+	exPolicy   ceremony.ExchangeKeyPolicy // --accept-unattested-exchange-key, --collateral, --at, --known-identities
 }
 
 func cmdSDRestoreBlob(env *Env, args []string) error {
@@ -188,6 +190,11 @@ func cmdSDRestoreBlob(env *Env, args []string) error {
 		rec.Close(ceremony.Closing{Ending: ceremony.Cancelled, Actor: ceremony.System, Reason: err.Error()})
 		return failuref("%v", err)
 	}
+	if err := r.SetExchangeKeyPolicy(in.exPolicy); err != nil {
+		o, _ := r.Fail(err)
+		printOutcome(env, o)
+		return failuref("%v", err)
+	}
 	stop := interruptible(env, r.Lifecycle)
 	defer stop()
 	if err := restoreSteps(env, r, in, operator); err != nil {
@@ -214,6 +221,7 @@ func parseRestoreBlob(env *Env, args []string) (*restoreInput, error) {
 	drill := fs.Bool("drill", false, "a drill: the drill HSM's exchange key and drill keys; no confirmation is asked")
 	hsmName := fs.String("hsm-name", "", "the Managed HSM's name, for the record and the upload command")
 	witness := fs.String("witness", "", "the witness present, for the record")
+	exFlags := addExchangeKeyFlags(fs, true)
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
@@ -240,16 +248,18 @@ func parseRestoreBlob(env *Env, args []string) (*restoreInput, error) {
 		}
 		in.expected = &f
 	}
-	if err := in.readFiles(*sdPath, *exPath); err != nil {
-		return nil, err
-	}
-	if len(refs) < in.quorum {
-		return nil, usageErrorf("%d --key given but the security domain needs %d: bring %d more custodians", len(refs), in.quorum, in.quorum-len(refs))
-	}
+	// Every reference is checked before any file is read: a reference
+	// carrying a PIN is refused as such, whatever else is wrong.
 	for i, ref := range refs {
 		if _, err := token.ParseURI(ref); err != nil {
 			return nil, usageErrorf("key %d: %v", i+1, err)
 		}
+	}
+	if err := in.readFiles(env, *sdPath, *exPath, exFlags); err != nil {
+		return nil, err
+	}
+	if len(refs) < in.quorum {
+		return nil, usageErrorf("%d --key given but the security domain needs %d: bring %d more custodians", len(refs), in.quorum, in.quorum-len(refs))
 	}
 	t, err := planTranscript(*transcriptPath, filepath.Dir(*out), in.mode, "sd restore-blob")
 	if err != nil {
@@ -259,7 +269,7 @@ func parseRestoreBlob(env *Env, args []string) (*restoreInput, error) {
 	return in, nil
 }
 
-func (in *restoreInput) readFiles(sdPath, exPath string) error {
+func (in *restoreInput) readFiles(env *Env, sdPath, exPath string, exFlags *exchangeKeyFlags) error {
 	data, err := readInput("--sd-file", sdPath)
 	if err != nil {
 		return err
@@ -273,11 +283,48 @@ func (in *restoreInput) readFiles(sdPath, exPath string) error {
 	if err != nil {
 		return err
 	}
+	in.exName = filepath.Base(exPath)
+	cert, _, err := sd.ReadExchangeCertificate(exData)
+	if err != nil {
+		return usageErrorf("%s: %v", exPath, err)
+	}
+	if _, ok := cert.PublicKey.(*rsa.PublicKey); !ok {
+		return usageErrorf("%s: the exchange key certificate (subject %q) carries a %s key; Azure needs RSA: this is not an exchange key from init-recovery", exPath, cert.Subject.String(), cert.PublicKeyAlgorithm)
+	}
+	// The attestation first: a forged, stale or undersized exchange key
+	// fails its check (exit 1) before anything else is looked at.
+	if err := in.checkExchangeKey(env, exFlags, f, cert); err != nil {
+		return err
+	}
 	exchange, err := sd.ParseExchangeKey(exData)
 	if err != nil {
 		return usageErrorf("%s: %v", exPath, err)
 	}
 	in.exName, in.exData, in.exchange = filepath.Base(exPath), exData, exchange
+	return nil
+}
+
+// checkExchangeKey verifies the exchange key's attestation under the
+// command's policy before anything is written or opened: a refused key
+// ends the command with exit 1, leaving no file behind. The recovery
+// checks it again under the same policy and records the verdict.
+func (in *restoreInput) checkExchangeKey(env *Env, exFlags *exchangeKeyFlags, f *sd.File, cert *x509.Certificate) error {
+	p, err := exFlags.policy(in.mode, f)
+	if err != nil {
+		return err
+	}
+	check, refused := ceremony.CheckExchangeKey(cert, p)
+	fmt.Fprintln(env.Stderr, "exchange key attestation:")
+	for _, l := range check.Lines() {
+		fmt.Fprintln(env.Stderr, "  "+l)
+	}
+	if refused != nil {
+		return failuref("%s: %v; no share was opened and nothing was written", in.exName, refused)
+	}
+	if check.Exception != nil {
+		fmt.Fprintf(env.Stdout, "EXCEPTION: exchange key accepted although its attestation fails (%s): %s\n", strings.Join(check.Problems, "; "), check.Exception)
+	}
+	in.exPolicy = p
 	return nil
 }
 
@@ -318,6 +365,10 @@ func restoreSteps(env *Env, r *ceremony.Recovery, in *restoreInput, operator str
 		return badInput(err)
 	}
 	if _, err := r.LoadExchangeKey(in.exName, in.exData); err != nil {
+		var refused *ceremony.ExchangeKeyRefusedError
+		if errors.As(err, &refused) {
+			return failuref("%v; no share was opened", err)
+		}
 		return badInput(err)
 	}
 	if err := r.ConfirmExchangeKey(operator, true); err != nil {
@@ -334,13 +385,13 @@ func restoreSteps(env *Env, r *ceremony.Recovery, in *restoreInput, operator str
 		if err != nil {
 			return keyError(i, ref, err)
 		}
-		fmt.Fprintf(env.Stderr, "key %d (%s): share x=%d opens and is well-formed [%s]\n", i+1, ref, c.ShareX, c.DecryptPath)
+		fmt.Fprintf(env.Stderr, "key %d (%s): share x=%d opens and is well-formed [%s]\n", i+1, token.Redact(ref), c.ShareX, c.DecryptPath)
 	}
 	if _, err := r.BuildBlob(rand.Reader); err != nil {
 		return failuref("%v", err)
 	}
 	if err := r.WriteBlobFile(in.out, safefile.WithProgress(progressTo(env, in.out))); err != nil {
-		return failuref("writing %s: %v", in.out, err)
+		return writeFailed(in.out, err)
 	}
 	return nil
 }
@@ -389,13 +440,13 @@ func keyError(i int, ref string, err error) error {
 	}
 	var pinErr *token.PINError
 	if errors.As(err, &pinErr) {
-		return failuref("key %d (%s): %v", i+1, ref, err)
+		return failuref("key %d (%s): %v", i+1, token.Redact(ref), err)
 	}
 	var uriErr *token.URIError
 	if errors.As(err, &uriErr) {
 		return usageErrorf("key %d: %v", i+1, err)
 	}
-	return failuref("key %d (%s): %v", i+1, ref, err)
+	return failuref("key %d (%s): %v", i+1, token.Redact(ref), err)
 }
 
 // progressTo prints a progress line for large writes.

@@ -52,6 +52,20 @@ type shell struct {
 	tokens *token.Manager
 	// airGap, when set (tests), replaces the live air-gap self-check.
 	airGap func() *airgap.Report
+	// drill is the drill session running (nil outside a drill). It is
+	// closed when the drill ends (Home, or a new drill), which puts back
+	// the process environment its tokens needed (SoftHSM configuration,
+	// PC/SC socket): a production ceremony started afterwards in the same
+	// window sees none of the drill's tokens.
+	drill *ceremony.DrillSession
+}
+
+// endDrill closes the running drill session, if any.
+func (s *shell) endDrill() {
+	if s.drill != nil {
+		_ = s.drill.Close()
+		s.drill = nil
+	}
 }
 
 // focusSoon gives f the focus once the key event being handled is over.
@@ -188,6 +202,7 @@ func (s *shell) show(mode ceremony.Mode, title string, body fyne.CanvasObject) {
 
 func (s *shell) home() {
 	s.left()
+	s.endDrill()
 	s.mode = ceremony.Production
 	s.wizard = nil
 	s.content.Objects = []fyne.CanvasObject{newHome(s.id, s.actions(), s.themeSwitch())}

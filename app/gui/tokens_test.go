@@ -20,7 +20,7 @@ func softHSMHarness(t *testing.T) (*harness, *softhsm.Instance) {
 	if err != nil {
 		t.Skipf("SoftHSM: %v", err)
 	}
-	if err := hsm.InitToken("DRILL-custodian-1", "87654321", "314159"); err != nil {
+	if err := hsm.InitToken("DRILL-custodian-1", []byte("87654321"), []byte("314159")); err != nil {
 		t.Fatal(err)
 	}
 	h := newHarness(t)
@@ -52,7 +52,7 @@ func TestTokensScreenByNameWithKindActionsAndLive(t *testing.T) {
 		t.Error("no Enroll action for a PKCS#11 token")
 	}
 	// A second token appears without pressing anything.
-	if err := hsm.InitToken("DRILL-custodian-2", "87654321", "314159"); err != nil {
+	if err := hsm.InitToken("DRILL-custodian-2", []byte("87654321"), []byte("314159")); err != nil {
 		t.Fatal(err)
 	}
 	h.waitShows(`label "DRILL-custodian-2"`)
