@@ -55,7 +55,10 @@ func Run(id Identity, opts Options) {
 	// The size is remembered in the preferences (the user's configuration
 	// folder); where that folder is not writable Fyne logs it and the
 	// next start opens at the default size.
-	w.SetOnClosed(func() { saveSize(a, w.Canvas().Size()) })
+	if os.Getenv(ScreenshotsEnv) == "" {
+		// (The screenshot tour's sizes are not the person's.)
+		w.SetOnClosed(func() { saveSize(a, w.Canvas().Size()) })
+	}
 	// Closing the window during a ceremony asks first (see confirmLeave).
 	w.SetCloseIntercept(s.quit)
 	s.installShortcuts()
