@@ -121,6 +121,12 @@ func (p *tokenPicker) update(choices []ceremony.TokenChoice, errs []error) {
 	p.last = sig.String()
 	p.choices = choices
 	p.notes.SetText(strings.Join(notes, "\n"))
+	// Empty labels still take a line's height.
+	if len(notes) == 0 {
+		p.notes.Hide()
+	} else {
+		p.notes.Show()
+	}
 	var titles []string
 	selected := ""
 	for _, c := range choices {

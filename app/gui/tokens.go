@@ -25,6 +25,7 @@ func (s *shell) tokensScreen() {
 	p := s.newTokenPicker(m, "")
 	p.radio.Hide()
 	p.Ref.Hide()
+	p.detail.Hide()
 	list := container.NewVBox()
 	p.onRows = func(choices []ceremony.TokenChoice, _ []error) {
 		list.RemoveAll()
