@@ -216,6 +216,9 @@ func (w *activationWizard) awaitSDScreen() {
 	}))
 	intro := widget.NewLabel("The operator activates the HSM with the package and brings back the security domain file. Custodian checks that every share belongs to an enrolled custodian and the quorum is right.")
 	intro.Wrapping = fyne.TextWrapWord
+	if pkg := w.a.Package(); pkg != nil {
+		body = append([]fyne.CanvasObject{w.s.outputActions(pkg.Dir, pkg.Files)}, body...)
+	}
 	w.s.show(w.mode(), "Activation — verify the security domain", container.NewVBox(append(append([]fyne.CanvasObject{intro}, body...), status, w.cancelButton())...))
 }
 

@@ -301,7 +301,8 @@ func (w *recoveryWizard) doneScreen() {
 		up.Importance = widget.HighImportance
 		items = append(items, up, result)
 	}
-	items = append(items, w.blobCard(), widget.NewButtonWithIcon("Witness sign-off", theme.DocumentCreateIcon(), func() {
+	items = append(items, w.blobCard(), w.s.outputActions(filepath.Dir(w.blobPath), []string{
+		w.cfg.Mode.FileName("UPLOAD-INSTRUCTIONS.txt"), filepath.Base(w.blobPath)}), widget.NewButtonWithIcon("Witness sign-off", theme.DocumentCreateIcon(), func() {
 		signOffDialog(w.s, w.cfg.Witness, w.r.SignOff, func() {
 			w.s.endScreen(w.cfg.Mode, "Recovery — closed", w.r.Outcome(), w.blobCard())
 		})
