@@ -215,7 +215,7 @@ func assertNoSecrets(t *testing.T, dir string, extra [][]byte) {
 			k = sk
 		} else if mod, err := softhsm.Module(); err == nil {
 			ref := fmt.Sprintf("pkcs11:token=DRILL-custodian-%d?module-path=%s", i+1, mod)
-			tk, err := token.NewManager(pkcs11.New(pkcs11.Options{})).OpenKey(context.Background(), ref, token.OpenOptions{PIN: pinFunc(drillPIN)})
+			tk, err := token.NewManager(pkcs11.New(pkcs11.Options{Drill: true, ConfigFile: "-"})).OpenKey(context.Background(), ref, token.OpenOptions{PIN: pinFunc(drillPIN)})
 			if err != nil {
 				continue // a lost token
 			}

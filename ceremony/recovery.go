@@ -41,6 +41,9 @@ type RecoveryConfig struct {
 	AirGap *airgap.Report
 	// AirGapShown says how AirGap's findings reached the witness.
 	AirGapShown AirGapShown
+	// DrillKeysOnly: the drill was inferred from the exchange key, not
+	// chosen (see AdmissionPolicy.DrillKeysOnly).
+	DrillKeysOnly bool
 }
 
 // RecoveryCustodian is a custodian who opened their share.
@@ -49,6 +52,9 @@ type RecoveryCustodian struct {
 	Token       token.Info
 	ShareX      int
 	DecryptPath string
+	// Warning is the admission policy's warning about the key (a software
+	// key file), which the front-end shows and the witness acknowledges.
+	Warning string
 }
 
 // Recovery is the recovery ceremony: a quorum of custodians open their
@@ -244,7 +250,7 @@ func (r *Recovery) OpenShare(ctx context.Context, name, keyRef string, opts toke
 			return nil, fmt.Errorf("%s has already opened their share (x=%d)", name, p.ShareX)
 		}
 	}
-	share, path, err := openShare(ctx, r.tokens, r.sdFile, keyRef, nil, opts)
+	share, path, adm, err := openShare(ctx, AdmissionPolicy{Mode: r.cfg.Mode, DrillKeysOnly: r.cfg.DrillKeysOnly}, r.tokens, r.sdFile, keyRef, nil, opts)
 	if err != nil {
 		_ = r.record(Event{Step: "recovery.share.failed", Actor: Actor{RoleCustodian, name}, Message: err.Error()})
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -255,14 +261,11 @@ func (r *Recovery) OpenShare(ctx context.Context, name, keyRef string, opts toke
 			return nil, fmt.Errorf("%s's token opens share x=%d, which %s already opened: the same key cannot count twice", name, p.ShareX, p.Name)
 		}
 	}
-	tok := token.Info{Kind: kindOfRef(mustParse(keyRef))}
-	if u := mustParse(keyRef); u != nil {
-		tok.Serial, tok.Ref = u.Get("serial"), u
-	}
-	rc := RecoveryCustodian{Name: name, Token: tok, ShareX: share.X, DecryptPath: path}
+	tok := adm.Facts.Token
+	rc := RecoveryCustodian{Name: name, Token: tok, ShareX: share.X, DecryptPath: path, Warning: adm.Warning}
 	k, m := len(r.shares)+1, r.sdFile.SharedKeys.Required
 	if err := r.record(Event{Step: "recovery.share.opened", Actor: Actor{RoleCustodian, name}, Inputs: []FileRef{r.sdRef}, Tokens: []token.Info{tok},
-		Message: fmt.Sprintf("share x=%d opens and is well-formed (%s); %d opened, quorum %d", share.X, path, k, m)}); err != nil {
+		Message: fmt.Sprintf("share x=%d opens and is well-formed (%s); %d opened, quorum %d; %s", share.X, path, k, m, adm.Summary())}); err != nil {
 		share.Wipe()
 		return nil, err
 	}
@@ -272,14 +275,6 @@ func (r *Recovery) OpenShare(ctx context.Context, name, keyRef string, opts toke
 	r.shares = append(r.shares, share)
 	r.people = append(r.people, rc)
 	return &rc, nil
-}
-
-func mustParse(ref string) *token.URI {
-	u, err := token.ParseURI(ref)
-	if err != nil {
-		return &token.URI{Scheme: token.SchemeFile}
-	}
-	return u
 }
 
 // SkipCustodian records that a called custodian could not open their

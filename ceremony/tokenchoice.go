@@ -139,7 +139,10 @@ func ListTokenChoices(ctx context.Context, m *token.Manager) ([]TokenChoice, []e
 // DescribeToken describes one token; health may be nil, with healthErr
 // saying why.
 func DescribeToken(in token.Info, health *token.Health, healthErr error) TokenChoice {
-	c := TokenChoice{Info: in, Kind: kindName(in.Kind), Drill: in.Drill, PINTries: "unknown", PUKTries: "unknown", Health: health}
+	// Drill or production is the admission policy's decision on typed
+	// facts (KeyFacts.Class), the same one a ceremony makes.
+	drill := KeyFacts{Ref: in.Ref, Token: in}.Class() == DrillKey
+	c := TokenChoice{Info: in, Kind: kindName(in.Kind), Drill: drill, PINTries: "unknown", PUKTries: "unknown", Health: health}
 	if in.Ref != nil {
 		c.Ref = in.Ref.String()
 	}
