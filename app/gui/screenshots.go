@@ -123,7 +123,7 @@ func (s *shell) tourRest(work string, session *ceremony.DrillSession, rw *recove
 				return err
 			}
 		}
-		s.tokens = token.NewManager(pkcs11.New(pkcs11.Options{ModulePath: hsm.Module}))
+		s.tokens = token.NewManager(pkcs11.New(pkcs11.Options{ModulePath: hsm.Module, Drill: true, ConfigFile: "-"}))
 		defer func() { s.tokens = nil }()
 		if err := snap("09-tokens.png", s.tokensScreen); err != nil {
 			return err

@@ -109,7 +109,7 @@ func (p *tokenPicker) update(choices []ceremony.TokenChoice, errs []error) {
 		notes = append(notes, "note: "+e.Error())
 	}
 	if len(choices) == 0 {
-		notes = append(notes, "No token found yet. Insert the token; the list updates by itself. A YubiKey needs pcscd; a PKCS#11 token needs CUSTODIAN_PKCS11_MODULE.")
+		notes = append(notes, "No token found yet. Insert the token; the list updates by itself. A YubiKey needs pcscd; a PKCS#11 token needs its module installed or named with --pkcs11-module.")
 	}
 	sig.WriteString(strings.Join(notes, "\n"))
 	if sig.String() == p.last {

@@ -24,7 +24,7 @@ func softHSMHarness(t *testing.T) (*harness, *softhsm.Instance) {
 		t.Fatal(err)
 	}
 	h := newHarness(t)
-	h.shell.tokens = token.NewManager(pkcs11.New(pkcs11.Options{ModulePath: hsm.Module}))
+	h.shell.tokens = token.NewManager(pkcs11.New(pkcs11.Options{ModulePath: hsm.Module, Drill: true, ConfigFile: "-"}))
 	return h, hsm
 }
 
