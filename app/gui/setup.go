@@ -30,19 +30,26 @@ func (s *shell) activationSetup() {
 	status := widget.NewLabel("")
 	status.Wrapping = fyne.TextWrapWord
 	start := widget.NewButtonWithIcon("I have read the guard rails — start", theme.ConfirmIcon(), func() {
-		rec, err := s.recorder(s.workDir, ceremony.Production, "activation", id.Text, hsm.Text)
-		if err != nil {
-			status.SetText(err.Error())
-			return
-		}
-		tokens := s.productionTokens()
-		a, err := ceremony.NewActivation(ceremony.ActivationConfig{Mode: ceremony.Production, HSMName: hsm.Text, CeremonyID: id.Text,
-			Custodians: atoi(n.Selected), Quorum: atoi(m.Selected), Witness: witness.Text}, tokens, rec)
-		if err != nil {
-			status.SetText(err.Error())
-			return
-		}
-		(&activationWizard{s: s, a: a, tokens: tokens}).render()
+		s.airGapGate(witness.Text, func(gap airGapVerdict) {
+			rec, err := s.recorder(s.workDir, ceremony.Production, "activation", id.Text, hsm.Text)
+			if err != nil {
+				status.SetText(err.Error())
+				return
+			}
+			tokens := s.productionTokens()
+			cfg := ceremony.ActivationConfig{Mode: ceremony.Production, HSMName: hsm.Text, CeremonyID: id.Text,
+				Custodians: atoi(n.Selected), Quorum: atoi(m.Selected), Witness: witness.Text}
+			gap.apply(&cfg.AirGap, &cfg.AirGapShown)
+			a, err := ceremony.NewActivation(cfg, tokens, rec)
+			if err == nil {
+				err = recordAirGapException(gap, witness.Text, a.RecordException)
+			}
+			if err != nil {
+				status.SetText(err.Error())
+				return
+			}
+			(&activationWizard{s: s, a: a, tokens: tokens}).render()
+		})
 	})
 	start.Importance = widget.HighImportance
 	s.show(ceremony.Production, "Activation — set-up", container.NewVBox(
@@ -62,18 +69,24 @@ func (s *shell) recoverySetup() {
 	status := widget.NewLabel("")
 	status.Wrapping = fyne.TextWrapWord
 	start := widget.NewButtonWithIcon("Start the recovery", theme.ConfirmIcon(), func() {
-		rec, err := s.recorder(s.workDir, ceremony.Production, "recovery", id.Text, hsm.Text)
-		if err != nil {
-			status.SetText(err.Error())
-			return
-		}
-		cfg := ceremony.RecoveryConfig{Mode: ceremony.Production, HSMName: hsm.Text, CeremonyID: id.Text, Witness: witness.Text}
-		r, err := ceremony.NewRecovery(cfg, s.productionTokens(), rec)
-		if err != nil {
-			status.SetText(err.Error())
-			return
-		}
-		(&recoveryWizard{s: s, r: r, cfg: cfg}).render()
+		s.airGapGate(witness.Text, func(gap airGapVerdict) {
+			rec, err := s.recorder(s.workDir, ceremony.Production, "recovery", id.Text, hsm.Text)
+			if err != nil {
+				status.SetText(err.Error())
+				return
+			}
+			cfg := ceremony.RecoveryConfig{Mode: ceremony.Production, HSMName: hsm.Text, CeremonyID: id.Text, Witness: witness.Text}
+			gap.apply(&cfg.AirGap, &cfg.AirGapShown)
+			r, err := ceremony.NewRecovery(cfg, s.productionTokens(), rec)
+			if err == nil {
+				err = recordAirGapException(gap, witness.Text, r.RecordException)
+			}
+			if err != nil {
+				status.SetText(err.Error())
+				return
+			}
+			(&recoveryWizard{s: s, r: r, cfg: cfg}).render()
+		})
 	})
 	start.Importance = widget.HighImportance
 	s.show(ceremony.Production, "Recovery — set-up", container.NewVBox(
