@@ -14,11 +14,10 @@ import (
 	"github.com/custodian-hsm/custodian/internal/safefile"
 )
 
-// qrTransmitter, when set, shows a file as a QR sequence over the current
-// screen (a dialog or overlay, so the ceremony stays where it is). It is
-// the hook for the QR transmitter (helper "qr", app/gui/qr.go); while it
-// is unset, "Show as QR" says where else the file can go.
-var qrTransmitter func(s *shell, name string, data []byte)
+// showFileAsQR shows a file as a QR sequence in an overlay over the
+// current screen (qr_transmitter.go), so the ceremony stays where it is.
+// Tests replace it to see what would be shown.
+var showFileAsQR = func(s *shell, name string, data []byte) { s.showAsQR(name, data) }
 
 // outputActions offers, for the files a step wrote in dir, "Write to a USB
 // medium" (each file written atomically, read back and listed in
@@ -68,16 +67,12 @@ func (s *shell) outputActions(dir string, names []string) fyne.CanvasObject {
 		which.SetSelected(names[len(names)-1])
 	}
 	show := widget.NewButtonWithIcon("Show as QR", theme.GridIcon(), func() {
-		if qrTransmitter == nil {
-			status.SetText("The QR transmitter is not in this build: write the file to a USB medium, or run `custodian qr show` on it.")
-			return
-		}
 		data, err := read(which.Selected)
 		if err != nil {
 			status.SetText(err.Error())
 			return
 		}
-		qrTransmitter(s, which.Selected, data)
+		showFileAsQR(s, which.Selected, data)
 	})
 	return widget.NewCard("Take the files across", "", container.NewVBox(
 		container.NewGridWithColumns(3, write, which, show), status))

@@ -24,8 +24,9 @@ func TestOutputActionsShowAsQR(t *testing.T) {
 
 	var gotName string
 	var gotData []byte
-	qrTransmitter = func(_ *shell, name string, data []byte) { gotName, gotData = name, data }
-	defer func() { qrTransmitter = nil }()
+	saved := showFileAsQR
+	showFileAsQR = func(_ *shell, name string, data []byte) { gotName, gotData = name, data }
+	defer func() { showFileAsQR = saved }()
 	h.tap("Show as QR")
 	if gotName != "blob.json" || !bytes.Equal(gotData, blob) {
 		t.Errorf("the transmitter got %q %q", gotName, gotData)
