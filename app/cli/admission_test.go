@@ -118,7 +118,7 @@ func TestSoftHSMIsDrillOnly(t *testing.T) {
 		t.Errorf("production token list shows a SoftHSM token:\n%s", out)
 	}
 	out = mustRun(t, "token", "list", "--drill")
-	if !strings.HasPrefix(out, "mode: DRILL") || !strings.Contains(out, `[drill] SoftHSM`) || !strings.Contains(out, "module: ") {
+	if !strings.HasPrefix(out, "mode: DRILL") || !strings.Contains(out, "SoftHSM v2") || !strings.Contains(out, "DRILL only") || !strings.Contains(out, "module: ") {
 		t.Errorf("drill token list:\n%s", out)
 	}
 }

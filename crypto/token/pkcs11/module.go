@@ -29,15 +29,17 @@ package pkcs11
 import (
 	"errors"
 	"fmt"
-	"sync"
 
 	p11 "github.com/miekg/pkcs11"
+
+	"github.com/custodian-hsm/custodian/internal/p11lock"
 )
 
 // mu serialises everything this package does with modules: crypto11
 // finalises a module when its last context closes, which must not happen
-// in the middle of one of our sessions.
-var mu sync.Mutex
+// in the middle of one of our sessions. It is the process-wide lock, which
+// the drill's SoftHSM helper takes too (see internal/p11lock).
+var mu = &p11lock.Mu
 
 var modules = map[string]*p11.Ctx{}
 

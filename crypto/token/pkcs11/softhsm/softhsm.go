@@ -22,6 +22,8 @@ import (
 	"sync"
 
 	p11 "github.com/miekg/pkcs11"
+
+	"github.com/custodian-hsm/custodian/internal/p11lock"
 )
 
 // Modules are where Debian and Ubuntu install the SoftHSM2 module.
@@ -111,6 +113,10 @@ func (s *Instance) Conf() string { return filepath.Join(s.Dir, "softhsm2.conf") 
 func (s *Instance) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Finalising the library finalises every handle on it: not while the
+	// token backend is in a call (internal/p11lock).
+	p11lock.Mu.Lock()
+	defer p11lock.Mu.Unlock()
 	if s.closed {
 		return nil
 	}
@@ -141,6 +147,8 @@ func (s *Instance) InitToken(label string, soPIN, userPIN []byte) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	p11lock.Mu.Lock() // reinit finalises the library: see Close
+	defer p11lock.Mu.Unlock()
 	if s.closed {
 		return errors.New("SoftHSM instance is closed")
 	}
