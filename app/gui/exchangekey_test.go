@@ -45,6 +45,8 @@ func TestRecoveryRefusesForgedExchangeKey(t *testing.T) {
 	h.typeInto("ceremony identifier", "contoso-hsm-recovery-forged")
 	h.typeInto("witness's full name", "Wendy Witness")
 	h.tap("Start the recovery")
+	h.waitShows("Air-gap findings")
+	h.tap("Witness: I have read the findings")
 	h.waitShows("Recovery — load the files")
 	h.typeInto("security domain file", testvectors.Path(t, "sd-3of2", "sd.json"))
 	h.typeInto("exchange key from init-recovery", forged)
