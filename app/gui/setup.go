@@ -30,14 +30,10 @@ func (s *shell) activationSetup() {
 	status := widget.NewLabel("")
 	status.Wrapping = fyne.TextWrapWord
 	start := widget.NewButtonWithIcon("I have read the guard rails — start", theme.ConfirmIcon(), func() {
-		rec, err := s.recorder(s.workDir, ceremony.Production, "activation", id.Text, hsm.Text)
-		if err != nil {
-			status.SetText(err.Error())
-			return
-		}
 		tokens := s.productionTokens()
-		a, err := ceremony.NewActivation(ceremony.ActivationConfig{Mode: ceremony.Production, HSMName: hsm.Text, CeremonyID: id.Text,
-			Custodians: atoi(n.Selected), Quorum: atoi(m.Selected), Witness: witness.Text}, tokens, rec)
+		// Validated before the transcript is created: a typo leaves nothing behind.
+		a, err := ceremony.StartActivation(s.workDir, ceremony.ActivationConfig{Mode: ceremony.Production, HSMName: hsm.Text, CeremonyID: id.Text,
+			Custodians: atoi(n.Selected), Quorum: atoi(m.Selected), Witness: witness.Text}, tokens)
 		if err != nil {
 			status.SetText(err.Error())
 			return
@@ -62,13 +58,8 @@ func (s *shell) recoverySetup() {
 	status := widget.NewLabel("")
 	status.Wrapping = fyne.TextWrapWord
 	start := widget.NewButtonWithIcon("Start the recovery", theme.ConfirmIcon(), func() {
-		rec, err := s.recorder(s.workDir, ceremony.Production, "recovery", id.Text, hsm.Text)
-		if err != nil {
-			status.SetText(err.Error())
-			return
-		}
 		cfg := ceremony.RecoveryConfig{Mode: ceremony.Production, HSMName: hsm.Text, CeremonyID: id.Text, Witness: witness.Text}
-		r, err := ceremony.NewRecovery(cfg, s.productionTokens(), rec)
+		r, err := ceremony.StartRecovery(s.workDir, cfg, s.productionTokens())
 		if err != nil {
 			status.SetText(err.Error())
 			return
