@@ -67,7 +67,12 @@ func NewActivation(cfg ActivationConfig, tokens *token.Manager, rec Recorder) (*
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &Activation{Lifecycle: newLifecycle("activation", cfg.Mode, rec), cfg: cfg, tokens: tokens,
+	return newActivation(cfg, tokens, newLifecycle("activation", cfg.Mode, rec))
+}
+
+// newActivation starts an activation on a lifecycle (a rotation's own).
+func newActivation(cfg ActivationConfig, tokens *token.Manager, l *Lifecycle) (*Activation, error) {
+	a := &Activation{Lifecycle: l, cfg: cfg, tokens: tokens,
 		opened: map[int]*sd.Share{}, selfTested: map[int]bool{}, skipped: map[int]Exception{}}
 	a.moveTo(ActSetup)
 	var rails []string
