@@ -51,6 +51,10 @@ type DrillConfig struct {
 	// HSM's security domain is downloaded again for them, checked like an
 	// activation and compared with the old one, and the old keys retired.
 	Rotation bool
+	// Started is told the drill once it has started, so that a front-end
+	// can abandon it (DrillRun.Abandon) from elsewhere, on SIGINT or when
+	// its window closes.
+	Started func(*DrillRun)
 	// Progress is told each step, for a front-end's progress display.
 	Progress func(step string)
 	// Recorder receives the record (default: kept in memory).
@@ -391,6 +395,9 @@ func RunDrill(ctx context.Context, cfg DrillConfig) (*DrillReport, error) {
 	}
 	report.Transcript = d.Transcript()
 	defer d.Close()
+	if cfg.Started != nil {
+		cfg.Started(d)
+	}
 	err = d.script(ctx, report)
 	if err != nil {
 		d.Fail(err)

@@ -309,3 +309,21 @@ func TestLastPINTryNeedsAConfirmationAtTheTerminal(t *testing.T) {
 		t.Errorf("blocked: %v", blocked)
 	}
 }
+
+func TestRotationDrillThroughTheCLI(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "drill")
+	out := mustRun(t, "drill", "run", "--rotation", "--custodians", "5", "--quorum", "3", "--dir", dir)
+	if !strings.Contains(out, "the rotation works end to end") || !strings.Contains(out, "same master key") {
+		t.Fatalf("report:\n%s", out)
+	}
+	matches, _ := filepath.Glob(filepath.Join(dir, "*transcript.jsonl"))
+	if len(matches) != 1 {
+		t.Fatalf("transcripts %v", matches)
+	}
+	if out := mustRun(t, "transcript", "verify", matches[0]); !strings.Contains(out, "ended: signed off") {
+		t.Errorf("verify:\n%s", out)
+	}
+	if _, errOut, code := run(t, "drill", "run", "--rotation", "--fault-lost-token", "--custodians", "4", "--dir", filepath.Join(t.TempDir(), "d")); code != 2 || !strings.Contains(errOut, "without faults") {
+		t.Errorf("rotation with a fault: exit %d %s", code, errOut)
+	}
+}
