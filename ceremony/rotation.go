@@ -88,13 +88,11 @@ func (r *Rotation) Retire(i int, method, witness string) error {
 	if r.retired[i] {
 		return fmt.Errorf("%s's old key is already retired", r.old[i].Name)
 	}
-	if strings.TrimSpace(method) == "" || strings.TrimSpace(witness) == "" {
-		return errors.New("a destruction record needs the method and the witness")
+	e, err := retireEvent(r.old[i], method, witness)
+	if err != nil {
+		return err
 	}
-	c := r.old[i]
-	if err := r.record(Event{Step: "rotation.retire", Actor: Actor{RoleWitness, witness},
-		Inputs:   []FileRef{{Name: c.CertificateFile, SHA256: c.CertificateSHA256}},
-		Decision: fmt.Sprintf("old custodian key of %s (share x=%d, %s %s) retired: %s", c.Name, c.ShareX, c.TokenKind, c.TokenSerial, method)}); err != nil {
+	if err := r.record(e); err != nil {
 		return err
 	}
 	r.retired[i] = true

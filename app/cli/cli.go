@@ -148,12 +148,12 @@ var commands = map[string]command{
 	"qr scan":    {"qr scan --device /dev/videoN --out FILE", cmdQRScan},
 
 	"sd verify":       {"sd verify --sd-file F [--cert C ...] [--quorum M]", cmdSDVerify},
-	"sd restore-blob": {"sd restore-blob --sd-file F --sd-exchange-key K --key REF [--key REF ...] --out BLOB", cmdSDRestoreBlob},
+	"sd restore-blob": {"sd restore-blob --sd-file F --sd-exchange-key K --key REF [--key REF ...] --out BLOB [--exchange-key-sha256 HEX] [--hsm-name H] [--witness W] [--drill] [--transcript P]", cmdSDRestoreBlob},
 	"sd request":      {"sd request --cert C ... --quorum M --out F", cmdSDRequest},
-	"sd check-share":  {"sd check-share --sd-file F --key REF", cmdSDCheckShare},
+	"sd check-share":  {"sd check-share --sd-file F --key REF [--drill] [--transcript P]", cmdSDCheckShare},
 
 	"token list":   {"token list", cmdTokenList},
-	"token enroll": {"token enroll --token REF --name NAME --out CERT.cer [--bits 2048|3072|4096] [--slot 9d] [--touch never|always|cached]", cmdTokenEnroll},
+	"token enroll": {"token enroll --token REF --name NAME --out CERT.cer [--bits 2048|3072|4096] [--slot 9d] [--touch never|always|cached] [--drill] [--transcript P]", cmdTokenEnroll},
 	"token attest": {"token attest --key REF", cmdTokenAttest},
 
 	"drill keys":        {"drill keys --dir D --count N [--bits 2048|3072|4096]", cmdDrillKeys},
@@ -162,7 +162,11 @@ var commands = map[string]command{
 	"transcript seal":   {"transcript seal FILE", transcriptSealCmd},
 	"transcript print":  {"transcript print FILE --out record.pdf [--force]", transcriptPrintCmd},
 
-	"drill run": {"drill run --custodians N --quorum M --tokens soft|softhsm|vcard --dir D [--fault-…]", cmdDrillRun},
+	"rotation package": {"rotation package --old-manifest M --cert C ... --quorum M --out-dir D [--witness W] [--drill] [--transcript P]", cmdRotationPackage},
+	"rotation check":   {"rotation check --old-manifest M --sd-file NEW --cert C --key REF ... [--old-sd OLD --old-key REF ...] [--drill] [--transcript P]", cmdRotationCheck},
+	"rotation retire":  {"rotation retire --old-manifest M --checked CHECK.jsonl --custodian NAME ... --method 1|2|3 --witness W [--drill]", cmdRotationRetire},
+
+	"drill run": {"drill run --custodians N --quorum M --tokens soft|softhsm|vcard --dir D [--rotation] [--fault-…]", cmdDrillRun},
 }
 
 // Run executes one command line (without the program name) and returns an
