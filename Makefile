@@ -9,6 +9,9 @@ RUNTIME_PACKAGES := gcc pkg-config libgl1-mesa-dev libgl1-mesa-dri xorg-dev libx
 # over TCP: it belongs on development and CI machines, never on a ceremony
 # machine (see README, "Security notes").
 TEST_PACKAGES := softhsm2 vsmartcard-vpcd xvfb xauth openssl dosfstools e2fsprogs mount util-linux poppler-utils
+# Yubico's and OpenSC's own tools, run against the virtual YubiKey so that
+# it cannot drift from a real one (internal/testinfra/virtualpiv/rig).
+TEST_PACKAGES += yubikey-manager yubico-piv-tool opensc ykcs11
 
 GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 export PATH := $(dir $(GO)):$(PATH)
@@ -43,7 +46,7 @@ GO_BUILD_ENV := GOFLAGS= CGO_ENABLED=1 CC=gcc CXX=g++ CGO_CFLAGS="-O2 -g" CGO_CP
 GO_BUILD := $(GO_BUILD_ENV) $(GO) build -trimpath -buildvcs=false -mod=readonly -ldflags "$(GO_LDFLAGS)"
 # ---- end of reproducible build settings -----------------------------------
 
-.PHONY: all deps test-deps build run test vet fmt-check bench fuzz screenshots package clean
+.PHONY: all deps test-deps build run test vet fmt-check bench fuzz screenshots package clean build-drill production-check
 .PHONY: release release-binary reproduce check-toolchain deb deb-test image image-test
 
 all: build
@@ -77,15 +80,41 @@ run: build
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags $(DRILL_TAGS) ./...
+
+# --- Drill build and production-build checks (issue 9, item 5) ----------
+# The untagged build (`go build .`, make build) is the production binary:
+# no virtual YubiKey, no pcscd rig, no testing package, no Fyne test
+# driver, no screenshot tour. The drill build adds the virtual YubiKeys
+# (drill --tokens vcard) and the screenshot tour, and says DRILL BUILD in
+# its status bar and in `custodian version`.
+DRILL_TAGS := drillbuild
+DRILL_BIN := bin/custodian-drill
+build-drill: deps
+	$(GO_BUILD) -tags $(DRILL_TAGS) -o $(DRILL_BIN) .
+
+# The test suite runs in the drill build (it drills with virtual
+# YubiKeys); this checks the production build: it compiles, links no test
+# code (depscheck reads `go list -deps .`), and the tests that differ
+# between the builds (names matching PRODUCTION_TESTS) pass without the tag.
+PRODUCTION_TESTS := Build|MainScreens
+PRODUCTION_TEST_PKGS := ./ceremony/ ./ceremony/identity/ ./app/cli/ ./app/gui/
+production-check: deps
+	$(GO) build -trimpath -o /dev/null .
+	$(GO) run ./internal/testinfra/depscheck
+	$(GO) test -count=1 -run '$(PRODUCTION_TESTS)' $(PRODUCTION_TEST_PKGS)
+# --- end of the drill build block ----------------------------------------
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
 # Every test, real components included (SoftHSM2, pcscd with the virtual
-# PIV card, Xvfb). CI=true turns "component missing" skips into failures.
-test: test-deps fmt-check vet screenshots
-	$(GO) test -count=1 -timeout 25m ./...
+# PIV card, Yubico's and OpenSC's tools, Xvfb), in the drill build; then
+# production-check for the untagged build. CI=true turns "component
+# missing" skips into failures.
+test: test-deps fmt-check vet production-check screenshots
+	$(GO) test -count=1 -timeout 25m -tags $(DRILL_TAGS) ./...
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
@@ -98,18 +127,19 @@ fuzz: deps
 	  done; \
 	done
 
-# Screenshots of the main screens, taken by the real binary under a
-# private Xvfb (xvfb-run -a picks a free display and stops it afterwards).
+# Screenshots of the main screens, taken by the real drill-build binary
+# (the tour is in the drill build only) under a private Xvfb (xvfb-run
+# -a picks a free display and stops it afterwards).
 # The GUI itself visits the screens (CUSTODIAN_SCREENSHOTS=DIR) and quits,
 # refusing blank captures; the check below fails on a missing or blank
 # picture. Mesa's llvmpipe reads back blank captures under Xvfb, softpipe
 # does not, hence GALLIUM_DRIVER.
 SCREENSHOTS_DIR := screenshots
 SCREENSHOT_FILES := 01-home 02-drill-setup 03-activation-setup 04-drill-activation-enroll 05-recovery-setup 06-drill-recovery-confirm
-screenshots: test-deps build
+screenshots: test-deps build-drill
 	@rm -rf $(SCREENSHOTS_DIR)
 	GALLIUM_DRIVER=softpipe CUSTODIAN_SCREENSHOTS=$(SCREENSHOTS_DIR) timeout 150 \
-	  xvfb-run -a -s "-screen 0 1280x1024x24" ./$(BIN)
+	  xvfb-run -a -s "-screen 0 1280x1024x24" ./$(DRILL_BIN)
 	@for f in $(SCREENSHOT_FILES); do \
 	  p=$(SCREENSHOTS_DIR)/$$f.png; \
 	  [ -f $$p ] || { echo "make: screenshot $$p is missing"; exit 1; }; \

@@ -28,5 +28,5 @@ func main() {
 		os.Exit(cli.ExitCode(err))
 	}
 	id := identity.Current()
-	gui.Run(gui.Identity{Version: id.String(), SHA256: id.Hex(), Words: id.Words()}, gui.Options{})
+	gui.Run(gui.Identity{Version: id.String(), SHA256: id.Hex(), Words: id.Words(), DrillBuild: identity.DrillBuild}, gui.Options{})
 }

@@ -104,51 +104,6 @@ func TestDrillSoftHSMTokens(t *testing.T) {
 	assertNoSecrets(t, dir, nil)
 }
 
-// Virtual-YubiKey drills run in a subprocess each: one private pcscd per
-// process.
-func TestDrillVirtualYubiKeys(t *testing.T) {
-	if os.Getenv("CUSTODIAN_VCARD_CHILD") == "" {
-		for _, c := range []string{"3,2,", "5,3,faults"} {
-			cmd := exec.Command(os.Args[0], "-test.run=^TestDrillVirtualYubiKeys$", "-test.v")
-			cmd.Env = append(os.Environ(), "CUSTODIAN_VCARD_CHILD="+c)
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("virtual-YubiKey drill %s: %v\n%s", c, err, out)
-			}
-			if strings.Contains(string(out), "--- SKIP") {
-				t.Skipf("virtual YubiKeys unavailable:\n%s", out)
-			}
-		}
-		return
-	}
-	if err := vcardAvailable(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("virtual YubiKeys are required under CI: %v", err)
-		}
-		t.Skip(err)
-	}
-	var n, m int
-	var faults string
-	fmt.Sscanf(strings.ReplaceAll(os.Getenv("CUSTODIAN_VCARD_CHILD"), ",", " "), "%d %d %s", &n, &m, &faults)
-	f := Faults{}
-	if faults == "faults" {
-		f = Faults{WrongPIN: true, CorruptShare: true}
-	}
-	dir := filepath.Join(t.TempDir(), "drill")
-	report, err := RunDrill(context.Background(), DrillConfig{Custodians: n, Quorum: m, Tokens: VCardTokens, Dir: dir, Faults: f})
-	if err != nil || !report.Accepted {
-		t.Fatalf("(%d,%d): %v\n%v", n, m, err, report)
-	}
-	if f.WrongPIN && !strings.Contains(report.String(), "wrong PIN") {
-		t.Errorf("wrong-PIN fault not reported:\n%s", report)
-	}
-	assertDrillNames(t, dir)
-	// The tokens are gone with the rig, so the scan looks for the PINs and
-	// the transcript's chain; shares are scanned in the soft and SoftHSM
-	// drills, which write the same files.
-	scanFor(t, dir, [][]byte{drillPIN, []byte("27182818")})
-}
-
 func TestDrillRefusesImpossibleFaults(t *testing.T) {
 	_, err := RunDrill(context.Background(), DrillConfig{Custodians: 3, Quorum: 3, Dir: filepath.Join(t.TempDir(), "d"), Faults: Faults{LostToken: true}})
 	if err == nil || !strings.Contains(err.Error(), "one custodian more than the quorum") {

@@ -27,6 +27,9 @@ func NewDrillSession(dir string, kind TokenKind, custodians int) (*DrillSession,
 		kind = SoftTokens
 	}
 	provision, ok := drillProvisioners[kind]
+	if !ok && kind == VCardTokens {
+		return nil, ErrNeedsDrillBuild
+	}
 	if !ok {
 		return nil, fmt.Errorf("drill tokens %q are not available in this build (available: %v)", kind, DrillTokenKinds())
 	}
@@ -62,7 +65,7 @@ func (s *DrillSession) OperatorActivate(a *Activation, opts drillhsm.ActivateOpt
 		return "", nil, err
 	}
 	name := pkg.Manifest.SDFileName
-	if err := safefile.Write(filepath.Join(s.Dir, name), sdBytes); err != nil {
+	if err := safefile.Write(filepath.Join(s.Dir, name), sdBytes, safefile.Private()); err != nil {
 		return "", nil, err
 	}
 	return name, sdBytes, nil

@@ -2,6 +2,7 @@ package ceremony
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -19,11 +20,23 @@ const (
 	VCardTokens   TokenKind = "vcard"   // virtual YubiKeys through pcscd and vpcd
 )
 
-// ParseTokenKind checks a drill token kind.
+// ErrNeedsDrillBuild says virtual YubiKeys were asked of the production
+// build. They are test infrastructure (a card emulator and a private
+// pcscd), linked only into the drill build.
+var ErrNeedsDrillBuild = errors.New("virtual YubiKeys (vcard) are only in the drill build: " +
+	"build it with `make build-drill` (bin/custodian-drill); this production build drills with soft or softhsm tokens")
+
+// ParseTokenKind checks a drill token kind. vcard is refused with
+// ErrNeedsDrillBuild in the production build.
 func ParseTokenKind(s string) (TokenKind, error) {
 	switch TokenKind(s) {
-	case SoftTokens, SoftHSMTokens, VCardTokens:
+	case SoftTokens, SoftHSMTokens:
 		return TokenKind(s), nil
+	case VCardTokens:
+		if _, ok := drillProvisioners[VCardTokens]; !ok {
+			return "", ErrNeedsDrillBuild
+		}
+		return VCardTokens, nil
 	case "":
 		return SoftTokens, nil
 	}

@@ -1,3 +1,5 @@
+//go:build drillbuild
+
 package ceremony
 
 import (
@@ -6,8 +8,8 @@ import (
 
 	"github.com/custodian-hsm/custodian/crypto/token"
 	"github.com/custodian-hsm/custodian/crypto/token/piv"
-	"github.com/custodian-hsm/custodian/crypto/token/virtualpiv"
-	"github.com/custodian-hsm/custodian/crypto/token/virtualpiv/rig"
+	"github.com/custodian-hsm/custodian/internal/testinfra/virtualpiv"
+	"github.com/custodian-hsm/custodian/internal/testinfra/virtualpiv/rig"
 )
 
 func init() {

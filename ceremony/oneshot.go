@@ -241,7 +241,8 @@ func (r *Recovery) WriteBlobFile(path string, opts ...safefile.Option) error {
 	if err := r.need(RecExport); err != nil {
 		return err
 	}
-	if err := safefile.Write(path, r.blob, opts...); err != nil {
+	// The blob carries the security domain: owner-only, whatever the umask.
+	if err := safefile.Write(path, r.blob, append([]safefile.Option{safefile.Private()}, opts...)...); err != nil {
 		return err
 	}
 	if err := r.record(Event{Step: "recovery.export", Actor: System, Outputs: []FileRef{RefOf(filepath.Base(path), r.blob)},

@@ -181,16 +181,20 @@ func WriteOperatorPackage(dir string, mode Mode, ceremonyID, hsmName string, quo
 			return nil, fmt.Errorf("custodian %q has index %d at position %d", c.Name, c.Index, i)
 		}
 	}
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return nil, fmt.Errorf("%s already exists: the operator package goes into a new folder", dir)
-		}
-		return nil, fmt.Errorf("creating %s: %w", dir, err)
+	if _, err := os.Lstat(dir); err == nil {
+		return nil, fmt.Errorf("%s already exists: the operator package goes into a new folder", dir)
 	}
+	// Staged next to dir and moved into place complete: a failure leaves
+	// no half package for someone to carry to the operator.
+	stage, err := safefile.Stage(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer stage.Abort()
 	pkg := &OperatorPackage{Dir: dir, Manifest: BuildManifest(mode, ceremonyID, hsmName, quorum, custodians, tool)}
 	for _, c := range custodians {
 		name := c.CertificateFileName(mode)
-		if err := safefile.Write(filepath.Join(dir, name), token.CertificatePEM(c.Certificate)); err != nil {
+		if err := safefile.Write(filepath.Join(stage.Path(), name), token.CertificatePEM(c.Certificate)); err != nil {
 			return nil, err
 		}
 		pkg.Files = append(pkg.Files, name)
@@ -200,7 +204,7 @@ func WriteOperatorPackage(dir string, mode Mode, ceremonyID, hsmName string, quo
 		return nil, err
 	}
 	manifestName := mode.FileName("manifest.json")
-	if err := safefile.Write(filepath.Join(dir, manifestName), append(manifest, '\n')); err != nil {
+	if err := safefile.Write(filepath.Join(stage.Path(), manifestName), append(manifest, '\n')); err != nil {
 		return nil, err
 	}
 	pkg.Files = append(pkg.Files, manifestName)
@@ -214,15 +218,18 @@ func WriteOperatorPackage(dir string, mode Mode, ceremonyID, hsmName string, quo
 		return nil, err
 	}
 	instrName := mode.FileName("INSTRUCTIONS.txt")
-	if err := safefile.Write(filepath.Join(dir, instrName), text.Bytes()); err != nil {
+	if err := safefile.Write(filepath.Join(stage.Path(), instrName), text.Bytes()); err != nil {
 		return nil, err
 	}
 	pkg.Files = append(pkg.Files, instrName)
 	// Last: the checksums of everything above, read back from disk.
-	if _, err := WriteChecksums(dir, mode, pkg.Files); err != nil {
+	if _, err := WriteChecksums(stage.Path(), mode, pkg.Files); err != nil {
 		return nil, err
 	}
 	pkg.Files = append(pkg.Files, sumsName)
+	if err := stage.Commit(); err != nil {
+		return nil, err
+	}
 	return pkg, nil
 }
 

@@ -391,7 +391,7 @@ func (r *Recovery) Export(dir string) (string, error) {
 	}
 	blobName := r.cfg.Mode.FileName(r.cfg.HSMName + "-restore-blob.json")
 	blobPath := filepath.Join(dir, blobName)
-	if err := safefile.Write(blobPath, r.blob); err != nil {
+	if err := safefile.Write(blobPath, r.blob, safefile.Private()); err != nil {
 		return "", err
 	}
 	var text bytes.Buffer

@@ -20,6 +20,8 @@ import (
 	"strings"
 
 	"golang.org/x/term"
+
+	"github.com/custodian-hsm/custodian/internal/safefile"
 )
 
 // Env is what a command may use of the outside world. Tests give their own.
@@ -188,6 +190,10 @@ func Run(env *Env, args []string) error {
 		printUsage(env.Stderr)
 		return usageErrorf("unknown command %q: see the list above", strings.Join(args[:min(2, len(args))], " "))
 	}
+	// Stale partial files of an interrupted earlier run are removed when
+	// the same output is written again; say so.
+	safefile.Notice = func(line string) { fmt.Fprintln(env.Stderr, line) }
+	defer func() { safefile.Notice = nil }()
 	err := cmd.run(env, rest)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil

@@ -1,8 +1,8 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/custodian-hsm/custodian/crypto/drillhsm"
@@ -32,18 +32,33 @@ func cmdDrillKeys(env *Env, args []string) error {
 	if err := intOneOf("--bits", *bits, 2048, 3072, 4096); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(*dir, 0o700); err != nil {
-		return failuref("creating %s: %v", *dir, err)
+	// The key pairs are made in a staging folder next to --dir and moved
+	// there together: an interrupted run leaves no half set of keys.
+	stage, err := safefile.Stage(*dir)
+	if errors.Is(err, safefile.ErrExists) {
+		return usageErrorf("--dir %s already holds files: drill keys go into a new or empty folder", *dir)
 	}
+	if err != nil {
+		return failuref("%v", err)
+	}
+	defer stage.Abort()
+	var lines []string
 	for i := 0; i < *count; i++ {
-		keyPath := filepath.Join(*dir, fmt.Sprintf("cert_%d.key", i))
+		keyPath := filepath.Join(stage.Path(), fmt.Sprintf("cert_%d.key", i))
 		req := token.EnrollRequest{Name: fmt.Sprintf("DRILL custodian %d", i), Bits: *bits,
 			Progress: func(stage string) { fmt.Fprintf(env.Stderr, "key %d of %d: %s\n", i+1, *count, stage) }}
 		cert, err := soft.GenerateFiles(keyPath, req)
 		if err != nil {
 			return failuref("%v", err)
 		}
-		fmt.Fprintf(env.Stdout, "%s  %s  SHA-256 %s\n", keyPath, soft.CertificatePath(keyPath), fingerprint.Of(cert.Raw).Hex())
+		final := filepath.Join(*dir, filepath.Base(keyPath))
+		lines = append(lines, fmt.Sprintf("%s  %s  SHA-256 %s", final, soft.CertificatePath(final), fingerprint.Of(cert.Raw).Hex()))
+	}
+	if err := stage.Commit(); err != nil {
+		return failuref("%v", err)
+	}
+	for _, l := range lines {
+		fmt.Fprintln(env.Stdout, l)
 	}
 	fmt.Fprintln(env.Stdout, "DRILL keys: software keys on disk are for rehearsals only")
 	return nil
@@ -109,7 +124,7 @@ func drillHSMActivate(env *Env, args []string) error {
 	if err != nil {
 		return badInput(err)
 	}
-	if err := safefile.Write(*out, sdBytes); err != nil {
+	if err := safefile.Write(*out, sdBytes, safefile.Private()); err != nil {
 		return failuref("writing %s: %v", *out, err)
 	}
 	fmt.Fprintf(env.Stdout, "DRILL HSM activated: %d custodians, quorum %d; security domain written to %s (SHA-256 %s)\n",

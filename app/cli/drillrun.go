@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/custodian-hsm/custodian/ceremony"
+	"github.com/custodian-hsm/custodian/ceremony/identity"
 )
 
 // cmdDrillRun runs a complete drill and prints a one-screen report.
@@ -12,7 +13,7 @@ func cmdDrillRun(env *Env, args []string) error {
 	fs := newFlags(env, "drill run")
 	n := fs.Int("custodians", 3, "number of custodians N (3–10)")
 	m := fs.Int("quorum", 2, "quorum M (2–N)")
-	kindName := fs.String("tokens", "soft", "drill tokens: soft, softhsm or vcard")
+	kindName := fs.String("tokens", "soft", drillTokensHelp())
 	dir := fs.String("dir", "", "a new folder for the drill's files")
 	bits := fs.Int("bits", 2048, "custodian key size: 2048, 3072 or 4096")
 	items := fs.Int("items", 0, "EncData items the drill HSM makes (default 3, as a live HSM)")
@@ -68,4 +69,17 @@ func cmdDrillRun(env *Env, args []string) error {
 		return failuref("drill failed: %v", err)
 	}
 	return nil
+}
+
+// drillTokensHelp lists the drill token kinds of this build: vcard
+// (virtual YubiKeys) is in the drill build only.
+func drillTokensHelp() string {
+	help := "drill tokens:"
+	for _, k := range ceremony.DrillTokenKinds() {
+		help += " " + string(k)
+	}
+	if !identity.DrillBuild {
+		help += " (vcard, virtual YubiKeys: drill build only, make build-drill)"
+	}
+	return help
 }

@@ -94,7 +94,7 @@ func cmdQREncode(env *Env, args []string) error {
 
 // reportReceived prints what arrived and writes it atomically.
 func reportReceived(env *Env, f ur.File, out string) error {
-	if err := safefile.Write(out, f.Data); err != nil {
+	if err := safefile.Write(out, f.Data, safefile.Private()); err != nil {
 		if errors.Is(err, safefile.ErrExists) {
 			return badInput(fmt.Errorf("%s already exists: choose a new name (nothing is overwritten)", out))
 		}

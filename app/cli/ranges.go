@@ -53,3 +53,11 @@ func joinInts(v []int) string {
 	}
 	return s
 }
+
+// intIn64 is intIn for int64 flags (sizes in bytes).
+func intIn64(flag string, v, lo, hi int64) error {
+	if v < lo || v > hi {
+		return usageErrorf("%s %d is outside %d..%d", flag, v, lo, hi)
+	}
+	return nil
+}

@@ -323,7 +323,7 @@ func restoreSteps(env *Env, r *ceremony.Recovery, in *restoreInput, operator str
 		if err != nil {
 			return keyError(i, ref, err)
 		}
-		fmt.Fprintf(env.Stderr, "key %d (%s): share x=%d opens and is well-formed [%s]\n", i+1, ref, c.ShareX, c.DecryptPath)
+		fmt.Fprintf(env.Stderr, "key %d (%s): share x=%d opens and is well-formed [%s]\n", i+1, token.Redact(ref), c.ShareX, c.DecryptPath)
 	}
 	if _, err := r.BuildBlob(rand.Reader); err != nil {
 		return failuref("%v", err)
@@ -379,13 +379,13 @@ func keyError(i int, ref string, err error) error {
 	}
 	var pinErr *token.PINError
 	if errors.As(err, &pinErr) {
-		return failuref("key %d (%s): %v", i+1, ref, err)
+		return failuref("key %d (%s): %v", i+1, token.Redact(ref), err)
 	}
 	var uriErr *token.URIError
 	if errors.As(err, &uriErr) {
 		return usageErrorf("key %d: %v", i+1, err)
 	}
-	return failuref("key %d (%s): %v", i+1, ref, err)
+	return failuref("key %d (%s): %v", i+1, token.Redact(ref), err)
 }
 
 // progressTo prints a progress line for large writes.

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/custodian-hsm/custodian/ceremony/transfer/filekind"
 	"github.com/custodian-hsm/custodian/ceremony/transfer/usb"
 	"github.com/custodian-hsm/custodian/internal/safefile"
 )
@@ -142,41 +143,47 @@ func cmdUSBImport(env *Env, args []string) error {
 	if *from == "" {
 		return usageErrorf("--from is required: the folder on the medium (custodian usb list shows mount points)")
 	}
-	if st, err := os.Stat(*from); err != nil || !st.IsDir() {
-		return usageErrorf("--from %s is not a folder: is the medium mounted?", *from)
+	if err := intIn64("--max-size", *limit, 1, 1<<30); err != nil {
+		return err
+	}
+	if err := safefile.CheckDir(*from); err != nil {
+		return usageErrorf("--from: %v: is the medium mounted?", err)
 	}
 	if *to != "" {
-		if st, err := os.Stat(*to); err != nil || !st.IsDir() {
-			return usageErrorf("--to %s is not an existing folder", *to)
+		if err := safefile.CheckDir(*to); err != nil {
+			return usageErrorf("--to: %v", err)
 		}
 	}
-	var paths []string
-	if len(files) == 0 {
-		paths, err = regularFiles(*from)
-		if err != nil {
-			return failuref("listing %s: %v", *from, err)
+	for _, f := range files {
+		if err := usb.CheckName(f); err != nil {
+			return usageErrorf("%v: usb import reads only files directly inside --from %s", err, *from)
 		}
-		if len(paths) == 0 {
-			return usageErrorf("%s holds no files", *from)
-		}
-	} else {
-		for _, f := range files {
-			if filepath.IsAbs(f) {
-				return usageErrorf("%s: give file names relative to --from", f)
-			}
-			paths = append(paths, filepath.Join(*from, f))
-		}
-	}
-	if *to != "" {
-		for _, p := range paths {
-			dst := filepath.Join(*to, filepath.Base(p))
+		if *to != "" {
+			dst := filepath.Join(*to, f)
 			if _, err := os.Lstat(dst); err == nil {
 				return usageErrorf("%s already exists: Custodian never overwrites; choose another --to or move it away", dst)
 			}
 		}
 	}
-
-	results, importErr := usb.Importer{Limit: *limit}.Import(context.Background(), paths)
+	rep, importErr := usb.Importer{Limit: *limit}.ImportDir(context.Background(), *from, files)
+	if rep == nil {
+		if errors.Is(importErr, usb.ErrBadName) {
+			return badInput(importErr)
+		}
+		return failuref("%v", importErr)
+	}
+	results := rep.Files
+	if len(results) == 0 {
+		return usageErrorf("%v", importErr)
+	}
+	if *to != "" {
+		for _, r := range results {
+			dst := filepath.Join(*to, filepath.Base(r.Path))
+			if _, err := os.Lstat(dst); err == nil {
+				return usageErrorf("%s already exists: Custodian never overwrites; choose another --to or move it away", dst)
+			}
+		}
+	}
 	failed := 0
 	for _, r := range results {
 		name := filepath.Base(r.Path)
@@ -202,24 +209,43 @@ func cmdUSBImport(env *Env, args []string) error {
 			fmt.Fprintf(env.Stdout, "  warning: %s\n", w)
 		}
 	}
+	for _, p := range rep.Problems {
+		fmt.Fprintf(env.Stdout, "PROBLEM: %s\n", p)
+	}
 	if importErr != nil {
+		what := fmt.Sprintf("%d of %d files failed the checks", failed, len(results))
 		if failed == 0 {
-			return failuref("%v", importErr)
+			what = fmt.Sprintf("%s: %d problem(s) with the folder, see above", *from, len(rep.Problems))
 		}
 		if *to != "" {
-			return failuref("%d of %d files failed the checks; nothing was copied to %s", failed, len(results), *to)
+			return failuref("%s; nothing was copied to %s", what, *to)
 		}
-		return failuref("%d of %d files failed the checks", failed, len(results))
+		return failuref("%s", what)
 	}
 	if *to == "" {
 		return nil
 	}
+	// Every file is staged inside --to and moved into place together: a
+	// failure copies nothing (no SHA256SUMS left alone).
+	stage, err := safefile.StageFiles(*to)
+	if err != nil {
+		return failuref("%v", err)
+	}
+	defer stage.Abort()
 	for _, r := range results {
-		dst := filepath.Join(*to, filepath.Base(r.Path))
-		if err := safefile.Write(dst, r.Data); err != nil {
-			return failuref("copying %s: %v", filepath.Base(r.Path), err)
+		var opts []safefile.Option
+		if k := r.Kind(); k == filekind.SecurityDomain || k == filekind.RestoreBlob || k == filekind.Transcript {
+			opts = append(opts, safefile.Private())
 		}
-		fmt.Fprintf(env.Stdout, "copied to %s\n", dst)
+		if err := safefile.Write(filepath.Join(stage.Path(), filepath.Base(r.Path)), r.Data, opts...); err != nil {
+			return failuref("copying %s: %v; nothing was copied to %s", filepath.Base(r.Path), err, *to)
+		}
+	}
+	if err := stage.Commit(); err != nil {
+		return failuref("%v", err)
+	}
+	for _, r := range results {
+		fmt.Fprintf(env.Stdout, "copied to %s\n", filepath.Join(*to, filepath.Base(r.Path)))
 	}
 	return nil
 }

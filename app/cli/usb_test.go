@@ -104,9 +104,12 @@ func TestUSBUsageErrors(t *testing.T) {
 		{cmdUSBExport, []string{"--to", dir, f}, "not"}, // the test's own disk or tmpfs: refused
 		{cmdUSBExport, []string{"--to", filepath.Join(dir, "nomedium"), f}, "is the medium mounted"},
 		{cmdUSBImport, []string{"a.txt"}, "--from is required"},
-		{cmdUSBImport, []string{"--from", filepath.Join(dir, "nope")}, "not a folder"},
-		{cmdUSBImport, []string{"--from", dir, "--to", filepath.Join(dir, "nope"), "a.txt"}, "not an existing folder"},
-		{cmdUSBImport, []string{"--from", dir, "/etc/passwd"}, "relative to --from"},
+		{cmdUSBImport, []string{"--from", filepath.Join(dir, "nope")}, "does not exist: check the folder name: is the medium mounted"},
+		{cmdUSBImport, []string{"--from", dir, "--to", filepath.Join(dir, "nope"), "a.txt"}, "--to: " + filepath.Join(dir, "nope") + " does not exist"},
+		{cmdUSBImport, []string{"--from", dir, "/etc/passwd"}, "directly inside --from"},
+		{cmdUSBImport, []string{"--from", dir, "../../x"}, "has a folder part"},
+		{cmdUSBImport, []string{"--from", dir, ".."}, "names a folder"},
+		{cmdUSBImport, []string{"--from", dir, "--max-size", "0", "a.txt"}, "--max-size 0 is outside 1..1073741824"},
 		{cmdUSBImport, []string{"--from", dir, "--to", dir, "a.txt"}, "already exists"},
 	} {
 		_, errOut, code := runUSB(t, c.cmd, c.args...)

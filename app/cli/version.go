@@ -26,7 +26,12 @@ func cmdVersion(env *Env, args []string) error {
 	} else if id.Modified {
 		commit += " (modified: built with uncommitted changes)"
 	}
-	fmt.Fprintln(env.Stdout, "custodian", id.Version)
+	v := id.Version
+	if identity.DrillBuild {
+		// Never mistaken for the production binary: see ceremony/identity.
+		v += " " + identity.DrillBuildMark
+	}
+	fmt.Fprintln(env.Stdout, "custodian", v)
 	fmt.Fprintln(env.Stdout, "commit   ", commit)
 	fmt.Fprintln(env.Stdout, "toolchain", id.GoVersion)
 	if id.Err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -61,8 +62,15 @@ func (s *shell) drillScreen() {
 	start.Importance = widget.HighImportance
 	intro := widget.NewLabel("A drill rehearses the whole activation and recovery against a simulated HSM. Software keys need nothing installed; SoftHSM and virtual YubiKeys exercise the token code paths. Every file and record says DRILL.")
 	intro.Wrapping = fyne.TextWrapWord
+	tokens := fyne.CanvasObject(kind)
+	if !slices.Contains(ceremony.DrillTokenKinds(), ceremony.VCardTokens) {
+		// The production build: say where the virtual YubiKeys went.
+		hint := widget.NewLabel("Virtual YubiKeys (vcard) are in the drill build only: make build-drill builds bin/custodian-drill.")
+		hint.Wrapping = fyne.TextWrapWord
+		tokens = container.NewVBox(kind, hint)
+	}
 	s.show(ceremony.Drill, "Drill — set-up", container.NewVBox(intro,
-		widget.NewForm(widget.NewFormItem("Custodians (N)", n), widget.NewFormItem("Quorum (M)", m), widget.NewFormItem("Tokens", kind)),
+		widget.NewForm(widget.NewFormItem("Custodians (N)", n), widget.NewFormItem("Quorum (M)", m), widget.NewFormItem("Tokens", tokens)),
 		rails, start, status))
 }
 

@@ -31,6 +31,9 @@ type Identity struct {
 	Version string
 	SHA256  string
 	Words   string
+	// DrillBuild is set by the drill build (build tag drillbuild, see
+	// ceremony/identity): the status bar then says DRILL BUILD.
+	DrillBuild bool
 }
 
 // Options configure the GUI.

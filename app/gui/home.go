@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
@@ -98,7 +99,8 @@ func NewHomeWithActions(id Identity, actions map[string]func()) fyne.CanvasObjec
 }
 
 // NewStatusBar shows what a witness checks before a ceremony: the build's
-// version and the SHA-256 of the binary, as hex and as words.
+// version and the SHA-256 of the binary, as hex and as words, and DRILL
+// BUILD above them in the drill build.
 func NewStatusBar(id Identity) fyne.CanvasObject {
 	version := widget.NewLabel("Custodian " + id.Version)
 	hash := widget.NewLabelWithStyle("binary SHA-256 "+id.SHA256, fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
@@ -107,7 +109,22 @@ func NewStatusBar(id Identity) fyne.CanvasObject {
 	words.Wrapping = fyne.TextWrapWord
 	gap := widget.NewLabel(airGapLine())
 	gap.Wrapping = fyne.TextWrapWord
-	return container.NewVBox(widget.NewSeparator(), container.NewHBox(widget.NewIcon(theme.InfoIcon()), version), hash, words, gap)
+	bar := container.NewVBox(widget.NewSeparator())
+	if id.DrillBuild {
+		bar.Add(drillBuildMark())
+	}
+	bar.Add(container.NewHBox(widget.NewIcon(theme.InfoIcon()), version))
+	bar.Objects = append(bar.Objects, hash, words, gap)
+	return bar
+}
+
+// drillBuildMark tells everyone at the table that this binary is the drill
+// build (virtual YubiKeys, screenshot tour): never one for a production
+// ceremony.
+func drillBuildMark() fyne.CanvasObject {
+	text := canvas.NewText("DRILL BUILD — test tools inside, never use this binary for a production ceremony", drillColor)
+	text.TextStyle = fyne.TextStyle{Bold: true}
+	return text
 }
 
 // airGapLine is the air-gap self-check for the status bar.

@@ -111,7 +111,7 @@ func (s *shell) qrScreen() {
 				received.SetText("Not received: " + err.Error())
 				return
 			}
-			if err := safefile.Write(out.Text, f.Data); err != nil {
+			if err := safefile.Write(out.Text, f.Data, safefile.Private()); err != nil {
 				received.SetText(err.Error())
 				return
 			}

@@ -1,3 +1,5 @@
+//go:build drillbuild
+
 package gui
 
 import (
@@ -18,14 +20,6 @@ import (
 	"github.com/custodian-hsm/custodian/crypto/token"
 	"github.com/custodian-hsm/custodian/internal/safefile"
 )
-
-// ScreenshotsEnv names the environment variable that turns the GUI into a
-// screenshot tour: CUSTODIAN_SCREENSHOTS=DIR makes Run visit the main
-// screens in the real window (a drill with software keys in a temporary
-// folder plays the ceremony), write one PNG per screen into DIR (a new
-// folder) and quit. `make screenshots` runs it under Xvfb; documentation
-// and reviewers get pictures of exactly what the build shows.
-const ScreenshotsEnv = "CUSTODIAN_SCREENSHOTS"
 
 // tourTimeout bounds the whole tour, so a hung screen fails the run
 // instead of blocking CI.

@@ -1,3 +1,5 @@
+//go:build drillbuild
+
 package gui
 
 import (

@@ -41,7 +41,7 @@ type screen struct {
 func mainScreens(t *testing.T) []screen {
 	return []screen{
 		{"home", "Start drill", func(h *harness) {}},
-		{"drill-setup", "Drill — set-up", func(h *harness) { h.tap("Start drill") }},
+		{drillSetupSnapshot, "Drill — set-up", func(h *harness) { h.tap("Start drill") }},
 		{"activation-setup", "Activation — set-up", func(h *harness) { h.tap("Start activation") }},
 		{"recovery-setup", "Recovery — set-up", func(h *harness) { h.tap("Start recovery") }},
 		{"recovery-confirm", "Recovery — confirm the exchange key", func(h *harness) { h.startProductionRecovery() }},

@@ -44,7 +44,8 @@ func (id Identity) Words() string {
 	return id.Binary.WordString()
 }
 
-// String is the version line: "v0.1.0 (3f2a9c1d7e4b, modified) go1.26.8".
+// String is the version line: "v0.1.0 (3f2a9c1d7e4b, modified) go1.26.8",
+// followed by "DRILL BUILD" in the drill build.
 func (id Identity) String() string {
 	s := id.Version
 	if id.Revision != "" {
@@ -58,8 +59,15 @@ func (id Identity) String() string {
 		}
 		s += ")"
 	}
-	return s + " " + id.GoVersion
+	s += " " + id.GoVersion
+	if DrillBuild {
+		s += " " + DrillBuildMark
+	}
+	return s
 }
+
+// DrillBuildMark is what the drill build says of itself.
+const DrillBuildMark = "DRILL BUILD"
 
 var (
 	once    sync.Once

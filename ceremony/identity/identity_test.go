@@ -24,3 +24,13 @@ func TestCurrentHashesTheRunningBinary(t *testing.T) {
 		t.Errorf("version line %q", id.String())
 	}
 }
+
+// The version line says DRILL BUILD exactly in the drill build (the tests
+// run in both builds: make test runs the suite with -tags drillbuild and
+// the production-build checks without).
+func TestVersionLineNamesTheDrillBuild(t *testing.T) {
+	line := Current().String()
+	if got := strings.Contains(line, DrillBuildMark); got != DrillBuild {
+		t.Errorf("DrillBuild=%v but the version line %q says DRILL BUILD: %v", DrillBuild, line, got)
+	}
+}

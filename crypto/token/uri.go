@@ -57,53 +57,106 @@ func ParseURI(s string) (*URI, error) {
 	return u, nil
 }
 
+// ErrPINInReference is wrapped by the URIError for a reference that carries
+// a PIN (pin-value), in its path or its query, under any spelling.
+var ErrPINInReference = errors.New("never put a PIN in a reference (pin-value): it ends up in shell history, process lists and logs; use pin-source=file:PATH or let Custodian ask")
+
 func parseURI(s string) (*URI, error) {
+	if hasPINValue(s) {
+		return nil, fmt.Errorf("key reference %q carries a PIN: %w", Redact(s), ErrPINInReference)
+	}
+	// From here on, messages quote the reference with its PIN attributes
+	// (pin-source) hidden: no error prints any part of them.
+	shown := Redact(s)
 	scheme, rest, ok := strings.Cut(s, ":")
 	if !ok || scheme == "" {
-		return nil, fmt.Errorf("key reference %q has no scheme: use pkcs11:…, yubikey:serial=…;slot=9d or file:PATH", s)
+		return nil, fmt.Errorf("key reference %q has no scheme: use pkcs11:…, yubikey:serial=…;slot=9d or file:PATH", shown)
 	}
 	scheme = strings.ToLower(scheme)
 	switch scheme {
 	case SchemeFile:
 		path := strings.TrimPrefix(rest, "//")
 		if path == "" {
-			return nil, fmt.Errorf("key reference %q names no file: use file:PATH", s)
+			return nil, fmt.Errorf("key reference %q names no file: use file:PATH", shown)
 		}
 		return &URI{Scheme: SchemeFile, File: path}, nil
 	case SchemePKCS11, SchemeYubiKey:
 	default:
-		return nil, fmt.Errorf("key reference %q has unknown scheme %q: use pkcs11:…, yubikey:… or file:…", s, scheme)
+		return nil, fmt.Errorf("key reference %q has unknown scheme %q: use pkcs11:…, yubikey:… or file:…", shown, scheme)
 	}
 	u := &URI{Scheme: scheme, Path: map[string]string{}, Query: map[string]string{}}
 	pathPart, queryPart, _ := strings.Cut(rest, "?")
 	if err := parseAttrs(pathPart, ";", u.Path); err != nil {
-		return nil, fmt.Errorf("key reference %q: %w", s, err)
+		return nil, fmt.Errorf("key reference %q: %w", shown, err)
 	}
 	if err := parseAttrs(queryPart, "&", u.Query); err != nil {
-		return nil, fmt.Errorf("key reference %q: %w", s, err)
-	}
-	if _, ok := u.Query["pin-value"]; ok {
-		return nil, fmt.Errorf("key reference %q carries a PIN (pin-value): never put a PIN in a reference, it ends up in shell history and logs; use pin-source=file:PATH or let Custodian ask", redactPIN(s))
+		return nil, fmt.Errorf("key reference %q: %w", shown, err)
 	}
 	if scheme == SchemeYubiKey {
 		if err := u.checkYubiKey(); err != nil {
-			return nil, fmt.Errorf("key reference %q: %w", s, err)
+			return nil, fmt.Errorf("key reference %q: %w", shown, err)
 		}
 	}
 	return u, nil
 }
 
-// redactPIN hides a pin-value from an error message.
-func redactPIN(s string) string {
-	i := strings.Index(s, "pin-value=")
-	if i < 0 {
+// pinAttrs are RFC 7512's PIN attributes: their values never appear in a
+// message.
+var pinAttrs = map[string]bool{"pin-value": true, "pin-source": true}
+
+// attrName decodes an attribute name as the parser would see it, so that
+// PIN-VALUE or pin%2dvalue are recognised too.
+func attrName(k string) string {
+	if d, err := pctDecode(k); err == nil {
+		k = d
+	}
+	return strings.ToLower(strings.TrimSpace(k))
+}
+
+// hasPINValue reports whether any attribute of s, path or query, is a
+// pin-value.
+func hasPINValue(s string) bool {
+	_, rest, ok := strings.Cut(s, ":")
+	if !ok {
+		return false
+	}
+	for _, part := range strings.FieldsFunc(rest, isAttrSep) {
+		k, _, _ := strings.Cut(part, "=")
+		if attrName(k) == "pin-value" {
+			return true
+		}
+	}
+	return false
+}
+
+func isAttrSep(r rune) bool { return r == ';' || r == '&' || r == '?' }
+
+// Redact returns a reference as given with the value of every PIN
+// attribute (pin-value, pin-source) replaced by REDACTED: the only form
+// of a reference an error message or log may print.
+func Redact(s string) string {
+	scheme, rest, ok := strings.Cut(s, ":")
+	if !ok || strings.EqualFold(scheme, SchemeFile) {
 		return s
 	}
-	j := strings.IndexByte(s[i:], '&')
-	if j < 0 {
-		return s[:i] + "pin-value=REDACTED"
+	var b strings.Builder
+	b.WriteString(scheme + ":")
+	start := 0
+	for i := 0; i <= len(rest); i++ {
+		if i < len(rest) && !isAttrSep(rune(rest[i])) {
+			continue
+		}
+		part := rest[start:i]
+		if k, _, hasValue := strings.Cut(part, "="); hasValue && pinAttrs[attrName(k)] {
+			part = k + "=REDACTED"
+		}
+		b.WriteString(part)
+		if i < len(rest) {
+			b.WriteByte(rest[i])
+		}
+		start = i + 1
 	}
-	return s[:i] + "pin-value=REDACTED" + s[i+j:]
+	return b.String()
 }
 
 func (u *URI) checkYubiKey() error {
@@ -157,6 +210,9 @@ func parseAttrs(s, sep string, into map[string]string) error {
 		k = strings.ToLower(k)
 		dv, err := pctDecode(v)
 		if err != nil {
+			if pinAttrs[k] {
+				return fmt.Errorf("attribute %s: bad percent-encoding", k)
+			}
 			return fmt.Errorf("attribute %s: %w", k, err)
 		}
 		if _, dup := into[k]; dup {
@@ -253,7 +309,11 @@ func (u *URI) String() string {
 			if i > 0 {
 				b.WriteByte('&')
 			}
-			b.WriteString(k + "=" + pctEncode(u.Query[k], false, true))
+			v := pctEncode(u.Query[k], false, true)
+			if k == "pin-value" {
+				v = "REDACTED" // never parsed; only a hand-built URI could hold one
+			}
+			b.WriteString(k + "=" + v)
 		}
 	}
 	return b.String()

@@ -37,8 +37,18 @@ type options struct {
 	chunk    int
 }
 
-// WithPerm sets the file mode (default 0644; secrets never reach files).
+// WithPerm sets the file mode exactly, whatever the umask. Without it a
+// file gets 0666 less the process's umask, as any other program's.
 func WithPerm(perm os.FileMode) Option { return func(o *options) { o.perm = perm } }
+
+// Private makes the file readable by its owner only (0600): for files that
+// carry key material or the security domain (SD files, restore blobs,
+// software keys), which must not be world-readable on a shared recovery
+// workstation even when the umask would allow it.
+func Private() Option { return WithPerm(0o600) }
+
+// usePerm is the "honour the umask" marker.
+const usePerm os.FileMode = 1 << 31
 
 // WithProgress reports bytes written (and then bytes verified, counted
 // again from zero) during long writes, e.g. to a slow USB stick.
@@ -49,9 +59,12 @@ func WithProgress(f func(done, total int64)) Option {
 // Write writes data to path atomically, refusing to replace an existing
 // file, and verifies it by reading it back.
 func Write(path string, data []byte, opts ...Option) error {
-	o := options{perm: 0o644, chunk: 1 << 20}
+	o := options{perm: usePerm, chunk: 1 << 20}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.perm == usePerm {
+		o.perm = 0o666 &^ Umask()
 	}
 	dir := filepath.Dir(path)
 	base := filepath.Base(path)
@@ -60,7 +73,8 @@ func Write(path string, data []byte, opts ...Option) error {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("checking %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+base+".partial-*")
+	RemoveStale(dir, base)
+	tmp, err := os.CreateTemp(dir, partialPrefix(base)+"*")
 	if err != nil {
 		return fmt.Errorf("cannot create a file in %s: %w", dir, explain(err))
 	}

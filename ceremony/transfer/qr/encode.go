@@ -268,9 +268,14 @@ func WriteDir(dir string, f ur.File, opts Options) (*Summary, error) {
 	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("qr: reading output directory: %w", err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("qr: creating output directory: %w", err)
+	// The frames are written into a staging folder next to dir and moved
+	// into place together: a full disk or a kill leaves no partial set
+	// that a receiver could half-read.
+	stage, err := safefile.Stage(dir)
+	if err != nil {
+		return nil, fmt.Errorf("qr: %w", err)
 	}
+	defer stage.Abort()
 	// Progress runs over two passes: making (and read-checking) the
 	// frames, then writing them.
 	seqOpts := opts
@@ -300,21 +305,21 @@ func WriteDir(dir string, f ur.File, opts Options) (*Summary, error) {
 		if err := png.Encode(&buf, img); err != nil {
 			return nil, err
 		}
-		name := filepath.Join(dir, fmt.Sprintf("frame-%04d.png", i+1))
+		name := filepath.Join(stage.Path(), fmt.Sprintf("frame-%04d.png", i+1))
 		if err := safefile.Write(name, buf.Bytes()); err != nil {
 			return nil, err
 		}
-		sum.Files = append(sum.Files, name)
+		sum.Files = append(sum.Files, filepath.Join(dir, filepath.Base(name)))
 		if opts.Progress != nil {
 			opts.Progress(len(s.Parts)+i+1, total)
 		}
 	}
 	text := strings.Join(s.Parts, "\n") + "\n"
-	name := filepath.Join(dir, "parts.txt")
+	name := filepath.Join(stage.Path(), "parts.txt")
 	if err := safefile.Write(name, []byte(text)); err != nil {
 		return nil, err
 	}
-	sum.Files = append(sum.Files, name)
+	sum.Files = append(sum.Files, filepath.Join(dir, filepath.Base(name)))
 	captions := make([]string, len(images))
 	for i := range images {
 		captions[i] = caption(f, s, i)
@@ -323,20 +328,23 @@ func WriteDir(dir string, f ur.File, opts Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	name = filepath.Join(dir, "page.png")
+	name = filepath.Join(stage.Path(), "page.png")
 	if err := safefile.Write(name, pagePNG); err != nil {
 		return nil, err
 	}
-	sum.Files = append(sum.Files, name)
+	sum.Files = append(sum.Files, filepath.Join(dir, filepath.Base(name)))
 	pdf, err := pagePDF(images, captions, f, s)
 	if err != nil {
 		return nil, err
 	}
-	name = filepath.Join(dir, "page.pdf")
+	name = filepath.Join(stage.Path(), "page.pdf")
 	if err := safefile.Write(name, pdf); err != nil {
 		return nil, err
 	}
-	sum.Files = append(sum.Files, name)
+	sum.Files = append(sum.Files, filepath.Join(dir, filepath.Base(name)))
+	if err := stage.Commit(); err != nil {
+		return nil, fmt.Errorf("qr: %w", err)
+	}
 	if opts.Progress != nil {
 		opts.Progress(total, total)
 	}

@@ -73,11 +73,10 @@
 // # Tests
 //
 // The card suite (suite_test.go, recovery_test.go) runs against the
-// virtual YubiKey (crypto/token/virtualpiv) through a real pcscd with vpcd
-// readers (packages pcscd and vsmartcard-vpcd); without them it skips,
-// except under CI=true, where it fails. Until the virtual-card rig is in
-// the tree, that wiring (virtual_test.go) is behind the build tag
-// custodian_virtualpiv. Tests without a card cover the framing, TLVs,
+// virtual YubiKey (internal/testinfra/virtualpiv) through a real pcscd
+// with vpcd readers (packages pcscd and vsmartcard-vpcd; the rig in
+// internal/testinfra/virtualpiv/rig); without them it skips, except under
+// CI=true, where it fails. Tests without a card cover the framing, TLVs,
 // PIN-status mapping, validation and attestation parsing.
 //
 // The same suite runs against a real YubiKey with

@@ -1,5 +1,5 @@
 // This file runs the card suite against the project's virtual YubiKeys
-// (crypto/token/virtualpiv/rig): piv-go and our raw PC/SC path through a
+// (internal/testinfra/virtualpiv/rig): piv-go and our raw PC/SC path through a
 // private pcscd with vpcd on loopback.
 
 package piv
@@ -8,14 +8,14 @@ import (
 	"context"
 	"testing"
 
-	"github.com/custodian-hsm/custodian/crypto/token/virtualpiv/rig"
+	"github.com/custodian-hsm/custodian/internal/testinfra/rigtest"
 )
 
 // TestVirtualYubiKeys runs the whole suite, the three-key recovery
 // included, on three virtual YubiKeys (firmware 5.7) behind a private
 // pcscd. The rig skips without pcscd/vpcd, and fails under CI=true.
 func TestVirtualYubiKeys(t *testing.T) {
-	r := rig.StartForTest(t, 3) // sets PCSCLITE_CSOCK_NAME before any PC/SC use
+	r := rigtest.StartForTest(t, 3) // sets PCSCLITE_CSOCK_NAME before any PC/SC use
 	defer r.Close()
 	// AttestationRoot is assumed to be a *x509.CertPool; wrap a
 	// certificate in one if the rig returns that.

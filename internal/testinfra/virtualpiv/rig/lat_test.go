@@ -4,14 +4,14 @@ import (
 	"testing"
 
 	"github.com/custodian-hsm/custodian/crypto/token/pcsc"
-	"github.com/custodian-hsm/custodian/crypto/token/virtualpiv/rig"
+	"github.com/custodian-hsm/custodian/internal/testinfra/rigtest"
 )
 
 // BenchmarkAPDURoundTrip measures one GET SERIAL through libpcsclite,
 // pcscd, vpcd and the card. It should be well under a millisecond; tens
 // of milliseconds means delayed ACKs are back (see quickACK).
 func BenchmarkAPDURoundTrip(b *testing.B) {
-	r := rig.StartForTest(b, 1)
+	r := rigtest.StartForTest(b, 1)
 	ctx, err := pcsc.EstablishContext()
 	if err != nil {
 		b.Fatal(err)

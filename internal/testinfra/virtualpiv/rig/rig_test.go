@@ -19,8 +19,9 @@ import (
 	"time"
 
 	"github.com/custodian-hsm/custodian/crypto/token/pcsc"
-	"github.com/custodian-hsm/custodian/crypto/token/virtualpiv"
-	"github.com/custodian-hsm/custodian/crypto/token/virtualpiv/rig"
+	"github.com/custodian-hsm/custodian/internal/testinfra/rigtest"
+	"github.com/custodian-hsm/custodian/internal/testinfra/virtualpiv"
+	"github.com/custodian-hsm/custodian/internal/testinfra/virtualpiv/rig"
 	pivgo "github.com/go-piv/piv-go/v2/piv"
 )
 
@@ -36,7 +37,7 @@ var pool = func() *virtualpiv.KeyPool {
 // (AES-192) management key, certificate, attestation, PIN-protected
 // management key, and a raw RSA decryption through crypto/token/pcsc.
 func TestEnrollThroughPCSC(t *testing.T) {
-	r := rig.StartForTestWith(t, rig.Options{Cards: 1, RSAKeys: pool.Key})
+	r := rigtest.StartForTestWith(t, rig.Options{Cards: 1, RSAKeys: pool.Key})
 	card := r.Cards()[0]
 
 	readers, err := pivgo.Cards()
@@ -203,7 +204,7 @@ func rawDecrypt(t *testing.T, reader string, pub *rsa.PublicKey, c []byte) []byt
 }
 
 func TestWrongPINCountsDownAndBlocks(t *testing.T) {
-	r := rig.StartForTestWith(t, rig.Options{Cards: 1, RSAKeys: pool.Key})
+	r := rigtest.StartForTestWith(t, rig.Options{Cards: 1, RSAKeys: pool.Key})
 	yk, err := pivgo.Open(r.Readers()[0])
 	if err != nil {
 		t.Fatal(err)
@@ -243,7 +244,7 @@ func TestWrongPINCountsDownAndBlocks(t *testing.T) {
 // readers with distinct serials, each reachable independently, and that
 // the spare slot's blank card is not taken for a YubiKey.
 func TestThreeCards(t *testing.T) {
-	r := rig.StartForTestWith(t, rig.Options{Cards: 3, RSAKeys: pool.Key})
+	r := rigtest.StartForTestWith(t, rig.Options{Cards: 3, RSAKeys: pool.Key})
 	seen := map[uint32]string{}
 	for i, name := range r.Readers() {
 		yk, err := pivgo.Open(name)
@@ -284,7 +285,7 @@ func TestThreeCards(t *testing.T) {
 // closed (same process, same socket path) and generates a real RSA-2048
 // key on it.
 func TestRealGenerationAndSecondRig(t *testing.T) {
-	r := rig.StartForTest(t, 1)
+	r := rigtest.StartForTest(t, 1)
 	yk, err := pivgo.Open(r.Readers()[0])
 	if err != nil {
 		t.Fatal(err)
@@ -349,7 +350,7 @@ func TestStartRefusesMissingComponentsAndASecondRig(t *testing.T) {
 	if err == nil {
 		t.Fatal("Start with 9 cards succeeded")
 	}
-	r := rig.StartForTestWith(t, rig.Options{Cards: 1, RSAKeys: pool.Key})
+	r := rigtest.StartForTestWith(t, rig.Options{Cards: 1, RSAKeys: pool.Key})
 	if _, err := rig.Start(context.Background(), rig.Options{}); err == nil || !strings.Contains(err.Error(), "another rig") {
 		t.Fatalf("second rig in the process: %v", err)
 	}

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/custodian-hsm/custodian/crypto/token/virtualpiv"
+	"github.com/custodian-hsm/custodian/internal/testinfra/virtualpiv"
 )
 
 // exchange sends one command as piv-go does: data longer than 255 bytes

@@ -73,7 +73,7 @@ import (
 	"time"
 
 	"github.com/custodian-hsm/custodian/crypto/token/pcsc"
-	"github.com/custodian-hsm/custodian/crypto/token/virtualpiv"
+	"github.com/custodian-hsm/custodian/internal/testinfra/virtualpiv"
 )
 
 // Default locations of the Debian packages.
@@ -146,10 +146,11 @@ var (
 
 // Available reports what is missing to run a rig on this machine, or nil.
 func Available() error {
-	return available(Options{})
+	return AvailableWith(Options{})
 }
 
-func available(o Options) error {
+// AvailableWith is Available for a rig with these options (paths).
+func AvailableWith(o Options) error {
 	o = withDefaults(o)
 	var missing []string
 	for _, f := range []struct{ path, pkg string }{
@@ -200,7 +201,7 @@ func Start(ctx context.Context, opts Options) (_ *Rig, err error) {
 	if opts.Cards < 1 || opts.Cards > maxCards {
 		return nil, fmt.Errorf("rig: %d cards requested; a rig runs 1 to %d", opts.Cards, maxCards)
 	}
-	if err := available(opts); err != nil {
+	if err := AvailableWith(opts); err != nil {
 		return nil, err
 	}
 	if _, ok := ctx.Deadline(); !ok {
@@ -543,7 +544,7 @@ func (r *Rig) Env() []string { return []string{EnvSocket + "=" + r.sockPath} }
 
 // Apply sets PCSCLITE_CSOCK_NAME in this process. libpcsclite reads it at
 // the process's first SCardEstablishContext only, so it works when no
-// PC/SC call was made before (Start calls it; so does StartForTest).
+// PC/SC call was made before (Start calls it).
 func (r *Rig) Apply() error {
 	if !r.envSaved {
 		r.prevEnv, r.hadEnv = os.LookupEnv(EnvSocket)

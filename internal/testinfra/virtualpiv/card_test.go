@@ -13,7 +13,7 @@ import (
 	"math/big"
 	"testing"
 
-	"github.com/custodian-hsm/custodian/crypto/token/virtualpiv"
+	"github.com/custodian-hsm/custodian/internal/testinfra/virtualpiv"
 	pivgo "github.com/go-piv/piv-go/v2/piv"
 )
 
