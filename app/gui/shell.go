@@ -122,6 +122,7 @@ func (s *shell) show(mode ceremony.Mode, title string, body fyne.CanvasObject) {
 }
 
 func (s *shell) home() {
+	s.abandonRunning(ceremony.LeftScreen)
 	s.left()
 	s.mode = ceremony.Production
 	s.wizard = nil
