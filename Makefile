@@ -16,6 +16,10 @@ TEST_PACKAGES += yubikey-manager yubico-piv-tool opensc ykcs11
 GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 export PATH := $(dir $(GO)):$(PATH)
 FUZZTIME ?= 30s
+# Minimising a new interesting input runs at most this many times: with
+# Go's default (60s each) a few large SD-shaped inputs stall a 60s run
+# entirely (5 execs in 60 s measured); a time bound (1s) still stalls it.
+FUZZMINIMIZETIME ?= 20x
 BIN := bin/custodian
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -123,7 +127,11 @@ fuzz: deps
 	@$(GO) list -f '{{.ImportPath}} {{.Dir}}' ./... | while read pkg dir; do \
 	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/^func //'); do \
 	    echo "fuzzing $$pkg $$f for $(FUZZTIME)"; \
-	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	    log=$$(mktemp); \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $$pkg >$$log 2>&1; rc=$$?; \
+	    grep -v '^fuzz: elapsed' $$log; \
+	    grep '^fuzz: elapsed' $$log | tail -1 | awk -v f=$$f '{ gsub(/[s,]/, "", $$3); print "  " f ": " $$5 " execs in " $$3 " s = " int($$5 / $$3) " execs/s" }'; \
+	    rm -f $$log; test $$rc -eq 0 || exit 1; \
 	  done; \
 	done
 
@@ -237,3 +245,102 @@ reproduce: release-binary
 	  echo "make: reproducible: $(RELEASE_NAME) $$a"; \
 	  GOFLAGS= $(GO) run ./internal/releasetool words $(RELEASE_BIN)
 # ---- end of release --------------------------------------------------------
+
+# ---- Debian package (release) ---------------------------------------------
+# dist/custodian_VERSION_amd64.deb, made with dpkg-deb from the very binary
+# `make release` publishes (same bytes: the status bar shows the published
+# hash), the .desktop entry and icon, and a man page generated from the
+# CLI's usage lines. Depends come from dpkg-shlibdeps on the binary, plus
+# what it loads at run time (GLFW's X11 extensions, Mesa for machines
+# without a GPU driver) and pcscd; PKCS#11 modules are recommended. File
+# times are the commit's time, so the package is reproducible too.
+DEB_PACKAGES := dpkg-dev lintian
+DEB_NAME := custodian_$(VERSION)_amd64.deb
+DEB_ROOT := dist/deb-root
+DEB_RUNTIME_DEPENDS := libxcursor1, libxrandr2, libxinerama1, libxi6, libxxf86vm1, libxext6, libxrender1, libgl1-mesa-dri, pcscd
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+DEB_APP_ID := io.github.custodian_hsm.custodian
+
+deb: release
+	$(call apt_install,$(DEB_PACKAGES))
+	rm -rf $(DEB_ROOT) && mkdir -p $(DEB_ROOT)/DEBIAN
+	install -D -m 0755 $(RELEASE_BIN) $(DEB_ROOT)/usr/bin/custodian
+	install -D -m 0644 assets/deb/$(DEB_APP_ID).desktop $(DEB_ROOT)/usr/share/applications/$(DEB_APP_ID).desktop
+	install -D -m 0644 assets/icon.png $(DEB_ROOT)/usr/share/icons/hicolor/512x512/apps/$(DEB_APP_ID).png
+	install -D -m 0644 assets/deb/copyright $(DEB_ROOT)/usr/share/doc/custodian/copyright
+	mkdir -p $(DEB_ROOT)/usr/share/man/man1
+	GOFLAGS= $(GO) run ./internal/releasetool man $(VERSION) | gzip -9n > $(DEB_ROOT)/usr/share/man/man1/custodian.1.gz
+	printf 'custodian (%s) unstable; urgency=medium\n\n  * Release %s, built from commit %s.\n\n -- Custodian maintainers <maintainers@users.noreply.github.com>  %s\n' \
+	  "$(VERSION)" "$(VERSION)" "$(COMMIT)" "$$(date -u -R -d @$(SOURCE_DATE_EPOCH))" | gzip -9n > $(DEB_ROOT)/usr/share/doc/custodian/changelog.gz
+	@shl=$$(mktemp -d) && mkdir $$shl/debian && printf 'Source: custodian\n\nPackage: custodian\nArchitecture: amd64\n' > $$shl/debian/control && \
+	  libs=$$(cd $$shl && dpkg-shlibdeps -O -e $(CURDIR)/$(DEB_ROOT)/usr/bin/custodian 2>/dev/null | sed -n 's/^shlibs:Depends=//p'); rm -rf $$shl; \
+	  [ -n "$$libs" ] || { echo "make: dpkg-shlibdeps found no libraries for the binary" >&2; exit 1; }; \
+	  size=$$(du -k -s --apparent-size $(DEB_ROOT)/usr | cut -f1); \
+	  sed -e "s/@VERSION@/$(VERSION)/" -e "s/@INSTALLED_SIZE@/$$size/" -e "s/@DEPENDS@/$$libs, $(DEB_RUNTIME_DEPENDS)/" \
+	    assets/deb/control.in > $(DEB_ROOT)/DEBIAN/control
+	cd $(DEB_ROOT) && find usr -type f | LC_ALL=C sort | xargs md5sum > DEBIAN/md5sums
+	find $(DEB_ROOT) -type d -exec chmod 0755 {} + && chmod 0644 $(DEB_ROOT)/DEBIAN/control $(DEB_ROOT)/DEBIAN/md5sums
+	find $(DEB_ROOT) -exec touch -h -d @$(SOURCE_DATE_EPOCH) {} +
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) dist/$(DEB_NAME)
+	rm -rf $(DEB_ROOT)
+	lintian --fail-on error --no-tag-display-limit dist/$(DEB_NAME)
+	$(call write_sums)
+	@echo "make: dist/$(DEB_NAME)"
+
+# Installs the package on this machine, runs it, removes it. Needs root
+# (or sudo) and refuses to touch a custodian package already installed.
+deb-test: deb
+	@! dpkg-query -W -f='$${Status}' custodian 2>/dev/null | grep -q "install ok installed" || { \
+	  echo "make: a custodian package is already installed here; deb-test will not replace it" >&2; exit 1; }
+	@tmp=$$(mktemp -d); trap '$(SUDO) dpkg -r custodian >/dev/null 2>&1; rm -rf $$tmp' EXIT; set -e; \
+	  $(SUDO) dpkg -i dist/$(DEB_NAME); \
+	  /usr/bin/custodian version > $$tmp/version; cat $$tmp/version; \
+	  grep -qx "sha256    $$(sha256sum < $(RELEASE_BIN) | cut -d' ' -f1)" $$tmp/version || { \
+	    echo "make: the installed binary is not the release binary" >&2; exit 1; }; \
+	  man -l /usr/share/man/man1/custodian.1.gz > /dev/null 2>&1 || zcat /usr/share/man/man1/custodian.1.gz | grep -q '^.TH CUSTODIAN'; \
+	  /usr/bin/custodian drill run --custodians 3 --quorum 2 --tokens soft --dir $$tmp/d > $$tmp/drill.log 2>&1 || { \
+	    cat $$tmp/drill.log; echo "make: the installed custodian failed its drill" >&2; exit 1; }; \
+	  tail -1 $$tmp/drill.log; \
+	  $(SUDO) dpkg -r custodian; \
+	  [ ! -e /usr/bin/custodian ] || { echo "make: /usr/bin/custodian is still there after dpkg -r" >&2; exit 1; }; \
+	  echo "make: deb-test passed: installed, ran a drill, removed"
+# ---- end of Debian package -------------------------------------------------
+
+# ---- Ceremony image (release) ---------------------------------------------
+# dist/custodian-image.iso: a Debian live image built by mmdebstrap from
+# Debian's own packages (the mirror apt uses) with the .deb installed:
+# boots into Custodian in a kiosk session as the unprivileged user
+# "custodian"; no network configured, no network kernel modules, no swap,
+# nothing persistent. See assets/image/build.sh. Not part of `make test`.
+IMAGE_PACKAGES := mmdebstrap squashfs-tools xorriso grub-pc-bin grub-efi-amd64-bin grub-common mtools
+IMAGE := dist/custodian-image.iso
+IMAGE_TEST_TIMEOUT ?= 1800
+
+image: deb
+	$(call apt_install,$(IMAGE_PACKAGES))
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(SUDO) assets/image/build.sh dist/$(DEB_NAME) dist
+
+# Boots the image in QEMU (no KVM needed: plain emulation) straight into
+# the self-test entry: the kernel and initrd from the image with the
+# self-test's parameters, the ISO as the CD-ROM live-boot finds its root
+# on. The serial console must show `custodian version` (the released
+# binary's hash) and an air-gap check with no findings, run as the
+# ceremony user.
+image-test:
+	$(call apt_install,qemu-system-x86)
+	@[ -f $(IMAGE) ] || { echo "make: no $(IMAGE): run make image first" >&2; exit 1; }
+	@log=dist/image-test.log; rm -f $$log; echo "make: booting $(IMAGE) in qemu (log: $$log)"; \
+	  timeout $(IMAGE_TEST_TIMEOUT) qemu-system-x86_64 -m 2048 -smp 2 -nographic -no-reboot \
+	    -cdrom $(IMAGE) -kernel dist/image-boot/vmlinuz -initrd dist/image-boot/initrd.img \
+	    -append "boot=live components nopersistence noswap ipv6.disable=1 console=ttyS0,115200 custodian.selftest" \
+	    < /dev/null > $$log 2>&1; \
+	  tr -d '\r' < $$log | sed -n '/CUSTODIAN-SELFTEST-BEGIN/,/CUSTODIAN-SELFTEST-END/p' > dist/image-test.out; \
+	  cat dist/image-test.out; \
+	  grep -q 'CUSTODIAN-SELFTEST-BEGIN user=custodian' dist/image-test.out && \
+	  grep -q '^version-exit=0' dist/image-test.out && \
+	  grep -q '^airgap-exit=0' dist/image-test.out && \
+	  ! grep -q FINDING dist/image-test.out && \
+	  grep -q "^sha256    $$(cut -d' ' -f1 dist/image-boot/custodian.sha256)" dist/image-test.out || { \
+	    echo "make: image-test failed: see $$log" >&2; exit 1; }; \
+	  echo "make: image-test passed: custodian version ran and the air-gap check was clean"
+# ---- end of ceremony image -------------------------------------------------

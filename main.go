@@ -23,7 +23,7 @@ func main() {
 	if len(os.Args) > 1 {
 		err := cli.Run(cli.DefaultEnv(), os.Args[1:])
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "custodian:", err)
+			fmt.Fprintln(os.Stderr, "custodian: "+cli.Message(err))
 		}
 		os.Exit(cli.ExitCode(err))
 	}

@@ -271,6 +271,14 @@ func TestRecoveryWithVectors(t *testing.T) {
 	if _, err := r.LoadSD("sd.json", sdBytes); err != nil {
 		t.Fatal(err)
 	}
+	// The vector's exchange key is not attested (it comes from no HSM):
+	// the witness records the exception, as for any other simulator.
+	if _, err := r.LoadExchangeKey("exchange.cer", exBytes); err == nil || !strings.Contains(err.Error(), "no SGX attestation") {
+		t.Fatalf("an unattested exchange key was accepted without an exception: %v", err)
+	}
+	if err := r.SetExchangeKeyPolicy(ExchangeKeyPolicy{Exception: &ExchangeKeyException{Reason: "test vector from no HSM", ApprovedBy: "Wendy"}}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := r.LoadExchangeKey("exchange.cer", exBytes); err != nil {
 		t.Fatal(err)
 	}
@@ -325,6 +333,7 @@ func TestRecoveryRefusesMismatchedExchangeKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.LoadSD("sd.json", testvectors.Read(t, "sd-3of2", "sd.json"))
+	r.SetExchangeKeyPolicy(ExchangeKeyPolicy{Exception: &ExchangeKeyException{Reason: "test vector", ApprovedBy: "W"}})
 	r.LoadExchangeKey("ex.cer", testvectors.Read(t, "sd-3of2", "exchange.cer"))
 	if err := r.ConfirmExchangeKey("Olivia", false); err == nil {
 		t.Fatal("a mismatched exchange key let the recovery go on")

@@ -558,7 +558,13 @@ func (d *DrillRun) scriptRecovery(ctx context.Context, report *DrillReport, sdNa
 		if i == lost {
 			continue
 		}
-		d.progress(fmt.Sprintf("recovery: custodian %d opens their share (%d of %d)", i+1, opened+1, cfg.Quorum))
+		// Counted against what is asked for (the quorum, plus one to
+		// cross-check when available), never "3 of 2".
+		step := fmt.Sprintf("share %d of %d", opened+1, want)
+		if opened >= cfg.Quorum {
+			step = fmt.Sprintf("share %d of %d, beyond the quorum of %d to cross-check", opened+1, want, cfg.Quorum)
+		}
+		d.progress(fmt.Sprintf("recovery: custodian %d opens their share (%s)", i+1, step))
 		if _, err := r.OpenShare(ctx, fmt.Sprintf("Custodian %d", i+1), tokens.Ref(i), tokens.Options(i)); err != nil {
 			if cfg.Faults.CorruptShare && i == 0 {
 				report.say("fault: custodian 1's share is corrupted — named and refused: %v", firstLine(err))

@@ -69,12 +69,7 @@ func TestDrillSoftTokens(t *testing.T) {
 // once per process.
 func TestDrillSoftHSMTokens(t *testing.T) {
 	if os.Getenv("CUSTODIAN_DRILL_CHILD") == "" {
-		if _, err := exec.LookPath("softhsm2-util"); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatal("softhsm2-util missing under CI: make test-deps installs softhsm2")
-			}
-			t.Skip("SoftHSM2 not installed")
-		}
+		needSoftHSM(t)
 		for _, c := range []string{"3,2,", "5,3,", "4,2,faults"} {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestDrillSoftHSMTokens$", "-test.v")
 			cmd.Env = append(os.Environ(), "CUSTODIAN_DRILL_CHILD="+c)
@@ -101,7 +96,61 @@ func TestDrillSoftHSMTokens(t *testing.T) {
 		t.Errorf("wrong-PIN fault not reported:\n%s", report)
 	}
 	assertDrillNames(t, dir)
+	// The drill put the process's SoftHSM configuration back when it
+	// ended; the scan opens the drill's tokens, so it points at them again.
+	t.Setenv(softhsm.EnvConf, filepath.Join(dir, "DRILL-softhsm", "softhsm2.conf"))
 	assertNoSecrets(t, dir, nil)
+}
+
+func needSoftHSM(t *testing.T) {
+	t.Helper()
+	if _, err := softhsm.Module(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("SoftHSM2 missing under CI (make test-deps installs softhsm2): %v", err)
+		}
+		t.Skip(err)
+	}
+}
+
+// A drill leaves nothing behind in the process: after a SoftHSM drill the
+// environment is as it was, and a production token listing in the same
+// process shows exactly the tokens it showed before, none of the drill's.
+func TestDrillLeavesNothingBehind(t *testing.T) {
+	needSoftHSM(t)
+	// The machine's own SoftHSM configuration, with no tokens.
+	machine := t.TempDir()
+	conf := filepath.Join(machine, "softhsm2.conf")
+	os.WriteFile(conf, []byte("directories.tokendir = "+machine+"\nobjectstore.backend = file\n"), 0o600)
+	t.Setenv(softhsm.EnvConf, conf)
+	t.Setenv("PCSCLITE_CSOCK_NAME", "/nonexistent/custodian-test-pcscd.comm")
+	env := func() string { return os.Getenv(softhsm.EnvConf) + "|" + os.Getenv("PCSCLITE_CSOCK_NAME") }
+	listing := func() []string {
+		infos, _ := Tokens().List(context.Background())
+		var out []string
+		for _, i := range infos {
+			out = append(out, i.String())
+		}
+		return out
+	}
+	envBefore, before := env(), listing()
+
+	dir := filepath.Join(t.TempDir(), "drill")
+	report, err := RunDrill(context.Background(), DrillConfig{Custodians: 3, Quorum: 2, Tokens: SoftHSMTokens, Dir: dir})
+	if err != nil || !report.Accepted {
+		t.Fatalf("%v\n%v", err, report)
+	}
+	if got := env(); got != envBefore {
+		t.Errorf("after the drill the environment is %q, before it was %q", got, envBefore)
+	}
+	after := listing()
+	if strings.Join(after, "\n") != strings.Join(before, "\n") {
+		t.Errorf("a production listing after the drill shows\n%s\nbefore the drill it showed\n%s", strings.Join(after, "\n"), strings.Join(before, "\n"))
+	}
+	for _, tok := range after {
+		if strings.Contains(tok, "DRILL-custodian") {
+			t.Errorf("a production listing after the drill shows the drill token %s", tok)
+		}
+	}
 }
 
 func TestDrillRefusesImpossibleFaults(t *testing.T) {

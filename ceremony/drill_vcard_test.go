@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/custodian-hsm/custodian/crypto/token"
 )
 
 // Virtual-YubiKey drills run in a subprocess each: one private pcscd per
@@ -44,9 +46,23 @@ func TestDrillVirtualYubiKeys(t *testing.T) {
 		f = Faults{WrongPIN: true, CorruptShare: true}
 	}
 	dir := filepath.Join(t.TempDir(), "drill")
+	sockBefore, hadSock := os.LookupEnv("PCSCLITE_CSOCK_NAME")
 	report, err := RunDrill(context.Background(), DrillConfig{Custodians: n, Quorum: m, Tokens: VCardTokens, Dir: dir, Faults: f})
 	if err != nil || !report.Accepted {
 		t.Fatalf("(%d,%d): %v\n%v", n, m, err, report)
+	}
+	// The drill's private pcscd is gone and the socket variable is back.
+	if sock, had := os.LookupEnv("PCSCLITE_CSOCK_NAME"); sock != sockBefore || had != hadSock {
+		t.Errorf("after the drill PCSCLITE_CSOCK_NAME=%q (set: %v), before %q (set: %v)", sock, had, sockBefore, hadSock)
+	}
+	// libpcsclite keeps the socket path it first read for the life of the
+	// process, so this process's PC/SC now reaches no daemon at all: a
+	// production listing shows no YubiKey, least of all a drill's.
+	infos, _ := Tokens().List(context.Background())
+	for _, i := range infos {
+		if i.Kind == token.KindYubiKey {
+			t.Errorf("after the drill a production listing shows the YubiKey %s", i)
+		}
 	}
 	if f.WrongPIN && !strings.Contains(report.String(), "wrong PIN") {
 		t.Errorf("wrong-PIN fault not reported:\n%s", report)

@@ -13,9 +13,14 @@ func init() {
 	drillProvisioners[SoftHSMTokens] = newSoftHSMDrillTokens
 }
 
+// drillSOPIN is the drill tokens' security-officer PIN, a fixture like
+// drillPIN: handed to SoftHSM through C_InitToken, never on a command line.
+var drillSOPIN = []byte("87654321")
+
 // softHSMDrillTokens are SoftHSM2 tokens, one per custodian, in a private
-// SoftHSM inside the drill folder. Their PIN is the drill PIN, handed over
-// in memory only.
+// SoftHSM inside the drill folder. Their PINs are handed over in memory
+// only (PKCS#11 calls in this process); the SoftHSM configuration is the
+// drill's from provisioning to Close.
 type softHSMDrillTokens struct {
 	hsm     *softhsm.Instance
 	manager *token.Manager
@@ -30,7 +35,8 @@ func newSoftHSMDrillTokens(dir string, n int) (DrillTokens, error) {
 	t := &softHSMDrillTokens{hsm: hsm, manager: token.NewManager(pkcs11.New(pkcs11.Options{ModulePath: hsm.Module}))}
 	for i := 0; i < n; i++ {
 		label := fmt.Sprintf("DRILL-custodian-%d", i+1)
-		if err := hsm.InitToken(label, "87654321", string(drillPIN)); err != nil {
+		if err := hsm.InitToken(label, drillSOPIN, drillPIN); err != nil {
+			hsm.Close()
 			return nil, err
 		}
 		t.labels = append(t.labels, label)
@@ -55,4 +61,6 @@ func (t *softHSMDrillTokens) WrongPIN(int) token.OpenOptions {
 	return token.OpenOptions{PIN: pinFunc([]byte("000000"))}
 }
 
-func (t *softHSMDrillTokens) Close() error { return nil }
+// Close restores the process's SoftHSM configuration: after the drill, a
+// token listing sees no drill token.
+func (t *softHSMDrillTokens) Close() error { return t.hsm.Close() }

@@ -36,7 +36,9 @@ func newVCardDrillTokens(_ string, n int) (DrillTokens, error) {
 	if err != nil {
 		return nil, err
 	}
-	prov := piv.New(piv.Options{AttestationRoots: r.AttestationRoot()})
+	// The drill's provider knows its cards by how they were made: the
+	// rig's serial numbers, never the readers' names.
+	prov := piv.New(piv.Options{AttestationRoots: r.AttestationRoot(), DrillSerials: r.Serials()})
 	t := &vcardDrillTokens{rig: r, manager: token.NewManager(prov)}
 	ctx := context.Background()
 	for _, c := range r.Cards()[:n] {

@@ -62,6 +62,8 @@ type Recovery struct {
 	sdRef    FileRef
 	exchange *sd.ExchangeKey
 	exRef    FileRef
+	exPolicy ExchangeKeyPolicy // see exchangekey.go
+	exCheck  *ExchangeKeyCheck
 	shares   []*sd.Share
 	people   []RecoveryCustodian
 	skipped  []Exception
@@ -162,9 +164,9 @@ func (r *Recovery) LoadExchangeKey(name string, data []byte) (*sd.ExchangeKey, e
 	if err := r.need(RecLoad); err != nil {
 		return nil, err
 	}
-	ex, err := sd.ParseExchangeKey(data)
+	ex, err := r.readExchangeKey(name, data) // attestation and policy: exchangekey.go
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, err
 	}
 	r.exchange = ex
 	r.exRef = RefOf(name, data)
@@ -201,6 +203,9 @@ func (r *Recovery) ConfirmExchangeKey(operator string, matched bool) error {
 	}
 	if strings.TrimSpace(operator) == "" {
 		return errors.New("name the operator who compared the fingerprint")
+	}
+	if err := r.recheckExchangeKey(); err != nil {
+		return err
 	}
 	if !matched {
 		_ = r.record(Event{Step: "recovery.exchange-key.mismatch", Actor: Actor{RoleOperator, operator},

@@ -62,7 +62,7 @@ func listDir(t *testing.T, dir string) []string {
 }
 
 func restoreArgs(t *testing.T, out string, extra ...string) []string {
-	return append([]string{"sd", "restore-blob", "--sd-file", vec(t, "sd.json"), "--sd-exchange-key", vec(t, "exchange.cer"),
+	return append([]string{"sd", "restore-blob", "--sd-file", vec(t, "sd.json"), "--sd-exchange-key", vec(t, "exchange.cer"), acceptVectorKey,
 		"--key", "file:" + vec(t, "keys", "cert_0.key"), "--key", "file:" + vec(t, "keys", "cert_2.key"), "--out", out}, extra...)
 }
 
@@ -137,7 +137,7 @@ func TestRestoreBlobConfirmsTheExchangeKeyBeforeAnyShare(t *testing.T) {
 			for _, e := range v.Entries {
 				steps = append(steps, e.Step)
 			}
-			want := "transcript.open recovery.setup airgap.check recovery.sd.loaded recovery.exchange-key.loaded recovery.exchange-key.confirmed recovery.share.opened recovery.share.opened recovery.blob.built recovery.export transcript.close"
+			want := "transcript.open recovery.setup airgap.check recovery.sd.loaded recovery.exchange-key.attestation recovery.exchange-key.loaded recovery.exchange-key.confirmed recovery.share.opened recovery.share.opened recovery.blob.built recovery.export transcript.close"
 			if strings.Join(steps, " ") != want {
 				t.Errorf("steps:\n%s\nwant\n%s", strings.Join(steps, " "), want)
 			}
@@ -187,7 +187,7 @@ func TestInterruptAbandonsTheRecovery(t *testing.T) {
 			return nil, errors.New("interrupted")
 		}
 	}
-	args := []string{"sd", "restore-blob", "--sd-file", vec(t, "sd.json"), "--sd-exchange-key", vec(t, "exchange.cer"),
+	args := []string{"sd", "restore-blob", "--sd-file", vec(t, "sd.json"), "--sd-exchange-key", vec(t, "exchange.cer"), acceptVectorKey,
 		"--key", "file:" + vec(t, "keys", "cert_0.key"), "--key", "file:" + enc, "--out", filepath.Join(dir, "blob.json"),
 		"--exchange-key-sha256", exchangeSHA(t).Hex()}
 	_, errOut, code := runWith(t, tweak, args...)

@@ -141,16 +141,18 @@ type command struct {
 
 // commands maps "group sub" (or a single word) to its implementation.
 var commands = map[string]command{
-	"version":    {"version", cmdVersion},
-	"usb list":   {"usb list [--all]", cmdUSBList},
-	"usb export": {"usb export --to MOUNT [--folder NAME] [--any-disk] FILE...", cmdUSBExport},
-	"usb import": {"usb import --from DIR [--to DIR] [--max-size BYTES] [FILE...]", cmdUSBImport},
-	"qr encode":  {"qr encode --in FILE --out-dir D [--fps F] [--fragment-bytes B] [--kind K] [--level L|M|Q|H]", cmdQREncode},
-	"qr decode":  {"qr decode --out FILE IMAGE...", cmdQRDecode},
-	"qr scan":    {"qr scan --device /dev/videoN --out FILE", cmdQRScan},
+	"version":      {"version", cmdVersion},
+	"airgap check": {"airgap check", cmdAirgapCheck},
+	"usb list":     {"usb list [--all]", cmdUSBList},
+	"usb export":   {"usb export --to MOUNT [--folder NAME] [--any-disk] FILE...", cmdUSBExport},
+	"usb import":   {"usb import --from DIR [--to DIR] [--max-size BYTES] [FILE...]", cmdUSBImport},
+	"qr encode":    {"qr encode --in FILE --out-dir D [--fps F] [--fragment-bytes B] [--kind K] [--level L|M|Q|H]", cmdQREncode},
+	"qr decode":    {"qr decode --out FILE IMAGE...", cmdQRDecode},
+	"qr scan":      {"qr scan --device /dev/videoN --out FILE", cmdQRScan},
 
 	"sd verify":       {"sd verify --sd-file F [--cert C ...] [--quorum M]", cmdSDVerify},
-	"sd restore-blob": {"sd restore-blob --sd-file F --sd-exchange-key K --key REF [--key REF ...] --out BLOB [--exchange-key-sha256 HEX] [--hsm-name H] [--witness W] [--drill] [--transcript P]", cmdSDRestoreBlob},
+	"sd restore-blob": {"sd restore-blob --sd-file F --sd-exchange-key K --key REF [--key REF ...] --out BLOB [--exchange-key-sha256 HEX] [--hsm-name H] [--witness W] [--drill] [--transcript P] [--accept-unattested-exchange-key \"REASON; approved by NAME\"] [--collateral DIR] [--at TIME]", cmdSDRestoreBlob},
+	"sd exchange-key": {"sd exchange-key --sd-exchange-key FILE [--collateral DIR] [--at TIME] [--known-identities FILE] [--drill]", cmdSDExchangeKey},
 	"sd request":      {"sd request --cert C ... --quorum M --out F", cmdSDRequest},
 	"sd check-share":  {"sd check-share --sd-file F --key REF [--drill] [--transcript P]", cmdSDCheckShare},
 
@@ -238,3 +240,25 @@ type stringList []string
 
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// writeFailed reports a failed write of path. safefile's errors already
+// name the file ("writing X: …", "X already exists: …"): the path is added
+// only when missing, so no message says "writing X: writing X:". A file
+// that exists is bad usage (exit 2); anything else failed (exit 1).
+func writeFailed(path string, err error) error {
+	code := 1
+	if errors.Is(err, safefile.ErrExists) {
+		code = 2
+	}
+	if strings.Contains(err.Error(), path) {
+		return &exitError{code: code, err: err}
+	}
+	return &exitError{code: code, err: fmt.Errorf("writing %s: %w", path, err)}
+}
+
+// Message is the one line printed for err after "custodian: ": line
+// breaks inside a message are folded so that the error is always the last
+// line on stderr.
+func Message(err error) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+}

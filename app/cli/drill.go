@@ -125,7 +125,7 @@ func drillHSMActivate(env *Env, args []string) error {
 		return badInput(err)
 	}
 	if err := safefile.Write(*out, sdBytes, safefile.Private()); err != nil {
-		return failuref("writing %s: %v", *out, err)
+		return writeFailed(*out, err)
 	}
 	fmt.Fprintf(env.Stdout, "DRILL HSM activated: %d custodians, quorum %d; security domain written to %s (SHA-256 %s)\n",
 		len(certs), *quorum, *out, fingerprint.Of(sdBytes).Hex())
@@ -152,7 +152,7 @@ func drillHSMInitRecovery(env *Env, args []string) error {
 		return failuref("%v", err)
 	}
 	if err := safefile.Write(*out, pemBytes); err != nil {
-		return failuref("writing %s: %v", *out, err)
+		return writeFailed(*out, err)
 	}
 	fmt.Fprintf(env.Stdout, "DRILL exchange key written to %s\n", *out)
 	return nil

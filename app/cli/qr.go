@@ -98,7 +98,7 @@ func reportReceived(env *Env, f ur.File, out string) error {
 		if errors.Is(err, safefile.ErrExists) {
 			return badInput(fmt.Errorf("%s already exists: choose a new name (nothing is overwritten)", out))
 		}
-		return failuref("writing %s: %v", out, err)
+		return writeFailed(out, err)
 	}
 	det := filekind.Detect(f.Data)
 	digest := sha256.Sum256(f.Data)
@@ -134,6 +134,13 @@ func cmdQRDecode(env *Env, args []string) error {
 	if _, err := os.Lstat(*out); err == nil {
 		return usageErrorf("%s already exists: choose a new name (nothing is overwritten)", *out)
 	}
+	// A missing image, a folder or a FIFO is bad input (exit 2), found
+	// before any decoding; an image without a readable code is not.
+	for _, img := range images {
+		if err := safefile.CheckRegular(img, 64<<20); err != nil {
+			return inputError("image", img, err)
+		}
+	}
 	f, err := qr.DecodeFiles(images,
 		func(p ur.Progress) { fmt.Fprintf(env.Stderr, "\r%s   ", p) },
 		func(e *qr.ImageError) { fmt.Fprintf(env.Stderr, "\nskipped %v\n", e) })
@@ -160,6 +167,9 @@ func cmdQRScan(env *Env, args []string) error {
 	}
 	if _, err := os.Lstat(*out); err == nil {
 		return usageErrorf("%s already exists: choose a new name (nothing is overwritten)", *out)
+	}
+	if _, err := os.Stat(*device); err != nil {
+		return usageErrorf("--device %s: %v: plug the camera in or give its /dev/videoN", *device, err)
 	}
 	cam, err := openCamera(*device)
 	if err != nil {

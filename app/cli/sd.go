@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -132,7 +133,7 @@ func cmdSDRequest(env *Env, args []string) error {
 		return badInput(err)
 	}
 	if err := safefile.Write(*out, body); err != nil {
-		return failuref("writing %s: %v", *out, err)
+		return writeFailed(*out, err)
 	}
 	fmt.Fprintf(env.Stdout, "wrote %s: download request for %d certificates, quorum %d (SHA-256 %s)\n",
 		*out, len(certs), *quorum, fingerprint.Of(body).Hex())
@@ -154,7 +155,8 @@ type restoreInput struct {
 	hsmName    string
 	witness    string
 	transcript *runTranscript
-	expected   *fingerprint.Fingerprint // --exchange-key-sha256
+	expected   *fingerprint.Fingerprint   // --exchange-key-sha256
+	exPolicy   ceremony.ExchangeKeyPolicy // --accept-unattested-exchange-key, --collateral, --at, --known-identities
 }
 
 func cmdSDRestoreBlob(env *Env, args []string) error {
@@ -175,6 +177,11 @@ func cmdSDRestoreBlob(env *Env, args []string) error {
 	r, err := ceremony.NewRecovery(ceremony.RecoveryConfig{Mode: in.mode, HSMName: in.hsmName, CeremonyID: in.transcript.id(), Witness: in.witness}, ceremony.Tokens(), rec)
 	if err != nil {
 		rec.Close(ceremony.Closing{Ending: ceremony.Cancelled, Actor: ceremony.System, Reason: err.Error()})
+		return failuref("%v", err)
+	}
+	if err := r.SetExchangeKeyPolicy(in.exPolicy); err != nil {
+		o, _ := r.Fail(err)
+		printOutcome(env, o)
 		return failuref("%v", err)
 	}
 	stop := interruptible(env, r.Lifecycle)
@@ -203,6 +210,7 @@ func parseRestoreBlob(env *Env, args []string) (*restoreInput, error) {
 	drill := fs.Bool("drill", false, "a drill: the drill HSM's exchange key and drill keys; no confirmation is asked")
 	hsmName := fs.String("hsm-name", "", "the Managed HSM's name, for the record and the upload command")
 	witness := fs.String("witness", "", "the witness present, for the record")
+	exFlags := addExchangeKeyFlags(fs, true)
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
@@ -229,16 +237,18 @@ func parseRestoreBlob(env *Env, args []string) (*restoreInput, error) {
 		}
 		in.expected = &f
 	}
-	if err := in.readFiles(*sdPath, *exPath); err != nil {
-		return nil, err
-	}
-	if len(refs) < in.quorum {
-		return nil, usageErrorf("%d --key given but the security domain needs %d: bring %d more custodians", len(refs), in.quorum, in.quorum-len(refs))
-	}
+	// Every reference is checked before any file is read: a reference
+	// carrying a PIN is refused as such, whatever else is wrong.
 	for i, ref := range refs {
 		if _, err := token.ParseURI(ref); err != nil {
 			return nil, usageErrorf("key %d: %v", i+1, err)
 		}
+	}
+	if err := in.readFiles(env, *sdPath, *exPath, exFlags); err != nil {
+		return nil, err
+	}
+	if len(refs) < in.quorum {
+		return nil, usageErrorf("%d --key given but the security domain needs %d: bring %d more custodians", len(refs), in.quorum, in.quorum-len(refs))
 	}
 	t, err := planTranscript(*transcriptPath, filepath.Dir(*out), in.mode, "sd restore-blob")
 	if err != nil {
@@ -248,7 +258,7 @@ func parseRestoreBlob(env *Env, args []string) (*restoreInput, error) {
 	return in, nil
 }
 
-func (in *restoreInput) readFiles(sdPath, exPath string) error {
+func (in *restoreInput) readFiles(env *Env, sdPath, exPath string, exFlags *exchangeKeyFlags) error {
 	data, err := readInput("--sd-file", sdPath)
 	if err != nil {
 		return err
@@ -262,11 +272,48 @@ func (in *restoreInput) readFiles(sdPath, exPath string) error {
 	if err != nil {
 		return err
 	}
+	in.exName = filepath.Base(exPath)
+	cert, _, err := sd.ReadExchangeCertificate(exData)
+	if err != nil {
+		return usageErrorf("%s: %v", exPath, err)
+	}
+	if _, ok := cert.PublicKey.(*rsa.PublicKey); !ok {
+		return usageErrorf("%s: the exchange key certificate (subject %q) carries a %s key; Azure needs RSA: this is not an exchange key from init-recovery", exPath, cert.Subject.String(), cert.PublicKeyAlgorithm)
+	}
+	// The attestation first: a forged, stale or undersized exchange key
+	// fails its check (exit 1) before anything else is looked at.
+	if err := in.checkExchangeKey(env, exFlags, f, cert); err != nil {
+		return err
+	}
 	exchange, err := sd.ParseExchangeKey(exData)
 	if err != nil {
 		return usageErrorf("%s: %v", exPath, err)
 	}
 	in.exName, in.exData, in.exchange = filepath.Base(exPath), exData, exchange
+	return nil
+}
+
+// checkExchangeKey verifies the exchange key's attestation under the
+// command's policy before anything is written or opened: a refused key
+// ends the command with exit 1, leaving no file behind. The recovery
+// checks it again under the same policy and records the verdict.
+func (in *restoreInput) checkExchangeKey(env *Env, exFlags *exchangeKeyFlags, f *sd.File, cert *x509.Certificate) error {
+	p, err := exFlags.policy(in.mode, f)
+	if err != nil {
+		return err
+	}
+	check, refused := ceremony.CheckExchangeKey(cert, p)
+	fmt.Fprintln(env.Stderr, "exchange key attestation:")
+	for _, l := range check.Lines() {
+		fmt.Fprintln(env.Stderr, "  "+l)
+	}
+	if refused != nil {
+		return failuref("%s: %v; no share was opened and nothing was written", in.exName, refused)
+	}
+	if check.Exception != nil {
+		fmt.Fprintf(env.Stdout, "EXCEPTION: exchange key accepted although its attestation fails (%s): %s\n", strings.Join(check.Problems, "; "), check.Exception)
+	}
+	in.exPolicy = p
 	return nil
 }
 
@@ -307,6 +354,10 @@ func restoreSteps(env *Env, r *ceremony.Recovery, in *restoreInput, operator str
 		return badInput(err)
 	}
 	if _, err := r.LoadExchangeKey(in.exName, in.exData); err != nil {
+		var refused *ceremony.ExchangeKeyRefusedError
+		if errors.As(err, &refused) {
+			return failuref("%v; no share was opened", err)
+		}
 		return badInput(err)
 	}
 	if err := r.ConfirmExchangeKey(operator, true); err != nil {
@@ -329,7 +380,7 @@ func restoreSteps(env *Env, r *ceremony.Recovery, in *restoreInput, operator str
 		return failuref("%v", err)
 	}
 	if err := r.WriteBlobFile(in.out, safefile.WithProgress(progressTo(env, in.out))); err != nil {
-		return failuref("writing %s: %v", in.out, err)
+		return writeFailed(in.out, err)
 	}
 	return nil
 }

@@ -154,7 +154,7 @@ func enrollAndWrite(env *Env, e *ceremony.Enrollment, name, ref, out string, req
 	pem := token.CertificatePEM(enr.Certificate)
 	if err := safefile.Write(out, pem); err != nil {
 		e.Fail(err)
-		return failuref("writing %s: %v", out, err)
+		return writeFailed(out, err)
 	}
 	o, err := e.Written(ceremony.RefOf(filepath.Base(out), pem))
 	if err != nil {
@@ -188,7 +188,7 @@ func cmdTokenAttest(env *Env, args []string) error {
 	}
 	printAttestation(env, att)
 	if !att.Verified {
-		return failuref("the key's attestation could not be verified")
+		return failuref("%s", unverifiedReason(att))
 	}
 	return nil
 }
@@ -232,4 +232,16 @@ func cmdTokenList(env *Env, args []string) error {
 		}
 	}
 	return nil
+}
+
+// unverifiedReason says why a key has no verified attestation, in terms of
+// what the key is: a software key has none to verify.
+func unverifiedReason(att *token.Attestation) string {
+	switch att.Kind {
+	case token.KindSoftware:
+		return "this is a software key (a file): it has no attestation, because nothing vouches that it was made on a token; use software keys for drills only"
+	case token.KindPKCS11:
+		return "the PKCS#11 token gave no verifiable attestation: only its key attributes are shown above (CKA_LOCAL, CKA_EXTRACTABLE): nothing proves the key was generated on the token"
+	}
+	return fmt.Sprintf("the %s key's attestation did not verify: see the facts above; do not use this key in a production ceremony", att.Kind)
 }

@@ -50,7 +50,7 @@ func TestTokenEnrollAttestAndCheckShareOnSoftHSM(t *testing.T) {
 	os.WriteFile(pinFile, []byte("246810\n"), 0o600)
 	var certs []string
 	for _, name := range []string{"alice", "bob", "carol"} {
-		if err := hsm.InitToken(name, "87654321", "246810"); err != nil {
+		if err := hsm.InitToken(name, []byte("87654321"), []byte("246810")); err != nil {
 			t.Fatal(err)
 		}
 		ref := "pkcs11:token=" + name + "?module-path=" + hsm.Module + "&pin-source=file:" + pinFile
@@ -112,7 +112,7 @@ func TestTokenEnrollAttestAndCheckShareOnSoftHSM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustRun(t, "sd", "restore-blob", "--sd-file", sdPath, "--sd-exchange-key", ex, "--out", blob, "--exchange-key-sha256", fingerprint.Of(exKey.Certificate.Raw).Hex(),
+	mustRun(t, "sd", "restore-blob", "--sd-file", sdPath, "--sd-exchange-key", ex, acceptVectorKey, "--out", blob, "--exchange-key-sha256", fingerprint.Of(exKey.Certificate.Raw).Hex(),
 		"--key", "pkcs11:token=alice?module-path="+hsm.Module+"&pin-source=file:"+pinFile,
 		"--key", "pkcs11:token=carol?module-path="+hsm.Module+"&pin-source=file:"+pinFile)
 	res, err := h.Upload(mustRead(t, blob))

@@ -51,7 +51,7 @@ func transcriptPrintCmd(env *Env, args []string) error {
 		return failuref("%v", err)
 	}
 	if err := safefile.Write(*out, pdf.Bytes()); err != nil {
-		return failuref("writing %s: %v", *out, err)
+		return writeFailed(*out, err)
 	}
 	fmt.Fprintf(env.Stdout, "wrote %s: %d entries, final digest %s\n", *out, len(v.Entries), v.Final)
 	return nil

@@ -77,6 +77,10 @@ func (s *shell) drillScreen() {
 // startDrill runs the activation wizard, then the recovery wizard, with the
 // drill session playing the operator and the HSM.
 func (s *shell) startDrill(session *ceremony.DrillSession, n, m int) {
+	if s.drill != session {
+		s.endDrill()
+		s.drill = session
+	}
 	rec, err := s.recorder(session.Dir, ceremony.Drill, "drill", "DRILL-"+filepath.Base(session.Dir), "drill-hsm")
 	if err != nil {
 		s.showError("Drill", err)

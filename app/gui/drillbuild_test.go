@@ -1,6 +1,8 @@
 package gui
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -8,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/custodian-hsm/custodian/ceremony"
+	"github.com/custodian-hsm/custodian/crypto/token/pkcs11/softhsm"
 )
 
 // The drill build says DRILL BUILD in the status bar of every screen; the
@@ -59,5 +62,39 @@ func TestDrillSetupOffersThisBuildsTokens(t *testing.T) {
 	}
 	if hint := h.shows("drill build only"); hint == vcard {
 		t.Errorf("virtual YubiKeys offered: %v, drill-build hint shown: %v", vcard, hint)
+	}
+}
+
+// A SoftHSM drill points the process at its own SoftHSM while it runs;
+// going Home ends the drill and puts the configuration back, so that a
+// production ceremony in the same window sees no drill token.
+func TestGoingHomeEndsTheDrillsEnvironment(t *testing.T) {
+	if _, err := softhsm.Module(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("SoftHSM2 missing under CI: %v", err)
+		}
+		t.Skip(err)
+	}
+	machine := filepath.Join(t.TempDir(), "softhsm2.conf")
+	t.Setenv(softhsm.EnvConf, machine)
+	h := newHarness(t)
+	h.tap("Start drill")
+	h.waitShows("Drill — set-up")
+	h.locked(func() {
+		for _, o := range h.all() {
+			if r, ok := o.(*widget.RadioGroup); ok {
+				r.SetSelected(string(ceremony.SoftHSMTokens))
+			}
+		}
+	})
+	h.tap("Start the drill")
+	h.waitShows("Activation — custodian 1 of 3")
+	if got := os.Getenv(softhsm.EnvConf); got == machine {
+		t.Fatalf("the SoftHSM drill runs with the machine's configuration %s", got)
+	}
+	h.tap("Home")
+	h.waitShows("Start drill")
+	if got := os.Getenv(softhsm.EnvConf); got != machine {
+		t.Errorf("after the drill %s=%q, want the machine's %q back", softhsm.EnvConf, got, machine)
 	}
 }

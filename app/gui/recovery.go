@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -74,6 +75,10 @@ func (w *recoveryWizard) loadScreen() {
 	sdPath.SetPlaceHolder("security domain file (from activation)")
 	exPath := widget.NewEntry()
 	exPath.SetPlaceHolder("exchange key from init-recovery (PEM, DER or JSON)")
+	// A witnessed exception admits an exchange key whose attestation fails
+	// (ceremony.CheckExchangeKey); empty: none.
+	exException := widget.NewEntry()
+	exException.SetPlaceHolder("only if the exchange key's attestation fails: REASON; approved by NAME")
 	items := []fyne.CanvasObject{}
 	if w.session != nil {
 		var b *widget.Button
@@ -109,13 +114,23 @@ func (w *recoveryWizard) loadScreen() {
 				status.SetText(err.Error())
 				return
 			}
+			if exc := strings.TrimSpace(exException.Text); exc != "" {
+				e, err := ceremony.ParseExchangeKeyException(exc)
+				if err == nil {
+					err = w.r.SetExchangeKeyPolicy(ceremony.ExchangeKeyPolicy{Exception: e})
+				}
+				if err != nil {
+					status.SetText(err.Error())
+					return
+				}
+			}
 			if _, err := w.r.LoadExchangeKey(filepath.Base(exPath.Text), exData); err != nil {
 				status.SetText(err.Error())
 				return
 			}
 			w.render()
 		})
-		items = append(items, widget.NewForm(widget.NewFormItem("SD file", sdPath), widget.NewFormItem("Exchange key", exPath)), load)
+		items = append(items, widget.NewForm(widget.NewFormItem("SD file", sdPath), widget.NewFormItem("Exchange key", exPath), widget.NewFormItem("Exception", exException)), load)
 	}
 	intro := widget.NewLabel("Load the security domain file and the new HSM's exchange key (from az keyvault security-domain init-recovery).")
 	intro.Wrapping = fyne.TextWrapWord

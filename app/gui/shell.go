@@ -40,6 +40,20 @@ type shell struct {
 	// leave, when set, is called once when the current screen is
 	// replaced: a screen that animates or scans stops there.
 	leave func()
+	// drill is the drill session running (nil outside a drill). It is
+	// closed when the drill ends (Home, or a new drill), which puts back
+	// the process environment its tokens needed (SoftHSM configuration,
+	// PC/SC socket): a production ceremony started afterwards in the same
+	// window sees none of the drill's tokens.
+	drill *ceremony.DrillSession
+}
+
+// endDrill closes the running drill session, if any.
+func (s *shell) endDrill() {
+	if s.drill != nil {
+		_ = s.drill.Close()
+		s.drill = nil
+	}
 }
 
 // onLeave registers what to stop when the current screen is replaced.
@@ -124,6 +138,7 @@ func (s *shell) show(mode ceremony.Mode, title string, body fyne.CanvasObject) {
 func (s *shell) home() {
 	s.abandonRunning(ceremony.LeftScreen)
 	s.left()
+	s.endDrill()
 	s.mode = ceremony.Production
 	s.wizard = nil
 	s.content.Objects = []fyne.CanvasObject{NewHomeWithActions(s.id, s.actions())}

@@ -34,46 +34,9 @@ func exErr(format string, args ...any) error {
 // with x5c, or the service's {"key_format": …, "transfer_key": …} answer
 // with the JWK as a string or an object, or a PEM.
 func ParseExchangeKey(data []byte) (*ExchangeKey, error) {
-	if len(data) > MaxFileSize {
-		return nil, exErr("the file is %d bytes, over the %d-byte limit", len(data), MaxFileSize)
-	}
-	if bytes.HasPrefix(data, []byte("\xef\xbb\xbf")) || bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff}) ||
-		len(data) > 1 && (data[1] == 0 && (data[0] == '{' || data[0] == '-') || data[0] == 0 && (data[1] == '{' || data[1] == '-')) {
-		// Text files only (DER has no byte-order mark): PEM or JSON saved
-		// by PowerShell.
-		var err error
-		if data, err = prepare(data, "exchange key"); err != nil {
-			return nil, err
-		}
-	}
-	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) == 0 {
-		return nil, exErr("the file is empty")
-	}
-	var der []byte
-	var form string
-	var jwk map[string]json.RawMessage
-	switch {
-	case trimmed[0] == '{':
-		var err error
-		der, form, jwk, err = exchangeFromJSON(trimmed)
-		if err != nil {
-			return nil, err
-		}
-	case bytes.HasPrefix(trimmed, []byte("-----BEGIN")):
-		d, err := certificateDER(trimmed)
-		if err != nil {
-			return nil, exErr("%v", err)
-		}
-		der, form = d, "PEM"
-	case trimmed[0] == 0x30:
-		der, form = data, "DER"
-	default:
-		return nil, exErr("not a certificate (PEM or DER) nor the service's JSON: it starts with %q", preview(trimmed))
-	}
-	cert, err := x509.ParseCertificate(der)
+	cert, form, jwk, err := readExchange(data)
 	if err != nil {
-		return nil, exErr("the certificate does not parse: %v", err)
+		return nil, err
 	}
 	pub, err := rsaKeyOf(cert, "exchange key certificate")
 	if err != nil {
@@ -85,6 +48,59 @@ func ParseExchangeKey(data []byte) (*ExchangeKey, error) {
 		}
 	}
 	return &ExchangeKey{Certificate: cert, PublicKey: pub, Thumbprint: Thumbprint(cert.Raw), Form: form}, nil
+}
+
+// ReadExchangeCertificate reads the exchange key's certificate in any form
+// ParseExchangeKey reads, without judging its key: for the attestation
+// check, which names a key that is too small or not RSA itself.
+func ReadExchangeCertificate(data []byte) (*x509.Certificate, string, error) {
+	cert, form, _, err := readExchange(data)
+	return cert, form, err
+}
+
+func readExchange(data []byte) (*x509.Certificate, string, map[string]json.RawMessage, error) {
+	if len(data) > MaxFileSize {
+		return nil, "", nil, exErr("the file is %d bytes, over the %d-byte limit", len(data), MaxFileSize)
+	}
+	if bytes.HasPrefix(data, []byte("\xef\xbb\xbf")) || bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff}) ||
+		len(data) > 1 && (data[1] == 0 && (data[0] == '{' || data[0] == '-') || data[0] == 0 && (data[1] == '{' || data[1] == '-')) {
+		// Text files only (DER has no byte-order mark): PEM or JSON saved
+		// by PowerShell.
+		var err error
+		if data, err = prepare(data, "exchange key"); err != nil {
+			return nil, "", nil, err
+		}
+	}
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
+		return nil, "", nil, exErr("the file is empty")
+	}
+	var der []byte
+	var form string
+	var jwk map[string]json.RawMessage
+	switch {
+	case trimmed[0] == '{':
+		var err error
+		der, form, jwk, err = exchangeFromJSON(trimmed)
+		if err != nil {
+			return nil, "", nil, err
+		}
+	case bytes.HasPrefix(trimmed, []byte("-----BEGIN")):
+		d, err := certificateDER(trimmed)
+		if err != nil {
+			return nil, "", nil, exErr("%v", err)
+		}
+		der, form = d, "PEM"
+	case trimmed[0] == 0x30:
+		der, form = data, "DER"
+	default:
+		return nil, "", nil, exErr("not a certificate (PEM or DER) nor the service's JSON: it starts with %q", preview(trimmed))
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, "", nil, exErr("the certificate does not parse: %v", err)
+	}
+	return cert, form, jwk, nil
 }
 
 func exchangeFromJSON(data []byte) ([]byte, string, map[string]json.RawMessage, error) {

@@ -92,3 +92,16 @@ func TestWrongFileGivenAsSD(t *testing.T) {
 		t.Fatalf("blob as SD: %v", err)
 	}
 }
+
+// Custodian certificates arrive from outside (PEM or DER).
+func FuzzParseCertificate(f *testing.F) {
+	f.Add(testvectors.Read(f, "sd-3of2", "keys", "cert_0.cer"))
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\nMII=\n-----END CERTIFICATE-----\n"))
+	f.Add([]byte{0x30, 0x03, 0x02, 0x01, 0x00})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseCertificate(b)
+		if err == nil && c == nil {
+			t.Fatal("nil certificate without an error")
+		}
+	})
+}

@@ -26,6 +26,7 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -191,8 +192,12 @@ func (r *Result) fail(c Check, format string, args ...any) {
 	r.Failures = append(r.Failures, &Failure{Check: c, Detail: fmt.Sprintf(format, args...)})
 }
 
-// verdict derives the verdict from the failures.
+// verdict derives the verdict from the failures, and puts a missing or
+// malformed attestation first among them: it is the headline.
 func (r *Result) verdict() Verdict {
+	sort.SliceStable(r.Failures, func(i, j int) bool {
+		return headline(r.Failures[i].Check) && !headline(r.Failures[j].Check)
+	})
 	v := Genuine
 	for _, f := range r.Failures {
 		switch f.Check {
@@ -210,6 +215,8 @@ func (r *Result) verdict() Verdict {
 	}
 	return v
 }
+
+func headline(c Check) bool { return c == CheckExtension || c == CheckFormat }
 
 // HasAttestation reports whether cert carries the attestation extension.
 func HasAttestation(cert *x509.Certificate) bool {

@@ -69,7 +69,7 @@ func parseURI(s string) (*URI, error) {
 	// (pin-source) hidden: no error prints any part of them.
 	shown := Redact(s)
 	scheme, rest, ok := strings.Cut(s, ":")
-	if !ok || scheme == "" {
+	if !ok || scheme == "" || strings.ContainsAny(scheme, "=;&?") {
 		return nil, fmt.Errorf("key reference %q has no scheme: use pkcs11:…, yubikey:serial=…;slot=9d or file:PATH", shown)
 	}
 	scheme = strings.ToLower(scheme)
@@ -116,11 +116,9 @@ func attrName(k string) string {
 // hasPINValue reports whether any attribute of s, path or query, is a
 // pin-value.
 func hasPINValue(s string) bool {
-	_, rest, ok := strings.Cut(s, ":")
-	if !ok {
-		return false
-	}
-	for _, part := range strings.FieldsFunc(rest, isAttrSep) {
+	// The whole text is searched, scheme included: "pin-value=1:…" has no
+	// scheme but still carries a PIN.
+	for _, part := range strings.FieldsFunc(s, func(r rune) bool { return isAttrSep(r) || r == ':' }) {
 		k, _, _ := strings.Cut(part, "=")
 		if attrName(k) == "pin-value" {
 			return true
@@ -136,11 +134,15 @@ func isAttrSep(r rune) bool { return r == ';' || r == '&' || r == '?' }
 // of a reference an error message or log may print.
 func Redact(s string) string {
 	scheme, rest, ok := strings.Cut(s, ":")
-	if !ok || strings.EqualFold(scheme, SchemeFile) {
+	if strings.EqualFold(scheme, SchemeFile) {
 		return s
 	}
 	var b strings.Builder
-	b.WriteString(scheme + ":")
+	if ok && !strings.ContainsAny(scheme, "=;&?") {
+		b.WriteString(scheme + ":")
+	} else {
+		rest = s // no scheme: still attributes to hide
+	}
 	start := 0
 	for i := 0; i <= len(rest); i++ {
 		if i < len(rest) && !isAttrSep(rune(rest[i])) {

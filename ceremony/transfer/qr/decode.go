@@ -186,6 +186,11 @@ func loadImage(path string) (image.Image, error) {
 		return nil, err
 	}
 	defer fh.Close()
+	return decodeImage(fh)
+}
+
+// decodeImage decodes a PNG or JPEG after checking its claimed size.
+func decodeImage(fh io.ReadSeeker) (image.Image, error) {
 	cfg, _, err := image.DecodeConfig(fh)
 	if err != nil {
 		return nil, fmt.Errorf("qr: not a PNG or JPEG image: %w", err)

@@ -1,113 +1,92 @@
 package ur
 
 import (
-	"encoding/binary"
+	"bytes"
 	"errors"
 	"fmt"
+
+	"github.com/fxamacker/cbor/v2"
 )
 
-// Just enough CBOR (RFC 8949) for UR bodies: unsigned integers, byte and
-// text strings, arrays and maps, definite lengths only. Heads are written in
-// their shortest form and the reader insists on that too, so one message has
-// exactly one encoding.
+// CBOR (RFC 8949) of UR bodies goes through github.com/fxamacker/cbor/v2,
+// the audited, maintained Go CBOR library, with its decoding limits set
+// tight for the three shapes a UR body has here: a part ([seq, len,
+// messageLen, checksum, bytes]), the file envelope ({1: text, 2: text,
+// 3: bytes}) and a bare byte string. The fountain code stays ours (no
+// maintained Go BC-UR library exists) and is checked against the BC-UR
+// vectors.
+//
+// Every decoded value is encoded again and compared with the input, so a
+// message has exactly one accepted encoding: shortest-form heads, definite
+// lengths, no tags, keys in order, nothing extra.
 
-const (
-	majorUint  = 0
-	majorBytes = 2
-	majorText  = 3
-	majorArray = 4
-	majorMap   = 5
+// partCBOR is a fountain part as BC-UR writes it.
+type partCBOR struct {
+	_          struct{} `cbor:",toarray"`
+	SeqNum     uint64
+	SeqLen     uint64
+	MessageLen uint64
+	Checksum   uint64
+	Data       []byte
+}
+
+// fileCBOR is the custodian-file envelope.
+type fileCBOR struct {
+	Kind string `cbor:"1,keyasint"`
+	Name string `cbor:"2,keyasint"`
+	Data []byte `cbor:"3,keyasint"`
+}
+
+var (
+	cborEnc cbor.EncMode
+	cborDec cbor.DecMode
 )
 
-func appendHead(b []byte, major byte, v uint64) []byte {
-	m := major << 5
-	switch {
-	case v < 24:
-		return append(b, m|byte(v))
-	case v <= 0xff:
-		return append(b, m|24, byte(v))
-	case v <= 0xffff:
-		return binary.BigEndian.AppendUint16(append(b, m|25), uint16(v))
-	case v <= 0xffffffff:
-		return binary.BigEndian.AppendUint32(append(b, m|26), uint32(v))
-	default:
-		return binary.BigEndian.AppendUint64(append(b, m|27), v)
-	}
-}
-
-func appendBytes(b []byte, data []byte) []byte {
-	return append(appendHead(b, majorBytes, uint64(len(data))), data...)
-}
-
-func appendText(b []byte, s string) []byte {
-	return append(appendHead(b, majorText, uint64(len(s))), s...)
-}
-
-var errCBORShort = errors.New("cbor: data ends early")
-
-type cborReader struct {
-	b   []byte
-	off int
-}
-
-// head reads one item head of the wanted major type.
-func (r *cborReader) head(want byte) (uint64, error) {
-	if r.off >= len(r.b) {
-		return 0, errCBORShort
-	}
-	ib := r.b[r.off]
-	major, info := ib>>5, ib&0x1f
-	if major != want {
-		return 0, fmt.Errorf("cbor: at byte %d: found major type %d, expected %d", r.off, major, want)
-	}
-	r.off++
-	var v uint64
-	var n int
-	switch {
-	case info < 24:
-		return uint64(info), nil
-	case info == 24:
-		n = 1
-	case info == 25:
-		n = 2
-	case info == 26:
-		n = 4
-	case info == 27:
-		n = 8
-	default:
-		return 0, fmt.Errorf("cbor: at byte %d: indefinite or reserved length (info %d) is not allowed", r.off-1, info)
-	}
-	if len(r.b)-r.off < n {
-		return 0, errCBORShort
-	}
-	for _, c := range r.b[r.off : r.off+n] {
-		v = v<<8 | uint64(c)
-	}
-	r.off += n
-	if len(appendHead(nil, 0, v)) != n+1 {
-		return 0, fmt.Errorf("cbor: at byte %d: value %d not in its shortest form", r.off-n-1, v)
-	}
-	return v, nil
-}
-
-func (r *cborReader) uint() (uint64, error) { return r.head(majorUint) }
-
-func (r *cborReader) bytes(major byte) ([]byte, error) {
-	n, err := r.head(major)
+func init() {
+	var err error
+	cborEnc, err = cbor.EncOptions{Sort: cbor.SortNone, IndefLength: cbor.IndefLengthForbidden, TagsMd: cbor.TagsForbidden, NilContainers: cbor.NilContainerAsEmpty}.EncMode()
 	if err != nil {
-		return nil, err
+		panic(err) // constant options: a programming error
 	}
-	if n > uint64(len(r.b)-r.off) {
-		return nil, errCBORShort
+	cborDec, err = cbor.DecOptions{
+		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
+		IndefLength:       cbor.IndefLengthForbidden,
+		TagsMd:            cbor.TagsForbidden,
+		MaxNestedLevels:   4,
+		MaxArrayElements:  16,
+		MaxMapPairs:       16,
+		UTF8:              cbor.UTF8RejectInvalid,
+		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
+	}.DecMode()
+	if err != nil {
+		panic(err)
 	}
-	out := r.b[r.off : r.off+int(n)]
-	r.off += int(n)
-	return out, nil
 }
 
-func (r *cborReader) end() error {
-	if r.off != len(r.b) {
-		return fmt.Errorf("cbor: %d unexpected bytes after the item", len(r.b)-r.off)
+var errNotCanonical = errors.New("cbor: not in the one accepted encoding (shortest heads, definite lengths, keys 1, 2, 3 in order)")
+
+// decodeExact decodes b into v and insists that encoding v gives b back.
+func decodeExact(b []byte, v any) error {
+	if err := cborDec.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("cbor: %w", err)
+	}
+	again, err := cborEnc.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("cbor: %w", err)
+	}
+	if !bytes.Equal(again, b) {
+		return errNotCanonical
 	}
 	return nil
 }
+
+func mustMarshal(v any) []byte {
+	b, err := cborEnc.Marshal(v)
+	if err != nil {
+		panic(err) // plain structs of integers, strings and bytes always encode
+	}
+	return b
+}
+
+// appendBytes appends a CBOR byte string (the "bytes" UR body).
+func appendBytes(b []byte, data []byte) []byte { return append(b, mustMarshal(data)...) }

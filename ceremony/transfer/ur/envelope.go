@@ -72,13 +72,7 @@ func MarshalFile(f File) ([]byte, error) {
 	if len(f.Data) > MaxPayload {
 		return nil, fmt.Errorf("ur: %q is %d bytes; QR transfer is limited to %d bytes (use USB)", f.Name, len(f.Data), MaxPayload)
 	}
-	b := appendHead(make([]byte, 0, len(f.Data)+len(f.Name)+40), majorMap, 3)
-	b = appendHead(b, majorUint, 1)
-	b = appendText(b, string(f.Kind))
-	b = appendHead(b, majorUint, 2)
-	b = appendText(b, f.Name)
-	b = appendHead(b, majorUint, 3)
-	return appendBytes(b, f.Data), nil
+	return mustMarshal(fileCBOR{Kind: string(f.Kind), Name: f.Name, Data: f.Data}), nil
 }
 
 // UnmarshalFile decodes and checks an envelope.
@@ -86,43 +80,11 @@ func UnmarshalFile(b []byte) (File, error) {
 	bad := func(err error) (File, error) {
 		return File{}, fmt.Errorf("ur: the received file envelope is damaged: %w", err)
 	}
-	r := &cborReader{b: b}
-	n, err := r.head(majorMap)
-	if err != nil {
+	var c fileCBOR
+	if err := decodeExact(b, &c); err != nil {
 		return bad(err)
 	}
-	if n != 3 {
-		return bad(fmt.Errorf("map has %d entries, expected 3", n))
-	}
-	var f File
-	for want := uint64(1); want <= 3; want++ {
-		k, err := r.uint()
-		if err != nil {
-			return bad(err)
-		}
-		if k != want {
-			return bad(fmt.Errorf("key %d where key %d belongs", k, want))
-		}
-		major := byte(majorText)
-		if k == 3 {
-			major = majorBytes
-		}
-		v, err := r.bytes(major)
-		if err != nil {
-			return bad(err)
-		}
-		switch k {
-		case 1:
-			f.Kind = Kind(v)
-		case 2:
-			f.Name = string(v)
-		case 3:
-			f.Data = append([]byte(nil), v...)
-		}
-	}
-	if err := r.end(); err != nil {
-		return bad(err)
-	}
+	f := File{Kind: Kind(c.Kind), Name: c.Name, Data: c.Data}
 	if _, err := ParseKind(string(f.Kind)); err != nil {
 		return File{}, err
 	}
@@ -159,12 +121,8 @@ func FileFromUR(u UR) (File, error) {
 	case TypeFile:
 		return UnmarshalFile(u.CBOR)
 	case TypeBytes:
-		r := &cborReader{b: u.CBOR}
-		v, err := r.bytes(majorBytes)
-		if err == nil {
-			err = r.end()
-		}
-		if err != nil {
+		var v []byte
+		if err := decodeExact(u.CBOR, &v); err != nil {
 			return File{}, fmt.Errorf("ur: the received bytes payload is damaged: %w", err)
 		}
 		return File{Kind: KindOther, Data: append([]byte(nil), v...)}, nil

@@ -18,36 +18,15 @@ type part struct {
 }
 
 func (p *part) cbor() []byte {
-	b := appendHead(make([]byte, 0, len(p.data)+24), majorArray, 5)
-	b = appendHead(b, majorUint, uint64(p.seqNum))
-	b = appendHead(b, majorUint, uint64(p.seqLen))
-	b = appendHead(b, majorUint, uint64(p.messageLen))
-	b = appendHead(b, majorUint, uint64(p.checksum))
-	return appendBytes(b, p.data)
+	return mustMarshal(partCBOR{SeqNum: uint64(p.seqNum), SeqLen: uint64(p.seqLen), MessageLen: uint64(p.messageLen), Checksum: uint64(p.checksum), Data: p.data})
 }
 
 func parsePart(b []byte) (*part, error) {
-	r := &cborReader{b: b}
-	n, err := r.head(majorArray)
-	if err != nil {
+	var c partCBOR
+	if err := decodeExact(b, &c); err != nil {
 		return nil, err
 	}
-	if n != 5 {
-		return nil, fmt.Errorf("cbor: part header has %d items, expected 5", n)
-	}
-	var v [4]uint64
-	for i := range v {
-		if v[i], err = r.uint(); err != nil {
-			return nil, err
-		}
-	}
-	data, err := r.bytes(majorBytes)
-	if err != nil {
-		return nil, err
-	}
-	if err := r.end(); err != nil {
-		return nil, err
-	}
+	v, data := [4]uint64{c.SeqNum, c.SeqLen, c.MessageLen, c.Checksum}, c.Data
 	switch {
 	case v[0] > math.MaxUint32:
 		return nil, fmt.Errorf("sequence number %d is out of range", v[0])

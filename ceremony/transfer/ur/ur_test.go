@@ -188,3 +188,36 @@ func TestNonMinimalCBORRefused(t *testing.T) {
 		t.Fatal("non-minimal head accepted")
 	}
 }
+
+// The envelope has one accepted encoding: every other spelling of the
+// same content, and every extra, is refused.
+func TestEnvelopeCBORStrictness(t *testing.T) {
+	good, err := MarshalFile(File{Kind: KindOther, Name: "a", Data: []byte{1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// {1: "other", 2: "a", 3: h'01'}
+	if want := []byte{0xa3, 0x01, 0x65, 'o', 't', 'h', 'e', 'r', 0x02, 0x61, 'a', 0x03, 0x41, 0x01}; !bytes.Equal(good, want) {
+		t.Fatalf("envelope % x, want % x", good, want)
+	}
+	if f, err := UnmarshalFile(good); err != nil || f.Name != "a" {
+		t.Fatalf("round trip: %v", err)
+	}
+	for name, b := range map[string][]byte{
+		"duplicate key":  {0xa3, 0x01, 0x65, 'o', 't', 'h', 'e', 'r', 0x01, 0x61, 'a', 0x03, 0x41, 0x01},
+		"keys reordered": {0xa3, 0x02, 0x61, 'a', 0x01, 0x65, 'o', 't', 'h', 'e', 'r', 0x03, 0x41, 0x01},
+		"extra key":      {0xa4, 0x01, 0x65, 'o', 't', 'h', 'e', 'r', 0x02, 0x61, 'a', 0x03, 0x41, 0x01, 0x04, 0x00},
+		"indefinite map": {0xbf, 0x01, 0x65, 'o', 't', 'h', 'e', 'r', 0x02, 0x61, 'a', 0x03, 0x41, 0x01, 0xff},
+		"tagged":         {0xc0, 0xa3, 0x01, 0x65, 'o', 't', 'h', 'e', 'r', 0x02, 0x61, 'a', 0x03, 0x41, 0x01},
+		"bytes as name":  {0xa3, 0x01, 0x65, 'o', 't', 'h', 'e', 'r', 0x02, 0x41, 'a', 0x03, 0x41, 0x01},
+		"bad UTF-8 name": {0xa3, 0x01, 0x65, 'o', 't', 'h', 'e', 'r', 0x02, 0x61, 0xff, 0x03, 0x41, 0x01},
+		"trailing byte":  append(append([]byte{}, good...), 0x00),
+		"missing key":    {0xa2, 0x01, 0x65, 'o', 't', 'h', 'e', 'r', 0x03, 0x41, 0x01},
+		"long length":    {0xa3, 0x01, 0x78, 0x05, 'o', 't', 'h', 'e', 'r', 0x02, 0x61, 'a', 0x03, 0x41, 0x01},
+		"deep nesting":   {0x81, 0x81, 0x81, 0x81, 0x81, 0x81, 0x00},
+	} {
+		if _, err := UnmarshalFile(b); err == nil {
+			t.Errorf("%s accepted", name)
+		}
+	}
+}

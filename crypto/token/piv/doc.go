@@ -66,9 +66,10 @@
 //
 // # Virtual cards
 //
-// Cards in readers whose names start with Options.DrillReaders ("Virtual
-// PCD", vsmartcard's vpcd, by default) are Custodian's virtual YubiKey:
-// they are listed as "virtual YubiKey, DRILL" with Drill set.
+// The virtual YubiKeys a drill made are named by their serial numbers in
+// Options.DrillSerials: they are listed as "virtual YubiKey, DRILL" with
+// Drill set. Reader names decide nothing (the rig's readers are named like
+// a YubiKey's, as ykcs11 requires).
 //
 // # Tests
 //

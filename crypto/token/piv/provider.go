@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -21,10 +22,12 @@ type Options struct {
 	// embedded in piv-go. Drills and tests pass the virtual card's test
 	// root here; production never should.
 	AttestationRoots *x509.CertPool
-	// DrillReaders are reader-name prefixes whose cards are virtual
-	// (drills only). Nil means "Virtual PCD", the readers of vsmartcard's
-	// vpcd, through which Custodian's virtual YubiKey is presented.
-	DrillReaders []string
+	// DrillSerials are the serial numbers of the virtual YubiKeys a drill
+	// made (its rig's cards): they, and only they, are listed as drill
+	// cards. Whether a card is a drill card is decided by how it was made,
+	// never by its reader's name, which anyone can choose. Production
+	// passes none.
+	DrillSerials []uint32
 	// ManagementKey is asked for the PIV management key when it is neither
 	// stored PIN-protected on the YubiKey nor the factory default (a key
 	// set up by other tools). Nil means such keys cannot be enrolled on;
@@ -40,9 +43,6 @@ type Provider struct {
 
 // New returns a YubiKey provider.
 func New(opts Options) *Provider {
-	if opts.DrillReaders == nil {
-		opts.DrillReaders = []string{"Virtual PCD"}
-	}
 	return &Provider{opts: opts}
 }
 
@@ -60,13 +60,9 @@ type card struct {
 	info       token.Info
 }
 
-func (p *Provider) isDrillReader(reader string) bool {
-	for _, prefix := range p.opts.DrillReaders {
-		if prefix != "" && strings.HasPrefix(reader, prefix) {
-			return true
-		}
-	}
-	return false
+// isDrillCard says whether a card is one of the drill's virtual cards.
+func (p *Provider) isDrillCard(serial uint32) bool {
+	return slices.Contains(p.opts.DrillSerials, serial)
 }
 
 // List returns the YubiKeys present. Readers without a card and cards
@@ -164,7 +160,7 @@ func (p *Provider) infoFor(c card) token.Info {
 		Firmware:     c.fw.String(),
 		Ref:          &token.URI{Scheme: token.SchemeYubiKey, Path: map[string]string{"serial": strconv.FormatUint(uint64(c.serial), 10)}, Query: map[string]string{}},
 	}
-	if p.isDrillReader(c.reader) {
+	if p.isDrillCard(c.serial) {
 		info.Model = "virtual YubiKey, DRILL"
 		info.Drill = true
 		return info

@@ -51,7 +51,7 @@ func newToken(t *testing.T) *token.URI {
 	t.Helper()
 	tokenCount++
 	label := fmt.Sprintf("custodian-%d", tokenCount)
-	if err := hsm.InitToken(label, "87654321", "1234"); err != nil {
+	if err := hsm.InitToken(label, []byte("87654321"), []byte("1234")); err != nil {
 		t.Fatal(err)
 	}
 	u, err := token.ParseURI("pkcs11:token=" + label + "?module-path=" + hsm.Module)

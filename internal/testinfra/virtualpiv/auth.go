@@ -107,9 +107,9 @@ func (c *Card) changeReference(cmd command) ([]byte, uint16) {
 	if len(cmd.data) != 16 {
 		return nil, swIncorrectData
 	}
-	if !validPIN(cmd.data[8:]) {
-		return nil, swIncorrectData
-	}
+	// The current value first, counting a wrong one, and only then the
+	// new value's format, in this order as on a YubiKey 5.7 (see
+	// resetRetryCounter).
 	sw := ref.check(cmd.data[:8])
 	if sw != swOK {
 		if cmd.p2 == refPIN {
@@ -117,21 +117,30 @@ func (c *Card) changeReference(cmd command) ([]byte, uint16) {
 		}
 		return nil, sw
 	}
+	if !validPIN(cmd.data[8:]) {
+		return nil, swIncorrectData
+	}
 	copy(ref.value[:], cmd.data[8:])
 	return nil, swOK
 }
 
 // resetRetryCounter is RESET RETRY COUNTER: the PUK unblocks the PIN and
-// sets a new one.
+// sets a new one. The PUK is checked (and a wrong one counted) before the
+// new PIN's format, as a YubiKey does: ykman piv reset blocks the PUK
+// with RESET RETRY COUNTER commands carrying an empty PUK and an empty new
+// PIN, and needs 63Cx, then 6983, to get to the RESET.
 func (c *Card) resetRetryCounter(cmd command) ([]byte, uint16) {
 	if cmd.p1 != 0x00 || cmd.p2 != refPIN {
 		return nil, swIncorrectP1P2
 	}
-	if len(cmd.data) != 16 || !validPIN(cmd.data[8:]) {
+	if len(cmd.data) != 16 {
 		return nil, swIncorrectData
 	}
 	if sw := c.puk.check(cmd.data[:8]); sw != swOK {
 		return nil, sw
+	}
+	if !validPIN(cmd.data[8:]) {
+		return nil, swIncorrectData
 	}
 	copy(c.pin.value[:], cmd.data[8:])
 	c.pin.retries = c.pin.maxRetries
@@ -219,8 +228,11 @@ func (c *Card) setManagementKey(cmd command) ([]byte, uint16) {
 // response).
 func (c *Card) authenticateManagement(cmd command) ([]byte, uint16) {
 	if cmd.p1 != c.mgmAlg {
+		// A YubiKey 5.7 answers a key of the wrong algorithm with 6A80
+		// (incorrect data), not 6A86; yubikit and yubico-piv-tool map the
+		// answer to their own "wrong key type" messages by it.
 		c.witness, c.challenge = nil, nil
-		return nil, swIncorrectP1P2
+		return nil, swIncorrectData
 	}
 	block, ok := mgmBlock(c.mgmAlg, c.mgmKey)
 	if !ok {

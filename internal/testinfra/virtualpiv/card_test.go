@@ -150,6 +150,46 @@ func TestResetOnlyWhenPINAndPUKBlocked(t *testing.T) {
 	}
 }
 
+// ykman piv reset, APDU by APDU (yubikit's PivSession.reset): VERIFY
+// with an empty PIN until the PIN is blocked, then RESET RETRY COUNTER
+// with an empty PUK and an empty new PIN until the PUK is blocked, then
+// RESET. A YubiKey checks the PUK before the new PIN's format, so the
+// empty new PIN does not stop the PUK from counting down.
+func TestYkmanResetSequence(t *testing.T) {
+	c := newCard(t, virtualpiv.Options{})
+	must(t, c, 0x24, 0x00, 0x80, append(padPIN("123456"), padPIN("24681357")...))
+	empty := padPIN("")
+	for _, want := range []uint16{0x63C2, 0x63C1, 0x6983} {
+		_, sw := exchange(t, c, 0x20, 0x00, 0x80, empty)
+		wantSW(t, "VERIFY with an empty PIN", sw, want)
+	}
+	for _, want := range []uint16{0x63C2, 0x63C1, 0x6983, 0x6983} {
+		_, sw := exchange(t, c, 0x2C, 0x00, 0x80, append(empty, empty...))
+		wantSW(t, "RESET RETRY COUNTER with an empty PUK and an empty new PIN", sw, want)
+	}
+	must(t, c, 0xFB, 0, 0, nil)
+	wantSW(t, "factory PIN after ykman's reset", verifyPIN(t, c, "123456"), 0x9000)
+}
+
+// CHANGE REFERENCE DATA checks the current PIN or PUK before the new
+// value's format: a wrong current value with a malformed new one counts
+// down; a right one with a malformed new one is refused (6A80) and
+// changes nothing.
+func TestChangeReferenceChecksTheCurrentValueFirst(t *testing.T) {
+	c := newCard(t, virtualpiv.Options{})
+	for _, ref := range []struct {
+		p2           byte
+		right, wrong string
+	}{{0x80, "123456", "999999"}, {0x81, "12345678", "99999999"}} {
+		_, sw := exchange(t, c, 0x24, 0x00, ref.p2, append(padPIN(ref.wrong), padPIN("")...))
+		wantSW(t, "a wrong current value and an empty new one", sw, 0x63C2)
+		_, sw = exchange(t, c, 0x24, 0x00, ref.p2, append(padPIN(ref.right), padPIN("123")...))
+		wantSW(t, "the right current value and a 3-digit new one", sw, 0x6A80)
+		must(t, c, 0x24, 0x00, ref.p2, append(padPIN(ref.right), padPIN("55667788")...))
+	}
+	wantSW(t, "the changed PIN", verifyPIN(t, c, "55667788"), 0x9000)
+}
+
 func TestManagementKeyAES192And3DES(t *testing.T) {
 	c := newCard(t, virtualpiv.Options{})
 	md, _ := metadata(t, c, 0x9B)
@@ -161,7 +201,7 @@ func TestManagementKeyAES192And3DES(t *testing.T) {
 
 	wrong := bytes.Repeat([]byte{0x42}, 24)
 	wantSW(t, "a wrong AES-192 key", authenticate(t, c, virtualpiv.AlgAES192, wrong), 0x6982)
-	wantSW(t, "3DES while the card has AES-192", authenticate(t, c, virtualpiv.Alg3DES, virtualpiv.DefaultManagementKey), 0x6A86)
+	wantSW(t, "3DES while the card has AES-192", authenticate(t, c, virtualpiv.Alg3DES, virtualpiv.DefaultManagementKey), 0x6A80)
 	wantSW(t, "default AES-192 key", authenticate(t, c, virtualpiv.AlgAES192, virtualpiv.DefaultManagementKey), 0x9000)
 
 	// Switch to a 3DES key, as on older firmware.
@@ -174,7 +214,7 @@ func TestManagementKeyAES192And3DES(t *testing.T) {
 	selectPIV(t, c)
 	_, sw = exchange(t, c, 0xFF, 0xFF, 0xFF, append([]byte{virtualpiv.AlgAES192, 0x9B, 24}, wrong...))
 	wantSW(t, "SET MANAGEMENT KEY after SELECT", sw, 0x6982)
-	wantSW(t, "the old key", authenticate(t, c, virtualpiv.AlgAES192, virtualpiv.DefaultManagementKey), 0x6A86)
+	wantSW(t, "the old key", authenticate(t, c, virtualpiv.AlgAES192, virtualpiv.DefaultManagementKey), 0x6A80)
 	wantSW(t, "the new 3DES key", authenticate(t, c, virtualpiv.Alg3DES, key3), 0x9000)
 	generate(t, c, 0x9A, virtualpiv.AlgECCP256, 0, 0)
 

@@ -81,4 +81,18 @@
 // card to the machine. The vsmartcard-vpcd package must therefore never be
 // installed on a ceremony machine. Package rig only uses vpcd's other mode,
 // in which pcscd connects to a card listening on 127.0.0.1.
+//
+// The package lives under internal/testinfra: tests import it, and so does
+// the drill build (build tag drillbuild, `make build-drill`) for its
+// virtual-YubiKey drills. The production binary never links it, which
+// `make test` checks (internal/testinfra/depscheck).
+//
+// # Fidelity
+//
+// Where Yubico's own tools look, the card answers as a YubiKey 5.7 does:
+// the rig's tests run ykman (info, piv info, piv reset), yubico-piv-tool
+// and pkcs11-tool through OpenSC and ykcs11 against it. In particular
+// CHANGE REFERENCE DATA and RESET RETRY COUNTER check the current PIN or
+// PUK before the new value's format (ykman's reset relies on it), and a
+// management-key authentication with the wrong algorithm answers 6A80.
 package virtualpiv

@@ -83,9 +83,12 @@ const (
 	DefaultUnshare = "/usr/bin/unshare"
 	// DefaultIPCDir is where pcscd 1.9 (Debian) keeps its socket.
 	DefaultIPCDir = "/run/pcscd"
-	// ReaderPrefix starts the names of the rig's readers; it is also the
-	// prefix crypto/token/piv treats as virtual (drill) readers.
-	ReaderPrefix = "Virtual PCD"
+	// ReaderPrefix starts the names of the rig's readers: the name of a
+	// YubiKey 5's reader, because Yubico's ykcs11 serves only readers whose
+	// names start with "Yubico". A name decides nothing: whether a card is
+	// a drill card is known from how it was made (Rig.Serials, passed to
+	// crypto/token/piv as Options.DrillSerials), never from its reader.
+	ReaderPrefix = "Yubico YubiKey OTP+FIDO+CCID"
 	// EnvSocket is the variable libpcsclite reads for the daemon's socket.
 	EnvSocket      = "PCSCLITE_CSOCK_NAME"
 	slotsPerReader = 2
@@ -302,7 +305,7 @@ func Start(ctx context.Context, opts Options) (_ *Rig, err error) {
 		}
 		// Distinct names: pcscd 1.9 numbers readers per library, so two
 		// entries called alike would both be "… 00 00".
-		name := fmt.Sprintf("%s Custodian %c", ReaderPrefix, 'A'+e)
+		name := fmt.Sprintf("%s (Custodian virtual %c)", ReaderPrefix, 'A'+e)
 		conf := fmt.Sprintf("FRIENDLYNAME \"%s\"\nDEVICENAME 127.0.0.1:%d\nLIBPATH %s\nCHANNELID %d\n", name, port, libPath, port)
 		if err := os.WriteFile(filepath.Join(confDir, fmt.Sprintf("vpcd-%d", e)), []byte(conf), 0o600); err != nil {
 			return nil, fmt.Errorf("rig: writing reader.conf: %w", err)
@@ -530,6 +533,16 @@ func idx(list []string, s string) int {
 
 // Cards returns the virtual cards, in order; serials are distinct.
 func (r *Rig) Cards() []*virtualpiv.Card { return r.cards }
+
+// Serials returns the serial numbers of the rig's cards, in order: what
+// tells a drill's provider which cards it made (piv Options.DrillSerials).
+func (r *Rig) Serials() []uint32 {
+	out := make([]uint32, len(r.cards))
+	for i, c := range r.cards {
+		out[i] = c.Serial()
+	}
+	return out
+}
 
 // Readers returns the PC/SC reader name of each card, in the order of
 // Cards.

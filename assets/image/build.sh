@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Builds the Custodian ceremony image: a Debian live ISO that boots into
+# Custodian in a kiosk session (X with Custodian as its only client) as the
+# unprivileged user "custodian", with no network stack configured, no
+# network kernel modules, no swap, and nothing persistent (live-boot keeps
+# the root file system in RAM; removable media are mounted by the user).
+#
+#   assets/image/build.sh DEB OUTDIR
+#
+# DEB is dist/custodian_VERSION_amd64.deb. Writes OUTDIR/custodian-image.iso,
+# its .sha256, and the kernel and initrd (OUTDIR/image-boot/) that
+# `make image-test` boots directly. Needs root, mmdebstrap, squashfs-tools,
+# grub-mkrescue (grub-pc-bin, grub-efi-amd64-bin, mtools, xorriso) and
+# Debian's mirror (the one apt uses on this machine).
+set -euo pipefail
+deb=$(readlink -f "$1")
+out=$(readlink -f "$2")
+here=$(cd "$(dirname "$0")" && pwd)
+: "${SOURCE_DATE_EPOCH:=$(git -C "$here" log -1 --format=%ct 2>/dev/null || echo 0)}"
+export SOURCE_DATE_EPOCH
+MIRROR=${MIRROR:-http://deb.debian.org/debian}
+SUITE=${SUITE:-bookworm}
+
+[ -f "$deb" ] || { echo "build.sh: no package at $1: run make deb first" >&2; exit 2; }
+[ "$(id -u)" = 0 ] || { echo "build.sh: mmdebstrap needs root here (run with sudo)" >&2; exit 2; }
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$out" "$work/iso/live" "$work/iso/boot/grub"
+
+# The packages: kernel and live-boot; X with the drivers a generic PC
+# needs (modesetting is in xserver-xorg-core, fbdev as the fallback) and
+# the legacy wrapper so an ordinary user may start X from the console;
+# smart cards (pcscd, OpenSC, Yubico's ykcs11); fonts; CUPS with a driver
+# set for printing the PDF record. Not: ifupdown, network-manager,
+# wpasupplicant, openssh, anything that would configure a network.
+packages=(
+  systemd-sysv udev kmod linux-image-amd64 live-boot
+  xserver-xorg-core xserver-xorg-video-fbdev xserver-xorg-input-libinput xserver-xorg-legacy xinit
+  pcscd opensc ykcs11 fonts-dejavu-core
+  cups printer-driver-gutenprint
+  less
+)
+include=$(IFS=,; echo "${packages[*]}")
+
+mmdebstrap --variant=minbase --include="$include" \
+  --customize-hook='copy-in "'"$deb"'" /tmp' \
+  --customize-hook='chroot "$1" sh -c "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends /tmp/$(basename '"$deb"')"' \
+  --customize-hook='copy-in "'"$here"'/rootfs" /tmp' \
+  --customize-hook='chroot "$1" sh /tmp/rootfs/customize.sh' \
+  --customize-hook='rm -rf "$1/tmp/rootfs" "$1"/tmp/*.deb' \
+  --customize-hook='cp -a "$1"/boot/vmlinuz-* "'"$work"'/iso/live/vmlinuz"' \
+  --customize-hook='cp -a "$1"/boot/initrd.img-* "'"$work"'/iso/live/initrd.img"' \
+  "$SUITE" "$work/root" \
+  "deb $MIRROR $SUITE main" "deb $MIRROR $SUITE-updates main" "deb ${MIRROR%/debian}/debian-security $SUITE-security main"
+
+mksquashfs "$work/root" "$work/iso/live/filesystem.squashfs" -noappend -comp xz \
+  -mkfs-time "$SOURCE_DATE_EPOCH" -all-time "$SOURCE_DATE_EPOCH" -no-progress
+cp "$here/grub.cfg" "$work/iso/boot/grub/grub.cfg"
+find "$work/iso" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+grub-mkrescue -o "$out/custodian-image.iso.tmp" "$work/iso" -- -volid CUSTODIAN
+mv -f "$out/custodian-image.iso.tmp" "$out/custodian-image.iso"
+mkdir -p "$out/image-boot"
+cp "$work/iso/live/vmlinuz" "$work/iso/live/initrd.img" "$out/image-boot/"
+# The hash of the custodian binary inside, which the booted image must report.
+dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/bin/custodian | sha256sum | cut -d' ' -f1 > "$out/image-boot/custodian.sha256"
+(cd "$out" && sha256sum custodian-image.iso > custodian-image.iso.sha256 && cat custodian-image.iso.sha256)
