@@ -237,6 +237,9 @@ func parseRestoreBlob(env *Env, args []string) (*restoreInput, error) {
 		}
 		in.expected = &f
 	}
+	if len(refs) == 0 {
+		return nil, usageErrorf("no --key given: name each custodian's key with --key (at least the quorum)")
+	}
 	// Every reference is checked before any file is read: a reference
 	// carrying a PIN is refused as such, whatever else is wrong.
 	for i, ref := range refs {
