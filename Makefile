@@ -318,7 +318,7 @@ IMAGE_TEST_TIMEOUT ?= 1800
 
 image: deb
 	$(call apt_install,$(IMAGE_PACKAGES))
-	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(SUDO) assets/image/build.sh dist/$(DEB_NAME) dist
+	$(SUDO) env SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) assets/image/build.sh dist/$(DEB_NAME) dist
 
 # Boots the image in QEMU (no KVM needed: plain emulation) straight into
 # the self-test entry: the kernel and initrd from the image with the

@@ -6,13 +6,10 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/custodian-hsm/custodian/app/cli"
-	"github.com/custodian-hsm/custodian/app/gui"
-	"github.com/custodian-hsm/custodian/ceremony/identity"
 	"github.com/custodian-hsm/custodian/crypto/secret"
-	// Before Fyne reads the locale: see the package doc.
-	_ "github.com/custodian-hsm/custodian/internal/locale"
 )
 
 func main() {
@@ -20,13 +17,31 @@ func main() {
 	if _, err := secret.HardenProcess(); err != nil {
 		fmt.Fprintln(os.Stderr, "custodian: warning: could not fully harden the process:", err)
 	}
-	if len(os.Args) > 1 {
+	modules, guiFlagsOnly := guiModules(os.Args[1:])
+	if len(os.Args) > 1 && !guiFlagsOnly {
 		err := cli.Run(cli.DefaultEnv(), os.Args[1:])
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "custodian: "+cli.Message(err))
 		}
 		os.Exit(cli.ExitCode(err))
 	}
-	id := identity.Current()
-	gui.Run(gui.Identity{Version: id.String(), SHA256: id.Hex(), Words: id.Words(), DrillBuild: identity.DrillBuild}, gui.Options{})
+	runGUI(modules)
+}
+
+// guiModules reads the GUI's only start-up flags, `--pkcs11-module PATH`
+// (repeatable): the PKCS#11 modules the GUI may load besides the system's,
+// fixed for the run. ok is false when the arguments are anything else (a
+// CLI command).
+func guiModules(args []string) (modules []string, ok bool) {
+	for len(args) > 0 {
+		switch {
+		case args[0] == "--pkcs11-module" && len(args) > 1:
+			modules, args = append(modules, args[1]), args[2:]
+		case strings.HasPrefix(args[0], "--pkcs11-module="):
+			modules, args = append(modules, strings.TrimPrefix(args[0], "--pkcs11-module=")), args[1:]
+		default:
+			return nil, false
+		}
+	}
+	return modules, len(modules) > 0
 }

@@ -142,6 +142,14 @@ func (a *Activation) NextCustodian() (k, n int) {
 // certificate and attestation, and records it. A failed enrollment can be
 // retried with the same or another token.
 func (a *Activation) Enroll(ctx context.Context, name, tokenRef string, req token.EnrollRequest, opts token.OpenOptions) (*Custodian, error) {
+	return a.EnrollWithException(ctx, name, tokenRef, req, opts, nil)
+}
+
+// EnrollWithException is Enroll with a witnessed exception for a key whose
+// origin cannot be verified (a PKCS#11 key, a YubiKey that cannot attest):
+// the admission policy decides whether the key needs it, and the
+// transcript names the exception and its witness.
+func (a *Activation) EnrollWithException(ctx context.Context, name, tokenRef string, req token.EnrollRequest, opts token.OpenOptions, ex *KeyException) (*Custodian, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err := a.need(ActEnroll); err != nil {
@@ -156,19 +164,14 @@ func (a *Activation) Enroll(ctx context.Context, name, tokenRef string, req toke
 			return nil, fmt.Errorf("%s is already enrolled as custodian %d: each custodian holds one share", name, c.Index+1)
 		}
 	}
-	if a.cfg.Mode == Production && strings.HasPrefix(tokenRef, token.SchemeFile+":") {
-		return nil, errors.New("software key files are for drills only: a production custodian key must be generated on a YubiKey or PKCS#11 token")
-	}
 	req.Name = name
 	req.CeremonyID = a.cfg.CeremonyID
-	enr, err := a.tokens.Enroll(ctx, tokenRef, req, opts)
+	enr, adm, err := AdmissionPolicy{Mode: a.cfg.Mode, Exception: ex}.Enroll(ctx, a.tokens, tokenRef, req, opts)
 	if err != nil {
+		if IsAdmissionError(err) {
+			_ = a.record(Event{Step: "activation.enroll.refused", Actor: System, Message: fmt.Sprintf("%s's key: %v", name, err)})
+		}
 		return nil, fmt.Errorf("enrolling %s: %w", name, err)
-	}
-	if a.cfg.Mode == Production && enr.Attestation != nil && !enr.Attestation.Verified {
-		// Recorded as a finding; the witness decides (see RecordException).
-		_ = a.record(Event{Step: "activation.enroll.attestation", Actor: System,
-			Message: fmt.Sprintf("attestation of %s's key could not be verified", name)})
 	}
 	newPub, ok := enr.Certificate.PublicKey.(*rsa.PublicKey)
 	if !ok {
@@ -181,7 +184,7 @@ func (a *Activation) Enroll(ctx context.Context, name, tokenRef string, req toke
 	}
 	tokInfo := enr.Token
 	if tokInfo.Kind == "" {
-		tokInfo = token.Info{Kind: kindOfRef(enr.Ref), Serial: enr.Ref.Get("serial"), Label: enr.Ref.Get("token"), Ref: enr.Ref}
+		tokInfo = token.Info{Kind: token.KindOf(enr.Ref), Serial: enr.Ref.Get("serial"), Label: enr.Ref.Get("token"), Ref: enr.Ref}
 	}
 	c := &Custodian{Index: len(a.custodians), Name: name, KeyRef: enr.Ref.String(), Token: tokInfo,
 		Certificate: enr.Certificate, Attestation: enr.Attestation}
@@ -193,12 +196,16 @@ func (a *Activation) Enroll(ctx context.Context, name, tokenRef string, req toke
 		}
 		facts = strings.Join(f, ", ")
 	}
-	if err := a.record(Event{
+	ev := Event{
 		Step: "activation.enroll", Actor: Actor{RoleCustodian, name},
 		Outputs: []FileRef{RefOf(c.CertificateFileName(a.cfg.Mode), c.Certificate.Raw)},
 		Tokens:  []token.Info{tokInfo},
-		Message: fmt.Sprintf("custodian %d of %d enrolled: key %s; attestation verified=%v %s", c.Index+1, a.cfg.Custodians, c.KeyRef, enr.Attestation != nil && enr.Attestation.Verified, facts),
-	}); err != nil {
+		Message: fmt.Sprintf("custodian %d of %d enrolled: key %s; %s; %s", c.Index+1, a.cfg.Custodians, c.KeyRef, adm.Summary(), facts),
+	}
+	if adm.Exception != nil {
+		ev.Exception = &Exception{What: fmt.Sprintf("%s's key admitted without a verified attestation: %s", name, adm.Exception.Reason), ApprovedBy: adm.Exception.ApprovedBy}
+	}
+	if err := a.record(ev); err != nil {
 		return nil, err
 	}
 	a.custodians = append(a.custodians, c)
@@ -206,17 +213,6 @@ func (a *Activation) Enroll(ctx context.Context, name, tokenRef string, req toke
 		a.moveTo(ActPackage)
 	}
 	return c, nil
-}
-
-// kindOfRef derives a token kind from a reference's scheme.
-func kindOfRef(u *token.URI) token.Kind {
-	switch u.Scheme {
-	case token.SchemeYubiKey:
-		return token.KindYubiKey
-	case token.SchemePKCS11:
-		return token.KindPKCS11
-	}
-	return token.KindSoftware
 }
 
 // WritePackage writes the operator package into dir (a new folder) and
@@ -320,13 +316,13 @@ func (a *Activation) SelfTest(ctx context.Context, i int, opts token.OpenOptions
 	if a.selfTested[i] {
 		return fmt.Errorf("%s has already opened their share", c.Name)
 	}
-	share, path, err := openShare(ctx, a.tokens, a.sdFile, c.KeyRef, c.Certificate, opts)
+	share, path, adm, err := openShare(ctx, AdmissionPolicy{Mode: a.cfg.Mode}, a.tokens, a.sdFile, c.KeyRef, c.Certificate, opts)
 	if err != nil {
 		_ = a.record(Event{Step: "activation.self-test.failed", Actor: Actor{RoleCustodian, c.Name}, Tokens: []token.Info{c.Token}, Message: err.Error()})
 		return fmt.Errorf("%s: %w", c.Name, err)
 	}
 	if err := a.record(Event{Step: "activation.self-test", Actor: Actor{RoleCustodian, c.Name}, Inputs: []FileRef{a.sdRef}, Tokens: []token.Info{c.Token},
-		Message: fmt.Sprintf("share x=%d of %d opens on the token and is well-formed (%s)", share.X, len(a.custodians), path)}); err != nil {
+		Message: fmt.Sprintf("share x=%d of %d opens on the token and is well-formed (%s); %s", share.X, len(a.custodians), path, adm.Summary())}); err != nil {
 		share.Wipe()
 		return err
 	}

@@ -13,23 +13,24 @@ import (
 	"github.com/custodian-hsm/custodian/crypto/token"
 )
 
-// openShare opens a custodian's share on their token: the key must be the
-// enrolled one (same certificate bytes, since the SD names shares by their
-// SHA-256), then the share is decrypted on the token and validated.
-func openShare(ctx context.Context, tokens *token.Manager, f *sd.File, keyRef string, want *x509.Certificate, opts token.OpenOptions) (*sd.Share, string, error) {
-	key, err := tokens.OpenKey(ctx, keyRef, opts)
+// openShare opens a custodian's share on their token, once the admission
+// policy has admitted the key: the key must be the enrolled one (same
+// certificate bytes, since the SD names shares by their SHA-256), then the
+// share is decrypted on the token and validated.
+func openShare(ctx context.Context, policy AdmissionPolicy, tokens *token.Manager, f *sd.File, keyRef string, want *x509.Certificate, opts token.OpenOptions) (*sd.Share, string, *Admission, error) {
+	key, adm, err := policy.OpenKey(ctx, tokens, keyRef, opts)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	defer key.Close()
 	if want != nil && !key.Certificate().Equal(want) {
-		return nil, "", fmt.Errorf("the token at %s holds another certificate than the one enrolled: is it the right token?", keyRef)
+		return nil, "", nil, fmt.Errorf("the token at %s holds another certificate than the one enrolled: is it the right token?", keyRef)
 	}
 	share, err := sd.OpenShare(f, key)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
-	return share, key.DecryptPath(), nil
+	return share, key.DecryptPath(), adm, nil
 }
 
 func recordException(record func(Event) error, step, what, approvedBy string) error {

@@ -99,7 +99,7 @@ func TestDrillSoftHSMTokens(t *testing.T) {
 	// The drill put the process's SoftHSM configuration back when it
 	// ended; the scan opens the drill's tokens, so it points at them again.
 	t.Setenv(softhsm.EnvConf, filepath.Join(dir, "DRILL-softhsm", "softhsm2.conf"))
-	assertNoSecrets(t, dir, nil)
+	assertNoSecrets(t, dir, [][]byte{drillSOPIN})
 }
 
 func needSoftHSM(t *testing.T) {
@@ -215,7 +215,7 @@ func assertNoSecrets(t *testing.T, dir string, extra [][]byte) {
 			k = sk
 		} else if mod, err := softhsm.Module(); err == nil {
 			ref := fmt.Sprintf("pkcs11:token=DRILL-custodian-%d?module-path=%s", i+1, mod)
-			tk, err := token.NewManager(pkcs11.New(pkcs11.Options{})).OpenKey(context.Background(), ref, token.OpenOptions{PIN: pinFunc(drillPIN)})
+			tk, err := token.NewManager(pkcs11.New(pkcs11.Options{Drill: true, ConfigFile: "-"})).OpenKey(context.Background(), ref, token.OpenOptions{PIN: pinFunc(drillPIN)})
 			if err != nil {
 				continue // a lost token
 			}

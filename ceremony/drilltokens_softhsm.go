@@ -32,7 +32,7 @@ func newSoftHSMDrillTokens(dir string, n int) (DrillTokens, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &softHSMDrillTokens{hsm: hsm, manager: token.NewManager(pkcs11.New(pkcs11.Options{ModulePath: hsm.Module}))}
+	t := &softHSMDrillTokens{hsm: hsm, manager: token.NewManager(pkcs11.New(pkcs11.Options{ModulePath: hsm.Module, Drill: true, ConfigFile: "-"}))}
 	for i := 0; i < n; i++ {
 		label := fmt.Sprintf("DRILL-custodian-%d", i+1)
 		if err := hsm.InitToken(label, drillSOPIN, drillPIN); err != nil {

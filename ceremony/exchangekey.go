@@ -152,8 +152,11 @@ func firstFailure(res *sgx.Result, c sgx.Check) string {
 func identityProblems(res *sgx.Result, known *sgx.Identity, earlier []sgx.Identity) []string {
 	var p []string
 	id := sgx.IdentityOf(res)
-	if known == nil {
+	switch {
+	case known == nil:
 		p = append(p, fmt.Sprintf("unknown enclave signer (%s): not the Managed HSM signer Custodian knows", id))
+	case id.ISVSVN < known.ISVSVN:
+		p = append(p, fmt.Sprintf("the enclave's ISVSVN %d is lower than the %d Custodian knows for %s: a downgrade", id.ISVSVN, known.ISVSVN, known.Name))
 	}
 	for _, e := range earlier {
 		switch {
@@ -325,6 +328,19 @@ func (c *ExchangeKeyCheck) decisionLines() []string {
 		l = append(l, "decision: accepted")
 	}
 	return l
+}
+
+// CollateralDownloads lists what the online operator downloads from Intel
+// for the platform (FMSPC) in the quote, so that the TCB status can be
+// evaluated offline (--collateral); nil when the quote gave no platform
+// or the collateral was already brought, and for a DRILL platform (Intel
+// publishes nothing for it).
+func (c *ExchangeKeyCheck) CollateralDownloads() []string {
+	r := c.Result
+	if c.TCB != nil || r.Drill() || r.Verdict == sgx.Unattested || r.Verdict == sgx.Malformed || r.Facts.FMSPC == [6]byte{} {
+		return nil
+	}
+	return sgx.CollateralDownloads(&r.Facts)
 }
 
 // Event is the transcript event for the check.

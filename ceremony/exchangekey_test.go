@@ -237,3 +237,41 @@ func TestRecoveryDrillAttestation(t *testing.T) {
 		}
 	}
 }
+
+// An enclave of the known signer with an ISVSVN below the shipped one is
+// a downgrade; an unknown signer needs the exception (under a test root,
+// through the same policy code).
+func TestExchangeKeyIdentityProblems(t *testing.T) {
+	r := &sgx.Result{Facts: sgx.Facts{MRSIGNER: sgx.KnownSigners[0].MRSIGNER, ISVProdID: 1, ISVSVN: 0}}
+	known := sgx.KnownSigners[0]
+	if p := identityProblems(r, &known, nil); len(p) != 1 || !strings.Contains(p[0], "ISVSVN 0 is lower than the 1") {
+		t.Fatalf("downgrade below the shipped identity: %v", p)
+	}
+	if p := identityProblems(r, nil, nil); len(p) != 1 || !strings.Contains(p[0], "unknown enclave signer") {
+		t.Fatalf("unknown signer: %v", p)
+	}
+	r.Facts.ISVSVN = 1
+	if p := identityProblems(r, &known, nil); len(p) != 0 {
+		t.Fatalf("the known identity: %v", p)
+	}
+}
+
+func TestExchangeKeyCollateralDownloads(t *testing.T) {
+	c, _ := CheckExchangeKey(liveExchange(t), ExchangeKeyPolicy{Mode: Production, At: liveAt})
+	if d := strings.Join(c.CollateralDownloads(), "\n"); !strings.Contains(d, "tcb?fmspc=00606a000000") {
+		t.Fatalf("downloads %q", d)
+	}
+	coll, err := sgx.LoadCollateral(testvectors.Path(t, "live-2025-04", "collateral"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ = CheckExchangeKey(liveExchange(t), ExchangeKeyPolicy{Mode: Production, At: liveAt, Collateral: coll})
+	if c.CollateralDownloads() != nil || c.TCB.PlatformStatus != "OutOfDateConfigurationNeeded" {
+		t.Fatal("collateral brought, yet downloads listed")
+	}
+	vec, _, _ := sd.ReadExchangeCertificate(testvectors.Read(t, "sd-3of2", "exchange.cer"))
+	c, _ = CheckExchangeKey(vec, ExchangeKeyPolicy{Mode: Production, Exception: witnessed()})
+	if c.CollateralDownloads() != nil {
+		t.Fatal("downloads listed for an unattested key")
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -114,6 +113,9 @@ type ShareCheckResult struct {
 	Subject                string
 	DecryptPath            string
 	Token                  token.Info
+	// Admission is the policy's verdict on the key: its class and, for a
+	// software key file, the warning recorded in the transcript.
+	Admission *Admission
 }
 
 // NewShareCheck starts a share self-test.
@@ -139,7 +141,7 @@ func (c *ShareCheck) Check(ctx context.Context, sdName string, sdData []byte, ke
 		}
 		c.loaded = true
 	}
-	key, err := c.tokens.OpenKey(ctx, keyRef, opts)
+	key, adm, err := AdmissionPolicy{Mode: c.mode}.OpenKey(ctx, c.tokens, keyRef, opts)
 	if err != nil {
 		c.failStep(keyRef, err)
 		return nil, err
@@ -152,10 +154,10 @@ func (c *ShareCheck) Check(ctx context.Context, sdName string, sdData []byte, ke
 	}
 	res := &ShareCheckResult{ShareX: share.X, Shares: len(f.SharedKeys.EncShares), Quorum: f.SharedKeys.Required,
 		Certificate: RefOf("certificate", key.Certificate().Raw), Subject: key.Certificate().Subject.CommonName,
-		DecryptPath: key.DecryptPath(), Token: tokenInfoOf(keyRef)}
+		DecryptPath: key.DecryptPath(), Token: adm.Facts.Token, Admission: adm}
 	share.Wipe()
 	if err := c.record(Event{Step: "share-check.opened", Actor: Actor{RoleCustodian, res.Subject}, Inputs: []FileRef{ref}, Tokens: []token.Info{res.Token},
-		Message: fmt.Sprintf("share x=%d of %d opens on the token and is well-formed (%s); certificate SHA-256 %s; the share was wiped", res.ShareX, res.Shares, res.DecryptPath, res.Certificate.SHA256)}); err != nil {
+		Message: fmt.Sprintf("share x=%d of %d opens on the token and is well-formed (%s); certificate SHA-256 %s; the share was wiped; %s", res.ShareX, res.Shares, res.DecryptPath, res.Certificate.SHA256, adm.Summary())}); err != nil {
 		return nil, err
 	}
 	_, err = c.complete(fmt.Sprintf("share x=%d opens", res.ShareX))
@@ -173,8 +175,11 @@ func (c *ShareCheck) failStep(keyRef string, err error) {
 
 // tokenInfoOf describes a token from its reference, for the record.
 func tokenInfoOf(keyRef string) token.Info {
-	u := mustParse(keyRef)
-	return token.Info{Kind: kindOfRef(u), Serial: u.Get("serial"), Label: u.Get("token"), Ref: u}
+	u, err := token.ParseURI(keyRef)
+	if err != nil {
+		return token.Info{}
+	}
+	return token.Info{Kind: token.KindOf(u), Serial: u.Get("serial"), Label: u.Get("token"), Ref: u}
 }
 
 // Enrollment is a single custodian's enrollment on its own
@@ -196,32 +201,38 @@ func NewEnrollment(mode Mode, ceremonyID string, tokens *token.Manager, rec Reco
 // the workflow (completed, or cancelled by Custodian with the cause). The
 // certificate is written by the caller, then recorded with Written.
 func (e *Enrollment) Enroll(ctx context.Context, name, tokenRef string, req token.EnrollRequest, opts token.OpenOptions) (*token.Enrollment, error) {
+	enr, _, err := e.EnrollWithException(ctx, name, tokenRef, req, opts, nil)
+	return enr, err
+}
+
+// EnrollWithException is Enroll with a witnessed exception for a key whose
+// origin cannot be verified (the admission policy decides whether it needs
+// one); the record names the exception and its witness.
+func (e *Enrollment) EnrollWithException(ctx context.Context, name, tokenRef string, req token.EnrollRequest, opts token.OpenOptions, ex *KeyException) (*token.Enrollment, *Admission, error) {
 	e.moveTo("enroll")
-	if e.mode == Production && strings.HasPrefix(tokenRef, token.SchemeFile+":") {
-		err := errors.New("software key files are for drills only: a production custodian key must be generated on a YubiKey or PKCS#11 token")
-		e.Fail(err)
-		return nil, err
-	}
 	req.Name, req.CeremonyID = name, e.ceremonyID
-	enr, err := e.tokens.Enroll(ctx, tokenRef, req, opts)
+	enr, adm, err := AdmissionPolicy{Mode: e.mode, Exception: ex}.Enroll(ctx, e.tokens, tokenRef, req, opts)
 	if err != nil {
 		_ = e.record(Event{Step: "token-enroll.failed", Actor: Actor{RoleCustodian, name}, Tokens: []token.Info{tokenInfoOf(tokenRef)}, Message: err.Error()})
 		if LastTry(err) == nil {
 			e.Fail(err)
 		}
-		return nil, fmt.Errorf("enrolling %s: %w", name, err)
+		return nil, nil, fmt.Errorf("enrolling %s: %w", name, err)
 	}
 	tok := enr.Token
 	if tok.Kind == "" {
-		tok = token.Info{Kind: kindOfRef(enr.Ref), Serial: enr.Ref.Get("serial"), Label: enr.Ref.Get("token"), Ref: enr.Ref}
+		tok = token.Info{Kind: token.KindOf(enr.Ref), Serial: enr.Ref.Get("serial"), Label: enr.Ref.Get("token"), Ref: enr.Ref}
 	}
-	verified := enr.Attestation != nil && enr.Attestation.Verified
-	if err := e.record(Event{Step: "token-enroll.enroll", Actor: Actor{RoleCustodian, name},
+	ev := Event{Step: "token-enroll.enroll", Actor: Actor{RoleCustodian, name},
 		Outputs: []FileRef{RefOf("certificate", enr.Certificate.Raw)}, Tokens: []token.Info{tok},
-		Message: fmt.Sprintf("custodian %s enrolled: key %s; attestation verified=%v", name, enr.Ref, verified)}); err != nil {
-		return nil, err
+		Message: fmt.Sprintf("custodian %s enrolled: key %s; %s", name, enr.Ref, adm.Summary())}
+	if adm.Exception != nil {
+		ev.Exception = &Exception{What: fmt.Sprintf("%s's key admitted without a verified attestation: %s", name, adm.Exception.Reason), ApprovedBy: adm.Exception.ApprovedBy}
 	}
-	return enr, nil
+	if err := e.record(ev); err != nil {
+		return nil, nil, err
+	}
+	return enr, adm, nil
 }
 
 // Written records the certificate file written and ends the enrollment.

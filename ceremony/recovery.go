@@ -39,6 +39,9 @@ type RecoveryConfig struct {
 	Witness    string
 	// AirGap is the air-gap self-check shown at set-up (nil: run it now).
 	AirGap *airgap.Report
+	// DrillKeysOnly: the drill was inferred from the exchange key, not
+	// chosen (see AdmissionPolicy.DrillKeysOnly).
+	DrillKeysOnly bool
 }
 
 // RecoveryCustodian is a custodian who opened their share.
@@ -47,6 +50,9 @@ type RecoveryCustodian struct {
 	Token       token.Info
 	ShareX      int
 	DecryptPath string
+	// Warning is the admission policy's warning about the key (a software
+	// key file), which the front-end shows and the witness acknowledges.
+	Warning string
 }
 
 // Recovery is the recovery ceremony: a quorum of custodians open their
@@ -256,7 +262,7 @@ func (r *Recovery) OpenShare(ctx context.Context, name, keyRef string, opts toke
 			return nil, fmt.Errorf("%s has already opened their share (x=%d)", name, p.ShareX)
 		}
 	}
-	share, path, err := openShare(ctx, r.tokens, r.sdFile, keyRef, nil, opts)
+	share, path, adm, err := openShare(ctx, AdmissionPolicy{Mode: r.cfg.Mode, DrillKeysOnly: r.cfg.DrillKeysOnly}, r.tokens, r.sdFile, keyRef, nil, opts)
 	if err != nil {
 		_ = r.record(Event{Step: "recovery.share.failed", Actor: Actor{RoleCustodian, name}, Message: err.Error()})
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -267,14 +273,11 @@ func (r *Recovery) OpenShare(ctx context.Context, name, keyRef string, opts toke
 			return nil, fmt.Errorf("%s's token opens share x=%d, which %s already opened: the same key cannot count twice", name, p.ShareX, p.Name)
 		}
 	}
-	tok := token.Info{Kind: kindOfRef(mustParse(keyRef))}
-	if u := mustParse(keyRef); u != nil {
-		tok.Serial, tok.Ref = u.Get("serial"), u
-	}
-	rc := RecoveryCustodian{Name: name, Token: tok, ShareX: share.X, DecryptPath: path}
+	tok := adm.Facts.Token
+	rc := RecoveryCustodian{Name: name, Token: tok, ShareX: share.X, DecryptPath: path, Warning: adm.Warning}
 	k, m := len(r.shares)+1, r.sdFile.SharedKeys.Required
 	if err := r.record(Event{Step: "recovery.share.opened", Actor: Actor{RoleCustodian, name}, Inputs: []FileRef{r.sdRef}, Tokens: []token.Info{tok},
-		Message: fmt.Sprintf("share x=%d opens and is well-formed (%s); %d opened, quorum %d", share.X, path, k, m)}); err != nil {
+		Message: fmt.Sprintf("share x=%d opens and is well-formed (%s); %d opened, quorum %d; %s", share.X, path, k, m, adm.Summary())}); err != nil {
 		share.Wipe()
 		return nil, err
 	}
@@ -284,14 +287,6 @@ func (r *Recovery) OpenShare(ctx context.Context, name, keyRef string, opts toke
 	r.shares = append(r.shares, share)
 	r.people = append(r.people, rc)
 	return &rc, nil
-}
-
-func mustParse(ref string) *token.URI {
-	u, err := token.ParseURI(ref)
-	if err != nil {
-		return &token.URI{Scheme: token.SchemeFile}
-	}
-	return u
 }
 
 // SkipCustodian records that a called custodian could not open their
@@ -378,7 +373,12 @@ Azure PowerShell:
 The blob is wrapped to the exchange key whose certificate SHA-256 is
   {{.Exchange}}
 It can be uploaded only to the HSM that issued that exchange key.
-`))
+Exchange key attestation: {{.Attestation}}
+{{with .Collateral}}
+The HSM platform's TCB status was not evaluated. To evaluate it, download
+from Intel into one folder and bring it to the offline machine (--collateral):
+{{range .}}  {{.}}
+{{end}}{{end}}`))
 
 // Export writes the restore blob and upload instructions into dir (a new
 // folder) and returns the blob's path.
@@ -404,7 +404,8 @@ func (r *Recovery) Export(dir string) (string, error) {
 	sumsName := r.cfg.Mode.FileName(ChecksumFile)
 	check := ChecksumCommand(filepath.Base(dir), sumsName)
 	if err := uploadTemplate.Execute(&text, map[string]any{"Drill": r.cfg.Mode == Drill, "CeremonyID": r.cfg.CeremonyID, "HSMName": r.cfg.HSMName,
-		"Blob": blobName, "SHA256": RefOf(blobName, r.blob).SHA256, "Exchange": exSum, "Check": check}); err != nil {
+		"Blob": blobName, "SHA256": RefOf(blobName, r.blob).SHA256, "Exchange": exSum, "Check": check,
+		"Attestation": r.exCheck.Sentence(), "Collateral": r.exCheck.CollateralDownloads()}); err != nil {
 		return "", err
 	}
 	instrName := r.cfg.Mode.FileName("UPLOAD-INSTRUCTIONS.txt")

@@ -145,7 +145,7 @@ func (r *Rotation) CompareWithOld(ctx context.Context, oldName string, oldSD []b
 		}
 	}()
 	for _, k := range keys {
-		share, _, err := openShare(ctx, r.tokens, oldFile, k.Ref, nil, k.Opts)
+		share, _, _, err := openShare(ctx, AdmissionPolicy{Mode: r.cfg.Mode}, r.tokens, oldFile, k.Ref, nil, k.Opts)
 		if err != nil {
 			_ = r.record(Event{Step: "rotation.compare.share-failed", Actor: Actor{RoleCustodian, k.Name}, Inputs: []FileRef{RefOf(oldName, oldSD)}, Message: err.Error()})
 			return nil, fmt.Errorf("old custodian %s: %w", k.Name, err)

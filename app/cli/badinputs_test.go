@@ -20,25 +20,35 @@ import (
 	"testing"
 	"time"
 	"unicode/utf16"
+
+	"github.com/custodian-hsm/custodian/internal/testvectors"
 )
 
 // The bad-input corpus (testdata/badinputs/cases.txt) runs through the real
 // binary, built once into a temporary folder, so that exit codes, the last
 // stderr line and the files left behind are those a person meets.
 
+// vectorsDir is the contract's test vectors, as internal/testvectors finds
+// them (CUSTODIAN_VECTORS, else the repository's copy), made absolute
+// because the cases run the binary in other folders.
 var vectorsDir = func() string {
-	if d := os.Getenv("CUSTODIAN_VECTORS"); d != "" {
+	d, _ := testvectors.Find()
+	abs, err := filepath.Abs(d)
+	if err != nil {
 		return d
 	}
-	d, _ := filepath.Abs("../../internal/testvectors/testdata/vectors")
-	return d
+	return abs
 }()
 
-func buildCustodian(t *testing.T) string {
+func buildCustodian(t testing.TB, tags ...string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "custodian")
 	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	cmd := exec.Command(goTool, "build", "-o", bin, "github.com/custodian-hsm/custodian")
+	args := []string{"build", "-o", bin}
+	if len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
+	}
+	cmd := exec.Command(goTool, append(args, "github.com/custodian-hsm/custodian")...)
 	cmd.Dir = "../.."
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building the binary: %v\n%s", err, out)
@@ -75,13 +85,39 @@ func readCases(t *testing.T) []badCase {
 		if err != nil {
 			t.Fatalf("cases.txt line %d: exit code %q", n, fields[0])
 		}
-		c := badCase{line: n, exit: exit, words: strings.Split(fields[1], ";"), args: strings.Fields(fields[3])}
+		c := badCase{line: n, exit: exit, words: strings.Split(fields[1], ";"), args: splitArgs(fields[3])}
 		if fields[2] != "-" {
 			c.checks = strings.Split(fields[2], ",")
 		}
 		cases = append(cases, c)
 	}
 	return cases
+}
+
+// splitArgs splits a command line on spaces; 'single quotes' keep spaces.
+func splitArgs(s string) []string {
+	var args []string
+	var cur strings.Builder
+	quoted, have := false, false
+	for _, r := range s {
+		switch {
+		case r == '\'':
+			quoted, have = !quoted, true
+		case r == ' ' && !quoted:
+			if have {
+				args = append(args, cur.String())
+				cur.Reset()
+				have = false
+			}
+		default:
+			cur.WriteRune(r)
+			have = true
+		}
+	}
+	if have {
+		args = append(args, cur.String())
+	}
+	return args
 }
 
 func TestBadInputs(t *testing.T) {

@@ -151,14 +151,14 @@ var commands = map[string]command{
 	"qr scan":      {"qr scan --device /dev/videoN --out FILE", cmdQRScan},
 
 	"sd verify":       {"sd verify --sd-file F [--cert C ...] [--quorum M]", cmdSDVerify},
-	"sd restore-blob": {"sd restore-blob --sd-file F --sd-exchange-key K --key REF [--key REF ...] --out BLOB [--exchange-key-sha256 HEX] [--hsm-name H] [--witness W] [--drill] [--transcript P] [--accept-unattested-exchange-key \"REASON; approved by NAME\"] [--collateral DIR] [--at TIME]", cmdSDRestoreBlob},
+	"sd restore-blob": {"sd restore-blob --sd-file F --sd-exchange-key K --key REF [--key REF ...] --out BLOB [--exchange-key-sha256 HEX] [--drill] [--hsm-name N] [--witness W] [--transcript F] [--accept-unattested-exchange-key \"REASON; approved by NAME\"] [--collateral DIR] [--at TIME] [--known-identities FILE] [--pkcs11-module PATH]", cmdSDRestoreBlob},
 	"sd exchange-key": {"sd exchange-key --sd-exchange-key FILE [--collateral DIR] [--at TIME] [--known-identities FILE] [--drill]", cmdSDExchangeKey},
 	"sd request":      {"sd request --cert C ... --quorum M --out F", cmdSDRequest},
-	"sd check-share":  {"sd check-share --sd-file F --key REF [--drill] [--transcript P]", cmdSDCheckShare},
+	"sd check-share":  {"sd check-share --sd-file F --key REF [--drill] [--transcript P] [--pkcs11-module PATH]", cmdSDCheckShare},
 
-	"token list":   {"token list", cmdTokenList},
-	"token enroll": {"token enroll --token REF --name NAME --out CERT.cer [--bits 2048|3072|4096] [--slot 9d] [--touch never|always|cached] [--drill] [--transcript P]", cmdTokenEnroll},
-	"token attest": {"token attest --key REF", cmdTokenAttest},
+	"token list":   {"token list [--drill] [--pkcs11-module PATH]", cmdTokenList},
+	"token enroll": {"token enroll --token REF --name NAME --out CERT.cer [--bits 2048|3072|4096] [--slot 9d] [--touch never|always|cached] [--accept-unattested-key \"REASON; approved by NAME\"] [--drill] [--transcript P] [--pkcs11-module PATH]", cmdTokenEnroll},
+	"token attest": {"token attest --key REF [--drill] [--pkcs11-module PATH]", cmdTokenAttest},
 
 	"drill keys":        {"drill keys --dir D --count N [--bits 2048|3072|4096]", cmdDrillKeys},
 	"drill hsm":         {"drill hsm activate --hsm-dir D --quorum M --out SD CERT... | init-recovery --hsm-dir D --out SDE.cer | upload --hsm-dir D --blob BLOB", cmdDrillHSM},

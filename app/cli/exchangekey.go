@@ -78,15 +78,26 @@ func readExchangeCertificate(path string) (*x509.Certificate, string, []byte, er
 	if err != nil {
 		return nil, "", nil, err
 	}
-	cert, form, err := sd.ReadExchangeCertificate(data)
+	cert, err := exchangeCertificate(path, data)
 	if err != nil {
-		return nil, "", nil, usageErrorf("%s: %v", path, err)
+		return nil, "", nil, err
+	}
+	_, form, _ := sd.ReadExchangeCertificate(data)
+	return cert, form, data, nil
+}
+
+// exchangeCertificate parses the exchange key's certificate without judging
+// its size (the attestation check names a key that is too small).
+func exchangeCertificate(path string, data []byte) (*x509.Certificate, error) {
+	cert, _, err := sd.ReadExchangeCertificate(data)
+	if err != nil {
+		return nil, usageErrorf("%s: %v", path, err)
 	}
 	if _, ok := cert.PublicKey.(*rsa.PublicKey); !ok {
 		_, err := sd.ParseExchangeKey(data)
-		return nil, "", nil, usageErrorf("%s: %v", path, err)
+		return nil, usageErrorf("%s: %v", path, err)
 	}
-	return cert, form, data, nil
+	return cert, nil
 }
 
 func cmdSDExchangeKey(env *Env, args []string) error {
@@ -132,36 +143,4 @@ func printExchangeKeyCheck(env *Env, c *ceremony.ExchangeKeyCheck) {
 	for _, l := range c.Lines() {
 		fmt.Fprintln(env.Stdout, "  "+strings.ReplaceAll(l, "\n", "\n  "))
 	}
-}
-
-// admitExchangeKey checks the exchange key's attestation before any share
-// is opened and any file written: a refused key (exit 1) ends the command.
-// The verdict and any exception are printed with the output.
-func admitExchangeKey(env *Env, path string, f *exchangeKeyFlags, sdFile *sd.File) (*sd.ExchangeKey, error) {
-	cert, _, data, err := readExchangeCertificate(path)
-	if err != nil {
-		return nil, err
-	}
-	p, err := f.policy(ceremony.Production, sdFile)
-	if err != nil {
-		return nil, err
-	}
-	check, refused := ceremony.CheckExchangeKey(cert, p)
-	fmt.Fprintln(env.Stderr, "exchange key attestation:")
-	for _, l := range check.Lines() {
-		fmt.Fprintln(env.Stderr, "  "+l)
-	}
-	if refused != nil {
-		return nil, failuref("%s: %v; no share was opened and nothing was written", path, refused)
-	}
-	ex, err := sd.ParseExchangeKey(data)
-	if err != nil {
-		return nil, usageErrorf("%s: %v", path, err)
-	}
-	if check.Exception != nil {
-		fmt.Fprintf(env.Stdout, "EXCEPTION: exchange key accepted although its attestation fails (%s): %s\n", strings.Join(check.Problems, "; "), check.Exception)
-	} else {
-		fmt.Fprintf(env.Stdout, "exchange key attestation: %s\n", check.Sentence())
-	}
-	return ex, nil
 }

@@ -12,12 +12,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/custodian-hsm/custodian/crypto/drillhsm"
 	"github.com/custodian-hsm/custodian/crypto/sgx"
 	"github.com/custodian-hsm/custodian/crypto/sgx/quotegen"
 	"github.com/custodian-hsm/custodian/internal/testvectors"
 )
 
 const liveAtFlag = "--at=2025-04-23T00:00:00Z"
+
+// acceptVectorKey is the witnessed exception the tests record for exchange
+// keys that carry no genuine attestation (the vectors' key comes from no
+// HSM; a drill HSM's is under the DRILL root, which production refuses).
+var acceptVectorKey = "--accept-unattested-exchange-key=test exchange key from a simulator, not an HSM; approved by the test"
 
 func live(t *testing.T, name string) string { return testvectors.Path(t, "live-2025-04", name) }
 
@@ -175,5 +181,92 @@ func TestRestoreBlobExchangeKeyPolicy(t *testing.T) {
 		"--key", "file:"+vec(t, "keys", "cert_0.key"), "--key", "file:"+vec(t, "keys", "cert_2.key"), "--out", blob, "--exchange-key-sha256", exchangeSHA(t).Hex())
 	if code != 0 || !strings.Contains(out, "EXCEPTION: exchange key accepted although") || !strings.Contains(out, "approved by the test") {
 		t.Fatalf("with the exception: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// The drill HSM's exchange key: "DRILL attestation" under --drill, refused
+// without it (production never accepts the DRILL root).
+func TestExchangeKeyCommandDrill(t *testing.T) {
+	h, err := drillhsm.Create(filepath.Join(t.TempDir(), "hsm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var certs []*x509.Certificate
+	for i := 0; i < 3; i++ {
+		k, _ := rsa.GenerateKey(rand.Reader, 2048)
+		der, _ := quotegen.ExchangeCertificate(rand.Reader, k, quotegen.CertSpec{CommonName: "custodian", NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(1, 0, 0)})
+		c, _ := x509.ParseCertificate(der)
+		certs = append(certs, c)
+	}
+	if _, err := h.Activate(certs, 2, drillhsm.ActivateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	exPEM, err := h.InitRecovery() // 4096 bits, as a drill
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := filepath.Join(t.TempDir(), "DRILL-exchange-key.cer")
+	os.WriteFile(ex, exPEM, 0o600)
+	out, errOut, code := run(t, "sd", "exchange-key", "--sd-exchange-key", ex, "--drill")
+	if code != 0 || !strings.Contains(out, "DRILL attestation") || !strings.Contains(out, "DRILL attestation root (not Intel") {
+		t.Fatalf("--drill: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, errOut, code := run(t, "sd", "exchange-key", "--sd-exchange-key", ex); code != 1 || !strings.Contains(errOut, "PCK chain") {
+		t.Fatalf("production: exit %d %s", code, errOut)
+	}
+}
+
+// --known-identities: an earlier transcript's identity with a higher
+// ISVSVN makes the live key need an exception.
+func TestExchangeKeyCommandKnownIdentities(t *testing.T) {
+	dir := t.TempDir()
+	plan := filepath.Join(dir, "plan.txt")
+	os.WriteFile(plan, []byte("enclave identity: MRSIGNER db55904b231f08298eb093180562d07631c3cab9b7706b2efa53da58b42c943a ISVPRODID 1 ISVSVN 1\n"), 0o600)
+	if _, errOut, code := run(t, "sd", "exchange-key", "--sd-exchange-key", live(t, "exchange.cer"), liveAtFlag, "--known-identities", plan); code != 0 {
+		t.Fatalf("same identity: exit %d %s", code, errOut)
+	}
+	os.WriteFile(plan+"2", []byte("enclave identity: MRSIGNER db55904b231f08298eb093180562d07631c3cab9b7706b2efa53da58b42c943a ISVPRODID 1 ISVSVN 3\n"), 0o600)
+	out, _, code := run(t, "sd", "exchange-key", "--sd-exchange-key", live(t, "exchange.cer"), liveAtFlag, "--known-identities", plan+"2")
+	if code != 1 || !strings.Contains(out, "went down from 3") {
+		t.Fatalf("downgrade: exit %d\n%s", code, out)
+	}
+	os.WriteFile(plan+"3", []byte("nothing here"), 0o600)
+	if _, _, code := run(t, "sd", "exchange-key", "--sd-exchange-key", live(t, "exchange.cer"), liveAtFlag, "--known-identities", plan+"3"); code != 2 {
+		t.Fatalf("a plan without identities: exit %d", code)
+	}
+}
+
+// A drill HSM's exchange key makes restore-blob a drill by itself, but
+// anyone can make such a key (the DRILL root's private key is public), so
+// a drill decided that way opens only keys made for drills: a production
+// software key (an openssl key file, like the vectors') is refused and no
+// blob is written. Keys from custodian drill keys are admitted.
+func TestRestoreBlobInferredDrillOpensOnlyDrillKeys(t *testing.T) {
+	dir := t.TempDir()
+	hsm := filepath.Join(dir, "hsm")
+	sdPath, sde := filepath.Join(dir, "sd.json"), filepath.Join(dir, "sde.cer")
+	mustRun(t, "drill", "hsm", "activate", "--hsm-dir", hsm, "--quorum", "2", "--out", sdPath,
+		vec(t, "keys", "cert_0.cer"), vec(t, "keys", "cert_1.cer"), vec(t, "keys", "cert_2.cer"))
+	mustRun(t, "drill", "hsm", "init-recovery", "--hsm-dir", hsm, "--out", sde)
+	blob := filepath.Join(dir, "blob.json")
+	out, errOut, code := run(t, "sd", "restore-blob", "--sd-file", sdPath, "--sd-exchange-key", sde, "--out", blob,
+		"--key", "file:"+vec(t, "keys", "cert_0.key"), "--key", "file:"+vec(t, "keys", "cert_1.key"))
+	if code != 2 || !strings.Contains(lastLine(errOut), "opens only keys made for drills") {
+		t.Fatalf("production key files in an inferred drill: exit %d:\n%s%s", code, out, errOut)
+	}
+	if _, err := os.Lstat(blob); err == nil {
+		t.Fatal("a blob was written")
+	}
+
+	keys := filepath.Join(dir, "keys")
+	mustRun(t, "drill", "keys", "--dir", keys, "--count", "3", "--bits", "2048")
+	hsm2, sd2, sde2 := filepath.Join(dir, "hsm2"), filepath.Join(dir, "sd2.json"), filepath.Join(dir, "sde2.cer")
+	mustRun(t, "drill", "hsm", "activate", "--hsm-dir", hsm2, "--quorum", "2", "--out", sd2,
+		filepath.Join(keys, "cert_0.cer"), filepath.Join(keys, "cert_1.cer"), filepath.Join(keys, "cert_2.cer"))
+	mustRun(t, "drill", "hsm", "init-recovery", "--hsm-dir", hsm2, "--out", sde2)
+	out = mustRun(t, "sd", "restore-blob", "--sd-file", sd2, "--sd-exchange-key", sde2, "--out", filepath.Join(dir, "blob2.json"),
+		"--key", "file:"+filepath.Join(keys, "cert_0.key"), "--key", "file:"+filepath.Join(keys, "cert_1.key"))
+	if !strings.HasPrefix(out, "mode: DRILL") {
+		t.Errorf("an inferred drill does not say so on its first line:\n%s", out)
 	}
 }

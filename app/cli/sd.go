@@ -15,6 +15,7 @@ import (
 	"github.com/custodian-hsm/custodian/ceremony"
 	"github.com/custodian-hsm/custodian/crypto/fingerprint"
 	"github.com/custodian-hsm/custodian/crypto/sd"
+	"github.com/custodian-hsm/custodian/crypto/sgx"
 	"github.com/custodian-hsm/custodian/crypto/token"
 	"github.com/custodian-hsm/custodian/internal/safefile"
 )
@@ -144,6 +145,8 @@ func cmdSDRequest(env *Env, args []string) error {
 // touched or any file written.
 type restoreInput struct {
 	mode       ceremony.Mode
+	why        string // why the mode, when the exchange key decided it
+	keys       *keyFlags
 	sdName     string
 	sdData     []byte
 	quorum     int
@@ -157,6 +160,7 @@ type restoreInput struct {
 	transcript *runTranscript
 	expected   *fingerprint.Fingerprint   // --exchange-key-sha256
 	exPolicy   ceremony.ExchangeKeyPolicy // --accept-unattested-exchange-key, --collateral, --at, --known-identities
+	exSummary  string                     // the attestation verdict, for stdout
 }
 
 func cmdSDRestoreBlob(env *Env, args []string) error {
@@ -164,6 +168,11 @@ func cmdSDRestoreBlob(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	tokens, err := in.keys.tokens(env, in.mode, in.why)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(env.Stdout, in.exSummary)
 	fp := fingerprint.Of(in.exchange.Certificate.Raw)
 	fmt.Fprintf(env.Stderr, "%s restore blob\nexchange key certificate SHA-256: %s\n  words: %s\n", in.mode, fp.GroupedHex(), fp.WordString())
 	operator, err := confirmExchangeKey(env, in, fp)
@@ -174,7 +183,7 @@ func cmdSDRestoreBlob(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	r, err := ceremony.NewRecovery(ceremony.RecoveryConfig{Mode: in.mode, HSMName: in.hsmName, CeremonyID: in.transcript.id(), Witness: in.witness}, ceremony.Tokens(), rec)
+	r, err := ceremony.NewRecovery(ceremony.RecoveryConfig{Mode: in.mode, DrillKeysOnly: in.why != "", HSMName: in.hsmName, CeremonyID: in.transcript.id(), Witness: in.witness}, tokens, rec)
 	if err != nil {
 		rec.Close(ceremony.Closing{Ending: ceremony.Cancelled, Actor: ceremony.System, Reason: err.Error()})
 		return failuref("%v", err)
@@ -207,17 +216,17 @@ func parseRestoreBlob(env *Env, args []string) (*restoreInput, error) {
 	out := fs.String("out", "", "where to write the restore blob (SHA256SUMS is written next to it)")
 	transcriptPath := fs.String("transcript", "", "where to write the transcript (default: a new file next to --out)")
 	exSHA := fs.String("exchange-key-sha256", "", "the exchange key certificate's SHA-256 as the HSM returned it: confirms it without asking")
-	drill := fs.Bool("drill", false, "a drill: the drill HSM's exchange key and drill keys; no confirmation is asked")
 	hsmName := fs.String("hsm-name", "", "the Managed HSM's name, for the record and the upload command")
 	witness := fs.String("witness", "", "the witness present, for the record")
 	exFlags := addExchangeKeyFlags(fs, true)
+	kf := addKeyFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, usageErrorf("unexpected argument %q", fs.Arg(0))
 	}
-	in := &restoreInput{mode: modeOf(*drill), out: *out, hsmName: *hsmName, witness: strings.TrimSpace(*witness), refs: refs}
+	in := &restoreInput{mode: kf.mode(), keys: kf, out: *out, hsmName: *hsmName, witness: strings.TrimSpace(*witness), refs: refs}
 	if err := refuseExisting("--out", *out); err != nil {
 		return nil, err
 	}
@@ -237,15 +246,15 @@ func parseRestoreBlob(env *Env, args []string) (*restoreInput, error) {
 		}
 		in.expected = &f
 	}
-	if len(refs) == 0 {
-		return nil, usageErrorf("no --key given: name each custodian's key with --key (at least the quorum)")
-	}
 	// Every reference is checked before any file is read: a reference
 	// carrying a PIN is refused as such, whatever else is wrong.
 	for i, ref := range refs {
 		if _, err := token.ParseURI(ref); err != nil {
 			return nil, usageErrorf("key %d: %v", i+1, err)
 		}
+	}
+	if len(refs) == 0 {
+		return nil, usageErrorf("no --key given: name each custodian's key with --key (at least the quorum of the security domain)")
 	}
 	if err := in.readFiles(env, *sdPath, *exPath, exFlags); err != nil {
 		return nil, err
@@ -283,6 +292,13 @@ func (in *restoreInput) readFiles(env *Env, sdPath, exPath string, exFlags *exch
 	if _, ok := cert.PublicKey.(*rsa.PublicKey); !ok {
 		return usageErrorf("%s: the exchange key certificate (subject %q) carries a %s key; Azure needs RSA: this is not an exchange key from init-recovery", exPath, cert.Subject.String(), cert.PublicKeyAlgorithm)
 	}
+	// The security domain cannot carry a mark (its format is Azure's); a
+	// drill HSM's exchange key makes the recovery a drill. Anyone can make
+	// such a key (the DRILL root is public), so a drill decided this way
+	// opens only keys made for drills: never a production software key.
+	if in.mode == ceremony.Production && drillExchangeCert(cert) {
+		in.mode, in.why = ceremony.Drill, "the exchange key is a drill HSM's"
+	}
 	// The attestation first: a forged, stale or undersized exchange key
 	// fails its check (exit 1) before anything else is looked at.
 	if err := in.checkExchangeKey(env, exFlags, f, cert); err != nil {
@@ -313,9 +329,13 @@ func (in *restoreInput) checkExchangeKey(env *Env, exFlags *exchangeKeyFlags, f 
 	if refused != nil {
 		return failuref("%s: %v; no share was opened and nothing was written", in.exName, refused)
 	}
+	// Said on stdout after the mode line, which comes first.
 	if check.Exception != nil {
-		fmt.Fprintf(env.Stdout, "EXCEPTION: exchange key accepted although its attestation fails (%s): %s\n", strings.Join(check.Problems, "; "), check.Exception)
+		in.exSummary = fmt.Sprintf("EXCEPTION: exchange key accepted although its attestation fails (%s): %s", strings.Join(check.Problems, "; "), check.Exception)
+	} else {
+		in.exSummary = "exchange key attestation: " + check.Sentence()
 	}
+	p.SD = nil // the recovery sets its own
 	in.exPolicy = p
 	return nil
 }
@@ -378,6 +398,9 @@ func restoreSteps(env *Env, r *ceremony.Recovery, in *restoreInput, operator str
 			return keyError(i, ref, err)
 		}
 		fmt.Fprintf(env.Stderr, "key %d (%s): share x=%d opens and is well-formed [%s]\n", i+1, token.Redact(ref), c.ShareX, c.DecryptPath)
+		if c.Warning != "" {
+			fmt.Fprintf(env.Stderr, "WARNING: key %d (%s): %s (recorded in the transcript)\n", i+1, token.Redact(ref), c.Warning)
+		}
 	}
 	if _, err := r.BuildBlob(rand.Reader); err != nil {
 		return failuref("%v", err)
@@ -429,17 +452,15 @@ func keyError(i int, ref string, err error) error {
 		return err
 	}
 	if pe := ceremony.Blocked(err); pe != nil {
-		return failuref("key %d (%s): %v", i+1, ref, &ceremony.BlockedError{Custodian: fmt.Sprintf("the custodian with key %d", i+1), Err: pe})
+		return failuref("key %d (%s): %v", i+1, token.Redact(ref), &ceremony.BlockedError{Custodian: fmt.Sprintf("the custodian with key %d", i+1), Err: pe})
 	}
-	var pinErr *token.PINError
-	if errors.As(err, &pinErr) {
-		return failuref("key %d (%s): %v", i+1, token.Redact(ref), err)
-	}
-	var uriErr *token.URIError
-	if errors.As(err, &uriErr) {
-		return usageErrorf("key %d: %v", i+1, err)
-	}
-	return failuref("key %d (%s): %v", i+1, token.Redact(ref), err)
+	return refError(fmt.Sprintf("key %d (%s)", i+1, token.Redact(ref)), err)
+}
+
+// drillExchangeKey reports whether an exchange key is a drill HSM's: its
+// SGX attestation chains to the drill attestation root.
+func drillExchangeCert(cert *x509.Certificate) bool {
+	return sgx.Verify(cert, sgx.Options{Roots: []*sgx.Root{sgx.DrillRoot()}}).Drill()
 }
 
 // progressTo prints a progress line for large writes.

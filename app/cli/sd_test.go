@@ -79,11 +79,6 @@ func openBlob(t *testing.T, path string) {
 	}
 }
 
-// acceptVectorKey is the witnessed exception the tests record for exchange
-// keys that carry no genuine attestation (the vectors' key comes from no
-// HSM; the drill HSM's is under the DRILL root, which production refuses).
-var acceptVectorKey = "--accept-unattested-exchange-key=test exchange key from a simulator, not an HSM; approved by the test"
-
 func TestVectorsThroughTheCLI(t *testing.T) {
 	out := mustRun(t, "sd verify", "--sd-file", vec(t, "sd.json"), "--cert", vec(t, "keys", "cert_0.cer"), "--cert", vec(t, "keys", "cert_1.cer"), "--cert", vec(t, "keys", "cert_2.cer"), "--quorum", "2")
 	if !strings.Contains(out, "verification passed") {

@@ -22,7 +22,7 @@ func cmdSDCheckShare(env *Env, args []string) error {
 	sdPath := fs.String("sd-file", "", "security domain file")
 	ref := fs.String("key", "", "your key reference: yubikey:…, pkcs11:… or file:PATH")
 	transcriptPath := fs.String("transcript", "", "where to write the transcript (default: a new file in the current folder)")
-	drill := fs.Bool("drill", false, "a drill: drill tokens and a drill security domain")
+	kf := addKeyFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -39,8 +39,12 @@ func cmdSDCheckShare(env *Env, args []string) error {
 	if _, err := sd.ParseFile(data); err != nil {
 		return usageErrorf("%s: %v", *sdPath, err)
 	}
-	mode := modeOf(*drill)
+	mode := kf.mode()
 	plan, err := planTranscript(*transcriptPath, ".", mode, "sd check-share")
+	if err != nil {
+		return err
+	}
+	tokens, err := kf.tokens(env, mode, "")
 	if err != nil {
 		return err
 	}
@@ -48,7 +52,7 @@ func cmdSDCheckShare(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	c := ceremony.NewShareCheck(mode, ceremony.Tokens(), rec)
+	c := ceremony.NewShareCheck(mode, tokens, rec)
 	stop := interruptible(env, c.Lifecycle)
 	defer stop()
 	var res *ceremony.ShareCheckResult
@@ -62,7 +66,7 @@ func cmdSDCheckShare(env *Env, args []string) error {
 		if errors.Is(err, sd.ErrNoShare) {
 			return failuref("%v", err)
 		}
-		if ceremony.Blocked(err) != nil || ceremony.LastTry(err) != nil {
+		if ceremony.Blocked(err) != nil || ceremony.LastTry(err) != nil || refused(err) {
 			return keyError(0, *ref, err)
 		}
 		var ee *exitError
@@ -70,6 +74,9 @@ func cmdSDCheckShare(env *Env, args []string) error {
 			return err
 		}
 		return failuref("your share does not open: %v", err)
+	}
+	if res.Admission.Warning != "" {
+		fmt.Fprintf(env.Stdout, "WARNING: %s (recorded in the transcript)\n", res.Admission.Warning)
 	}
 	fp, _ := fingerprint.FromHex(res.Certificate.SHA256)
 	fmt.Fprintf(env.Stdout, "share x=%d of %d opens and is well-formed (quorum %d)\n", res.ShareX, res.Shares, res.Quorum)
@@ -91,12 +98,20 @@ func cmdTokenEnroll(env *Env, args []string) error {
 	slot := fs.String("slot", "9d", "PIV slot: 9d or a retired slot 82–95")
 	touch := fs.String("touch", "never", "PIV touch policy: never, always or cached")
 	transcriptPath := fs.String("transcript", "", "where to write the transcript (default: a new file next to --out)")
-	drill := fs.Bool("drill", false, "a drill: drill tokens and software keys")
+	accept := fs.String("accept-unattested-key", "", "witnessed exception for a key whose origin cannot be verified (a PKCS#11 key, a YubiKey that cannot attest): \"REASON; approved by NAME\"")
+	kf := addKeyFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *ref == "" || *name == "" {
 		return usageErrorf("--token and --name are required")
+	}
+	var ex *ceremony.KeyException
+	if *accept != "" {
+		var err error
+		if ex, err = ceremony.ParseKeyException(*accept); err != nil {
+			return usageErrorf("--accept-unattested-key: %v", err)
+		}
 	}
 	if _, err := token.ParseURI(*ref); err != nil {
 		return usageErrorf("--token: %v", err)
@@ -113,8 +128,12 @@ func cmdTokenEnroll(env *Env, args []string) error {
 	if err := req.Validate(); err != nil {
 		return usageErrorf("%v", err)
 	}
-	mode := modeOf(*drill)
+	mode := kf.mode()
 	plan, err := planTranscript(*transcriptPath, filepath.Dir(*out), mode, "token enroll")
+	if err != nil {
+		return err
+	}
+	tokens, err := kf.tokens(env, mode, "")
 	if err != nil {
 		return err
 	}
@@ -126,17 +145,18 @@ func cmdTokenEnroll(env *Env, args []string) error {
 	if id == "" {
 		id = plan.id()
 	}
-	e := ceremony.NewEnrollment(mode, id, ceremony.Tokens(), rec)
+	e := ceremony.NewEnrollment(mode, id, tokens, rec)
 	stop := interruptible(env, e.Lifecycle)
 	defer stop()
-	return enrollAndWrite(env, e, *name, *ref, *out, req)
+	return enrollAndWrite(env, e, *name, *ref, *out, req, ex)
 }
 
-func enrollAndWrite(env *Env, e *ceremony.Enrollment, name, ref, out string, req token.EnrollRequest) error {
+func enrollAndWrite(env *Env, e *ceremony.Enrollment, name, ref, out string, req token.EnrollRequest, ex *ceremony.KeyException) error {
 	var enr *token.Enrollment
+	var adm *ceremony.Admission
 	err := withLastTry(env, e.Lifecycle, name, func(opts token.OpenOptions) (err error) {
 		opts.Touch = func(tok token.Info) { fmt.Fprintf(env.Stderr, "touch %s now\n", tok) }
-		enr, err = e.Enroll(context.Background(), name, ref, req, opts)
+		enr, adm, err = e.EnrollWithException(context.Background(), name, ref, req, opts, ex)
 		return err
 	})
 	if err != nil {
@@ -148,6 +168,9 @@ func enrollAndWrite(env *Env, e *ceremony.Enrollment, name, ref, out string, req
 		var ee *exitError
 		if errors.As(err, &ee) {
 			return err
+		}
+		if refused(err) {
+			return refError("enrolling on "+token.Redact(ref), err)
 		}
 		return failuref("enrollment failed: %v", err)
 	}
@@ -163,6 +186,10 @@ func enrollAndWrite(env *Env, e *ceremony.Enrollment, name, ref, out string, req
 	fp := fingerprint.Of(enr.Certificate.Raw)
 	fmt.Fprintf(env.Stdout, "key %s generated on %s\ncertificate written to %s\n  SHA-256 %s\n  words   %s\n", enr.Ref, enr.Token, out, fp.GroupedHex(), fp.WordString())
 	printAttestation(env, enr.Attestation)
+	fmt.Fprintf(env.Stdout, "key %s\n", adm.Summary())
+	if adm.Exception != nil {
+		fmt.Fprintf(env.Stdout, "EXCEPTION: %s (witness: %s), recorded in the transcript\n", adm.Exception.Reason, adm.Exception.ApprovedBy)
+	}
 	printTranscript(env, o)
 	return nil
 }
@@ -171,13 +198,18 @@ func enrollAndWrite(env *Env, e *ceremony.Enrollment, name, ref, out string, req
 func cmdTokenAttest(env *Env, args []string) error {
 	fs := newFlags(env, "token attest")
 	ref := fs.String("key", "", "the key reference")
+	kf := addKeyFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *ref == "" {
 		return usageErrorf("--key is required")
 	}
-	key, err := ceremony.Tokens().OpenKey(context.Background(), *ref, token.OpenOptions{PIN: pinPrompt(env)})
+	m, err := kf.tokens(env, kf.mode(), "")
+	if err != nil {
+		return err
+	}
+	key, _, err := ceremony.AdmissionPolicy{Mode: kf.mode()}.OpenKey(context.Background(), m, *ref, token.OpenOptions{PIN: pinPrompt(env)})
 	if err != nil {
 		return keyError(0, *ref, err)
 	}
@@ -187,8 +219,8 @@ func cmdTokenAttest(env *Env, args []string) error {
 		return failuref("attestation failed: %v", err)
 	}
 	printAttestation(env, att)
-	if !att.Verified {
-		return failuref("%s", unverifiedReason(att))
+	if att.Status != token.AttestVerified {
+		return failuref("the key's attestation is %s: %s", att.Status, unverifiedReason(att))
 	}
 	return nil
 }
@@ -197,30 +229,42 @@ func printAttestation(env *Env, att *token.Attestation) {
 	if att == nil {
 		return
 	}
-	fmt.Fprintf(env.Stdout, "attestation (%s): verified=%v\n", att.Kind, att.Verified)
+	fmt.Fprintf(env.Stdout, "attestation (%s): %s\n", att.Kind, att.Status)
 	for _, f := range att.Facts {
 		fmt.Fprintf(env.Stdout, "  %s: %s\n", f.Name, f.Value)
 	}
 }
 
-// cmdTokenList lists every token present, with its health. A backend that
-// fails (no pcscd, no PKCS#11 module) is reported without hiding others.
+// cmdTokenList lists every token this mode can see, each marked drill or
+// production, with its health. A backend that fails (no pcscd, a refused
+// module) is reported without hiding others.
 func cmdTokenList(env *Env, args []string) error {
 	fs := newFlags(env, "token list")
+	kf := addKeyFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	m := ceremony.Tokens()
+	m, err := kf.tokens(env, kf.mode(), "")
+	if err != nil {
+		return err
+	}
 	infos, errs := m.List(context.Background())
 	for _, err := range errs {
 		fmt.Fprintln(env.Stderr, "note:", err)
 	}
 	if len(infos) == 0 {
-		fmt.Fprintln(env.Stdout, "no tokens found: insert a YubiKey or configure a PKCS#11 module (CUSTODIAN_PKCS11_MODULE)")
+		fmt.Fprintln(env.Stdout, "no tokens found: insert a YubiKey or install your token's PKCS#11 module (or name it with --pkcs11-module)")
 		return nil
 	}
 	for _, in := range infos {
-		fmt.Fprintf(env.Stdout, "%s\n  ref: %s\n", in, in.Ref)
+		mark := "production"
+		if (ceremony.KeyFacts{Ref: in.Ref, Token: in}).Class() == ceremony.DrillKey {
+			mark = "drill"
+		}
+		fmt.Fprintf(env.Stdout, "[%s] %s\n  ref: %s\n", mark, in, in.Ref)
+		if mp := in.Ref.Query["module-path"]; mp != "" {
+			fmt.Fprintf(env.Stdout, "  module: %s\n", mp)
+		}
 		if h, err := m.Health(context.Background(), in.Ref.String(), token.OpenOptions{}); err == nil {
 			fmt.Fprintf(env.Stdout, "  PIN retries: %d  default PIN: %s  default PUK: %s  default management key: %s\n", h.PINRetries, h.DefaultPIN, h.DefaultPUK, h.DefaultManagementKey)
 			if len(h.FreeSlots) > 0 {

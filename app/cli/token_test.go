@@ -45,6 +45,8 @@ func TestTokenEnrollAttestAndCheckShareOnSoftHSM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// One private SoftHSM per process: close it before the next test.
+	t.Cleanup(func() { hsm.Close() })
 	dir := t.TempDir()
 	pinFile := filepath.Join(dir, "pin")
 	os.WriteFile(pinFile, []byte("246810\n"), 0o600)
@@ -55,17 +57,19 @@ func TestTokenEnrollAttestAndCheckShareOnSoftHSM(t *testing.T) {
 		}
 		ref := "pkcs11:token=" + name + "?module-path=" + hsm.Module + "&pin-source=file:" + pinFile
 		cert := filepath.Join(dir, name+".cer")
-		out := mustRun(t, "token", "enroll", "--token", ref, "--name", name, "--ceremony", "C-1", "--out", cert)
-		if !strings.Contains(out, "attestation (pkcs11): verified=true") || !strings.Contains(out, "CKA_NEVER_EXTRACTABLE: true") {
+		out := mustRun(t, "token", "enroll", "--drill", "--token", ref, "--name", name, "--ceremony", "C-1", "--out", cert)
+		if !strings.HasPrefix(out, "mode: DRILL") || !strings.Contains(out, "attestation (pkcs11): claimed by the token, not verified") || !strings.Contains(out, "CKA_NEVER_EXTRACTABLE (claimed): true") {
 			t.Errorf("enroll output:\n%s", out)
 		}
 		certs = append(certs, cert)
-		if _, _, code := run(t, "token", "enroll", "--token", ref, "--name", name, "--out", cert); code != 2 {
+		if _, _, code := run(t, "token", "enroll", "--drill", "--token", ref, "--name", name, "--out", cert); code != 2 {
 			t.Errorf("enroll over an existing certificate file: exit %d", code)
 		}
-		out = mustRun(t, "token", "attest", "--key", ref)
-		if !strings.Contains(out, "CKA_LOCAL: true") {
-			t.Errorf("attest output:\n%s", out)
+		// A PKCS#11 key's attributes are a claim: attest shows them and
+		// does not call them verified.
+		out, errOut, code := run(t, "token", "attest", "--drill", "--key", ref)
+		if code != 1 || !strings.Contains(out, "CKA_LOCAL (claimed): true") || !strings.Contains(errOut, "claimed by the token, not verified") {
+			t.Errorf("attest: exit %d\n%s%s", code, out, errOut)
 		}
 	}
 	// The operator activates; each custodian checks their own share.
@@ -83,7 +87,6 @@ func TestTokenEnrollAttestAndCheckShareOnSoftHSM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.ExchangeBits = 2048
 	sdBytes, err := h.Activate(parsed, 2, drillhsm.ActivateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +95,7 @@ func TestTokenEnrollAttestAndCheckShareOnSoftHSM(t *testing.T) {
 	os.WriteFile(sdPath, sdBytes, 0o644)
 	for _, name := range []string{"alice", "bob", "carol"} {
 		ref := "pkcs11:token=" + name + "?module-path=" + hsm.Module + "&pin-source=file:" + pinFile
-		out := mustRun(t, "sd", "check-share", "--sd-file", sdPath, "--key", ref, "--transcript", filepath.Join(dir, name+"-check.jsonl"))
+		out := mustRun(t, "sd", "check-share", "--drill", "--sd-file", sdPath, "--key", ref, "--transcript", filepath.Join(dir, name+"-check.jsonl"))
 		if !strings.Contains(out, "opens and is well-formed") || !strings.Contains(out, "CKM_RSA") {
 			t.Errorf("check-share %s:\n%s", name, out)
 		}
@@ -112,9 +115,13 @@ func TestTokenEnrollAttestAndCheckShareOnSoftHSM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustRun(t, "sd", "restore-blob", "--sd-file", sdPath, "--sd-exchange-key", ex, acceptVectorKey, "--out", blob, "--exchange-key-sha256", fingerprint.Of(exKey.Certificate.Raw).Hex(),
+	// No --drill: the drill HSM's exchange key makes the recovery a drill.
+	out := mustRun(t, "sd", "restore-blob", "--sd-file", sdPath, "--sd-exchange-key", ex, "--out", blob, "--exchange-key-sha256", fingerprint.Of(exKey.Certificate.Raw).Hex(),
 		"--key", "pkcs11:token=alice?module-path="+hsm.Module+"&pin-source=file:"+pinFile,
 		"--key", "pkcs11:token=carol?module-path="+hsm.Module+"&pin-source=file:"+pinFile)
+	if first := strings.SplitN(out, "\n", 2)[0]; !strings.HasPrefix(first, "mode: DRILL") || !strings.Contains(first, "drill HSM's") {
+		t.Errorf("restore-blob with a drill HSM's exchange key:\n%s", out)
+	}
 	res, err := h.Upload(mustRead(t, blob))
 	if err != nil || !res.Restored {
 		t.Fatalf("upload: %v %v", res, err)

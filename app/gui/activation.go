@@ -2,6 +2,7 @@ package gui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -98,12 +99,21 @@ func (w *activationWizard) enrollScreen() {
 		ref, who := refEntry.Text, name.Text
 		idx := k - 1
 		opts := w.openOptions(idx)
-		go func() {
+		var run func(ex *ceremony.KeyException)
+		run = func(ex *ceremony.KeyException) {
 			req := token.EnrollRequest{Bits: b, Progress: func(stage string) { w.s.do(func() { status.SetText(stage) }) }}
-			c, err := w.a.Enroll(context.Background(), who, ref, req, opts)
+			c, err := w.a.EnrollWithException(context.Background(), who, ref, req, opts, ex)
 			w.s.do(func() {
 				progress.Hide()
 				enroll.Enable()
+				var ae *ceremony.AdmissionError
+				if errors.As(err, &ae) && ae.NeedsException && ex == nil {
+					w.s.askKeyException(ae.Error(), w.a.Config().Witness, func(ex *ceremony.KeyException) {
+						enroll.Disable()
+						progress.Show()
+						go run(ex)
+					})
+				}
 				if err != nil {
 					status.SetText("Enrollment failed: " + err.Error())
 					return
@@ -115,7 +125,8 @@ func (w *activationWizard) enrollScreen() {
 				dialog.ShowInformation("Custodian enrolled",
 					fmt.Sprintf("%s — certificate SHA-256\n%s\n%s\nRead it aloud to the witness; it goes into the record.", c.Name, fp.GroupedHex(), fp.WordString()), w.s.win)
 			})
-		}()
+		}
+		go run(nil)
 	})
 	enroll.Importance = widget.HighImportance
 	form := widget.NewForm(
@@ -347,4 +358,30 @@ func signOffDialog(s *shell, witness string, signOff func(string, bool, string) 
 		}
 		then()
 	}, s.win)
+}
+
+// askKeyException asks the witness to approve an exception for a key whose
+// origin cannot be verified (a PKCS#11 key's attributes are the token's
+// claim; a YubiKey that cannot attest). The admission policy decided that
+// the key needs one; the transcript will name the reason and the witness.
+func (s *shell) askKeyException(refusal, witness string, done func(*ceremony.KeyException)) {
+	reason := widget.NewEntry()
+	reason.SetPlaceHolder("why this key is acceptable (e.g. vendor HSM without attestation, bought sealed)")
+	approver := widget.NewEntry()
+	approver.SetText(witness)
+	why := widget.NewLabel(refusal)
+	why.Wrapping = fyne.TextWrapWord
+	dialog.ShowForm("The key's origin cannot be verified", "Record the exception", "Do not enroll", []*widget.FormItem{
+		widget.NewFormItem("", why), widget.NewFormItem("Reason", reason), widget.NewFormItem("Approved by", approver)},
+		func(ok bool) {
+			if !ok {
+				return
+			}
+			ex, err := ceremony.ParseKeyException(reason.Text + "; approved by " + approver.Text)
+			if err != nil {
+				dialog.ShowError(err, s.win)
+				return
+			}
+			done(ex)
+		}, s.win)
 }

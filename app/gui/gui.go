@@ -41,6 +41,9 @@ type Options struct {
 	// WorkDir is where ceremonies and drills keep their folders and
 	// transcripts (default: the current directory).
 	WorkDir string
+	// PKCS11Modules are the modules named with --pkcs11-module at start,
+	// added to the system's well-known ones. They are fixed for the run.
+	PKCS11Modules []string
 }
 
 // Run opens the main window and blocks until it is closed.
@@ -66,7 +69,7 @@ func newShell(a fyne.App, w fyne.Window, id Identity, opts Options) *shell {
 	if opts.WorkDir == "" {
 		opts.WorkDir, _ = os.Getwd()
 	}
-	s := &shell{app: a, win: w, id: id, content: container.NewStack(), workDir: opts.WorkDir}
+	s := &shell{app: a, win: w, id: id, content: container.NewStack(), workDir: opts.WorkDir, pkcs11Modules: opts.PKCS11Modules}
 	w.SetContent(s.content)
 	w.SetCloseIntercept(s.closeRequested)
 	return s
@@ -85,8 +88,12 @@ func (s *shell) actions() map[string]func() {
 	}
 }
 
-// productionTokens serves YubiKeys, PKCS#11 tokens and key files.
-func (s *shell) productionTokens() *token.Manager { return ceremony.Tokens() }
+// productionTokens serves YubiKeys, PKCS#11 tokens on the production
+// module list and key files.
+func (s *shell) productionTokens() *token.Manager {
+	m, _ := ceremony.TokensFor(ceremony.TokenConfig{Mode: ceremony.Production, PKCS11Modules: s.pkcs11Modules})
+	return m
+}
 
 // recorder opens the transcript of a new ceremony in dir.
 func (s *shell) recorder(dir string, mode ceremony.Mode, kind, ceremonyID, hsm string) (ceremony.Recorder, error) {

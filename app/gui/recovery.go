@@ -210,6 +210,15 @@ func (w *recoveryWizard) custodianScreen() {
 				}
 				w.render() // cleared between custodians
 				dialog.ShowInformation("Share opened", fmt.Sprintf("%s: share x=%d opens and is well-formed. Remove your token; the next custodian may come.", c.Name, c.ShareX), w.s.win)
+				if c.Warning != "" {
+					// The warning is in the transcript already; the witness
+					// acknowledges it, and that is recorded too.
+					dialog.ShowCustomConfirm("Software key: "+c.Name, "I acknowledge", "Not now", widget.NewLabel(c.Warning), func(ack bool) {
+						if ack {
+							_ = w.r.RecordException("witness acknowledged: "+c.Name+"'s key is a software key file; "+c.Warning, w.cfg.Witness)
+						}
+					}, w.s.win)
+				}
 			})
 		}()
 	})

@@ -28,6 +28,8 @@ type shell struct {
 	content *fyne.Container
 	// workDir is where drills put their folders (a temp dir by default).
 	workDir string
+	// pkcs11Modules are the --pkcs11-module paths given at start.
+	pkcs11Modules []string
 	// wizard is the activation or recovery wizard on screen (nil on Home
 	// and set-up screens), for the screenshot tour and tests.
 	wizard any

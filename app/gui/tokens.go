@@ -145,7 +145,7 @@ func (s *shell) enrollDialog(m *token.Manager, tok token.Info) {
 			req := token.EnrollRequest{Name: name.Text, CeremonyID: ceremonyID.Text, Bits: atoi(bits.Selected), Slot: slot.Text, Touch: token.TouchPolicy(touch.Selected)}
 			path := out.Text
 			go func() {
-				enr, err := m.Enroll(context.Background(), tok.Ref.String(), req, token.OpenOptions{PIN: s.pinPrompt(), Touch: s.touchPrompt()})
+				enr, _, err := ceremony.AdmissionPolicy{Mode: ceremony.Production}.Enroll(context.Background(), m, tok.Ref.String(), req, token.OpenOptions{PIN: s.pinPrompt(), Touch: s.touchPrompt()})
 				if err == nil {
 					err = safefile.Write(path, token.CertificatePEM(enr.Certificate))
 				}
@@ -196,7 +196,7 @@ func attestationText(a *token.Attestation) string {
 	if a == nil {
 		return "no attestation"
 	}
-	text := fmt.Sprintf("verified: %v", a.Verified)
+	text := "attestation: " + a.Status.String()
 	for _, f := range a.Facts {
 		text += fmt.Sprintf("\n%s: %s", f.Name, f.Value)
 	}

@@ -44,6 +44,8 @@ packages=(
 include=$(IFS=,; echo "${packages[*]}")
 
 mmdebstrap --variant=minbase --include="$include" \
+  --essential-hook='mkdir -p "$1/etc/initramfs-tools/hooks"' \
+  --essential-hook='copy-in "'"$here"'/rootfs/custodian-no-net" /etc/initramfs-tools/hooks' \
   --customize-hook='copy-in "'"$deb"'" /tmp' \
   --customize-hook='chroot "$1" sh -c "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends /tmp/$(basename '"$deb"')"' \
   --customize-hook='copy-in "'"$here"'/rootfs" /tmp' \
@@ -54,7 +56,7 @@ mmdebstrap --variant=minbase --include="$include" \
   "$SUITE" "$work/root" \
   "deb $MIRROR $SUITE main" "deb $MIRROR $SUITE-updates main" "deb ${MIRROR%/debian}/debian-security $SUITE-security main"
 
-mksquashfs "$work/root" "$work/iso/live/filesystem.squashfs" -noappend -comp xz \
+mksquashfs "$work/root" "$work/iso/live/filesystem.squashfs" -noappend -comp zstd \
   -mkfs-time "$SOURCE_DATE_EPOCH" -all-time "$SOURCE_DATE_EPOCH" -no-progress
 cp "$here/grub.cfg" "$work/iso/boot/grub/grub.cfg"
 find "$work/iso" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +

@@ -11,10 +11,11 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/custodian-hsm/custodian/internal/safefile"
 )
 
 // Collateral file names in a bundle folder, as Intel's provisioning
@@ -39,17 +40,14 @@ type Collateral struct {
 func LoadCollateral(dir string) (*Collateral, error) {
 	read := func(name string, required bool) ([]byte, error) {
 		p := filepath.Join(dir, name)
-		st, err := os.Lstat(p)
+		b, err := safefile.ReadLimited(p, maxCollateral)
+		if err != nil && !required && errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
 		if err != nil {
-			if !required && errors.Is(err, fs.ErrNotExist) {
-				return nil, nil
-			}
-			return nil, fmt.Errorf("collateral %s: %w (a bundle holds %s, %s and %s, and optionally %s and %s)", p, err, FileTCBInfo, FileQEIdentity, FileSigningChain, FilePCKCRL, FileRootCRL)
+			return nil, fmt.Errorf("collateral: %w (a bundle holds %s, %s and %s, and optionally %s and %s)", err, FileTCBInfo, FileQEIdentity, FileSigningChain, FilePCKCRL, FileRootCRL)
 		}
-		if !st.Mode().IsRegular() || st.Size() > maxCollateral {
-			return nil, fmt.Errorf("collateral %s is not a regular file under %d bytes", p, maxCollateral)
-		}
-		return os.ReadFile(p)
+		return b, nil
 	}
 	c := &Collateral{}
 	var err error

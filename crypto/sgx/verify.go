@@ -34,15 +34,19 @@ func Verify(cert *x509.Certificate, opts Options) *Result {
 		res.Verdict = res.verdict()
 		return res
 	}
+	verifyValue(res, val, cert, roots, at)
+	res.Verdict = res.verdict()
+	return res
+}
+
+// verifyValue checks the extension's bytes (the fuzz target's entry).
+func verifyValue(res *Result, val []byte, cert *x509.Certificate, roots []*Root, at time.Time) {
 	ev, err := ParseEvidence(val)
 	if err != nil {
 		res.fail(CheckFormat, "the attestation extension (%d bytes) is malformed: %v", len(val), err)
-		res.Verdict = res.verdict()
-		return res
+		return
 	}
 	verifyEvidence(res, ev, cert, roots, at)
-	res.Verdict = res.verdict()
-	return res
 }
 
 func checkCertificate(res *Result, cert *x509.Certificate, at time.Time) {

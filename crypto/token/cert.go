@@ -12,8 +12,41 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"strings"
 	"time"
 )
+
+// DrillPolicy is the certificate policy of certificates a drill made
+// (`custodian drill keys`, a drill session's key files): an OID under the
+// UUID arc 2.25 (ITU-T X.667, UUID 872ca196-d077-4415-8e42-70823ed6d9d3),
+// so Custodian needs no registered number. A production ceremony refuses a
+// key whose certificate carries it: the mark is a typed fact in the
+// certificate, not a name someone typed.
+var DrillPolicy = mustOID("2.25.179677517909426806050185444772252408275")
+
+func mustOID(s string) x509.OID {
+	o, err := x509.ParseOID(s)
+	if err != nil {
+		panic(err)
+	}
+	return o
+}
+
+// IsDrillCertificate reports whether a drill made this certificate: it
+// carries DrillPolicy, or (drill keys made before the policy existed)
+// Custodian's own drill subject "CN=DRILL …, O=Custodian".
+func IsDrillCertificate(cert *x509.Certificate) bool {
+	if cert == nil {
+		return false
+	}
+	for _, p := range cert.Policies {
+		if p.Equal(DrillPolicy) {
+			return true
+		}
+	}
+	o := cert.Subject.Organization
+	return len(o) == 1 && o[0] == "Custodian" && strings.HasPrefix(cert.Subject.CommonName, "DRILL ")
+}
 
 // CertificateValidity is how long custodian certificates are valid. Azure
 // does not check expiry, and a custodian certificate must outlive the HSM:
@@ -57,6 +90,9 @@ func SelfSignCertificate(signer crypto.Signer, req EnrollRequest, now time.Time,
 		BasicConstraintsValid: true,
 		SubjectKeyId:          ski[:20],
 		SignatureAlgorithm:    x509.SHA256WithRSA,
+	}
+	if req.Drill {
+		tmpl.Policies = []x509.OID{DrillPolicy}
 	}
 	der, err := x509.CreateCertificate(random, tmpl, tmpl, pub, signer)
 	if err != nil {

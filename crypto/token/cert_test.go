@@ -40,3 +40,29 @@ func TestSelfSignCertificateIsWhatAzureTakes(t *testing.T) {
 		t.Error("PEM export is not a CERTIFICATE block")
 	}
 }
+
+// A drill's certificate carries the drill policy through a DER round trip;
+// a production one does not.
+func TestDrillCertificatePolicy(t *testing.T) {
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, drill := range []bool{false, true} {
+		req := EnrollRequest{Name: "Alice", Drill: drill}
+		if err := req.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		c, err := SelfSignCertificate(priv, req, time.Now(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := x509.ParseCertificate(c.Raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := IsDrillCertificate(back); got != drill {
+			t.Errorf("drill=%v: IsDrillCertificate = %v", drill, got)
+		}
+	}
+}

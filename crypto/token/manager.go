@@ -68,6 +68,42 @@ func (m *Manager) List(ctx context.Context) ([]Info, []error) {
 	return infos, errs
 }
 
+// Describer is implemented by providers that can identify the one token
+// a reference names without logging in, so that a ceremony's admission
+// policy can refuse a token before any PIN is asked.
+type Describer interface {
+	Describe(ctx context.Context, ref *URI) (Info, error)
+}
+
+// Describe parses a reference and identifies its token without logging
+// in. A provider that cannot describe returns what the reference says.
+func (m *Manager) Describe(ctx context.Context, ref string) (*URI, Info, error) {
+	u, p, err := m.resolve(ref)
+	if err != nil {
+		return nil, Info{}, err
+	}
+	d, ok := p.(Describer)
+	if !ok {
+		return u, Info{Kind: KindOf(u), Ref: u, Serial: u.Get("serial"), Label: u.Get("token")}, nil
+	}
+	info, err := d.Describe(ctx, u)
+	if info.Kind == "" {
+		info.Kind = KindOf(u)
+	}
+	return u, info, err
+}
+
+// KindOf is the token kind a reference's parsed scheme names.
+func KindOf(u *URI) Kind {
+	switch u.Scheme {
+	case SchemeYubiKey:
+		return KindYubiKey
+	case SchemePKCS11:
+		return KindPKCS11
+	}
+	return KindSoftware
+}
+
 // OpenKey opens the key a reference names. A pin-source=file:PATH attribute
 // takes the PIN from that file (for automation), otherwise opts.PIN asks.
 func (m *Manager) OpenKey(ctx context.Context, ref string, opts OpenOptions) (Key, error) {

@@ -46,8 +46,12 @@ type Info struct {
 	Label        string
 	// Ref references the token itself (no key attributes).
 	Ref *URI
-	// Drill is true for software keys and virtual cards: they are for
-	// rehearsals only and every screen and file says so.
+	// Drill is true for drill tokens: anything a drill made or that exists
+	// only for drills — every SoftHSM token (decided by the module's
+	// identity), virtual cards, and key files whose certificate a drill
+	// made (IsDrillCertificate). A key file is not a drill token by
+	// itself: Kind says it is software, and the ceremony's admission
+	// policy treats software and drill apart.
 	Drill bool
 }
 
@@ -185,6 +189,34 @@ func (e *PINError) Error() string {
 	return fmt.Sprintf("wrong %s for %s", what, e.Token)
 }
 
+// AmbiguousError is returned, before any login, when a reference matches
+// more than one token: a PIN must never reach a token the custodian did
+// not choose (two PIV cards without a CHUID both report serial 00000000
+// through OpenSC).
+type AmbiguousError struct {
+	Ref     string
+	Matches []Info
+	// Distinguish names the reference attributes whose values differ
+	// between the matches ("serial", "token", "module-path", "slot-id").
+	Distinguish []string
+}
+
+func (e *AmbiguousError) Error() string {
+	var names []string
+	for _, m := range e.Matches {
+		names = append(names, m.String())
+	}
+	hint := "no attribute tells them apart: give the tokens distinct labels with their vendor's tool, or remove all but one"
+	switch len(e.Distinguish) {
+	case 0:
+	case 1:
+		hint = "add " + e.Distinguish[0] + "= to the reference to name one of them"
+	default:
+		hint = "add one of " + joinComma(e.Distinguish) + " to the reference to name one of them"
+	}
+	return fmt.Sprintf("%d tokens match %s (%s): refusing before any PIN is asked; %s", len(e.Matches), e.Ref, joinComma(names), hint)
+}
+
 // ErrNotFound is returned (wrapped) when no token or key matches a reference.
 var ErrNotFound = errors.New("not found")
 
@@ -226,11 +258,20 @@ type EnrollRequest struct {
 	Slot string
 	// Touch is the PIV touch policy (default never).
 	Touch TouchPolicy
-	// Label names PKCS#11 objects (default: the custodian's name).
+	// Label names PKCS#11 objects (default: "custodian key"). It is
+	// readable without logging in, so it never carries the custodian's
+	// name.
 	Label string
+	// Drill marks the certificate as a drill's (OIDDrillKey).
+	Drill bool
 	// Progress is told each stage ("generating key pair on the token", …).
 	Progress func(stage string)
 }
+
+// NeutralLabel is the default CKA_LABEL of custodian keys: anyone holding
+// the token can list labels without the PIN, so the label says what the
+// object is, not whose it is.
+const NeutralLabel = "custodian key"
 
 // Validate checks the request and fills defaults.
 func (r *EnrollRequest) Validate() error {
@@ -256,7 +297,7 @@ func (r *EnrollRequest) Validate() error {
 	}
 	r.Touch = t
 	if r.Label == "" {
-		r.Label = r.Name
+		r.Label = NeutralLabel
 	}
 	return nil
 }
@@ -282,12 +323,54 @@ type Enrollment struct {
 	Attestation *Attestation
 }
 
+// AttestationStatus is what the evidence for a key amounts to. The
+// ceremony's admission policy branches on it; people read the Facts.
+type AttestationStatus int
+
+// Attestation statuses.
+const (
+	// AttestNone: there is no evidence at all (a software key file).
+	AttestNone AttestationStatus = iota
+	// AttestVerified: checked cryptographically — a YubiKey slot
+	// attestation that chains to Yubico's roots and attests this key,
+	// this serial and this slot.
+	AttestVerified
+	// AttestClaimed: the token's own word (PKCS#11 CKA_LOCAL,
+	// CKA_NEVER_EXTRACTABLE, CKA_ALWAYS_SENSITIVE), which a token can
+	// state for a key imported from a file. Never "verified".
+	AttestClaimed
+	// AttestUnavailable: the token cannot attest (YubiKey firmware before
+	// 4.3, attestation certificate missing).
+	AttestUnavailable
+	// AttestRejected: evidence was presented and is wrong — a chain to
+	// another root (the virtual card's test root included), another
+	// serial or slot, or a token that itself says the key was imported or
+	// can be extracted.
+	AttestRejected
+)
+
+func (s AttestationStatus) String() string {
+	switch s {
+	case AttestVerified:
+		return "verified"
+	case AttestClaimed:
+		return "claimed by the token, not verified"
+	case AttestUnavailable:
+		return "not available from this token"
+	case AttestRejected:
+		return "REJECTED"
+	}
+	return "none"
+}
+
 // Attestation is evidence, recorded in the ceremony transcript, that a key
 // was generated on a token and cannot leave it.
 type Attestation struct {
 	Kind Kind
-	// Verified is true when the evidence was checked cryptographically
-	// (YubiKey: chain to Yubico's roots; the attested key equals the key).
+	// Status says what the evidence amounts to.
+	Status AttestationStatus
+	// Verified is Status == AttestVerified, kept for front-ends that show
+	// a yes/no.
 	Verified bool
 	// Chain is the attestation chain, leaf first (YubiKey: slot
 	// attestation, then the F9 attestation certificate).

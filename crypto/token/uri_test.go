@@ -85,7 +85,7 @@ func TestEnrollRequestDefaultsAndLimits(t *testing.T) {
 	if err := r.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if r.Bits != 2048 || r.Slot != "9d" || r.Touch != TouchNever || r.Label != "Alice" {
+	if r.Bits != 2048 || r.Slot != "9d" || r.Touch != TouchNever || r.Label != NeutralLabel {
 		t.Errorf("defaults: %+v", r)
 	}
 	for _, bad := range []EnrollRequest{{}, {Name: "a", Bits: 1024}, {Name: "a", Slot: "9b"}, {Name: "a", Touch: "sometimes"}} {

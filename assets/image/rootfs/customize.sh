@@ -31,7 +31,11 @@ done
 printf '# Custodian ceremony image: no network.\n' > /etc/network-disabled
 systemctl mask systemd-networkd.service systemd-networkd.socket systemd-resolved.service 2>/dev/null || true
 systemctl mask swap.target
-update-initramfs -u -k all
+# The initramfs was generated with the custodian-no-net hook in place
+# (build.sh installs it before the kernel); otherwise rebuild it now.
+if [ ! -x /etc/initramfs-tools/hooks/custodian-no-net ]; then
+  update-initramfs -u -k all
+fi
 
 # Nothing machine-specific or cached in the image.
 printf 'custodian\n' > /etc/hostname

@@ -212,6 +212,12 @@ func (e Exporter) Export(ctx context.Context, mountDir string, files []File, pro
 	}
 
 	result := &Manifest{Path: sumsPath}
+	// The new files are written into a hidden staging folder inside the
+	// export folder and moved into place together once every one is
+	// written and read back: a full medium, a pulled stick or a kill
+	// leaves no half export (and a later export removes a dead run's
+	// staging folder, saying so).
+	var stage *safefile.Staged
 	var done []string
 	for i, p := range plans {
 		sum := filekind.Checksum{Name: p.file.Name, SHA256: p.sum}
@@ -219,19 +225,30 @@ func (e Exporter) Export(ctx context.Context, mountDir string, files []File, pro
 			result.Present = append(result.Present, sum)
 			continue
 		}
-		if err := ctx.Err(); err != nil {
-			return nil, exportStopped(err, done)
+		if stage == nil {
+			if stage, err = safefile.StageFiles(dir); err != nil {
+				return nil, exportStopped(classify(err, dir), nil)
+			}
+			defer stage.Abort()
 		}
-		path := filepath.Join(dir, p.file.Name)
+		if err := ctx.Err(); err != nil {
+			return nil, exportStopped(err, nil)
+		}
+		path := filepath.Join(stage.Path(), p.file.Name)
 		var opts []safefile.Option
 		if progress != nil {
 			opts = append(opts, safefile.WithProgress(phaseTracker(progress, p.file.Name, i, len(plans))))
 		}
 		if err := safefile.Write(path, p.file.Data, opts...); err != nil {
-			return nil, exportStopped(classify(err, dir), done)
+			return nil, exportStopped(classify(err, dir), nil)
 		}
 		done = append(done, p.file.Name)
 		result.Written = append(result.Written, sum)
+	}
+	if stage != nil {
+		if err := stage.Commit(); err != nil {
+			return nil, exportStopped(classify(err, dir), nil)
+		}
 	}
 
 	newSums := append([]byte(nil), oldSums...)

@@ -319,16 +319,17 @@ func TestExportFullMedium(t *testing.T) {
 		assertDirHolds(t, dir)
 
 		// And met for real: the file system's own ENOSPC, part-way
-		// through the write, leaves nothing under the final name.
+		// through the write, leaves nothing at all: the files are staged
+		// and moved into place only when every one is written.
 		_, err = Exporter{AnyDisk: true, SkipSpaceCheck: true}.Export(ctx, mnt, []File{{"small.txt", []byte("x")}, {"big.bin", big}}, nil)
 		if !errors.Is(err, ErrMediumFull) || !errors.Is(err, syscall.ENOSPC) {
 			t.Fatalf("real ENOSPC: err = %v, want ErrMediumFull", err)
 		}
 		t.Logf("the person reads: %v", err)
-		if !strings.Contains(err.Error(), "export stopped after small.txt") {
-			t.Errorf("error does not name the file completed before the failure: %v", err)
+		if !strings.Contains(err.Error(), "nothing was exported") {
+			t.Errorf("error does not say nothing was exported: %v", err)
 		}
-		assertDirHolds(t, dir, "small.txt") // no big.bin, no temporary, list not updated
+		assertDirHolds(t, dir) // no small.txt, no big.bin, no staging folder, list not updated
 	})
 }
 

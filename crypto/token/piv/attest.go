@@ -27,21 +27,25 @@ var (
 // against the provider's roots and checks that the attested key is the
 // certificate's key.
 //
-// An attestation that does not chain to the roots is returned with
-// Verified false and the reason in the facts, so that the ceremony record
-// says what was seen; an attested key that differs from the certificate's
-// is an error, because then the certificate cannot be trusted at all.
+// The result's Status is what the admission policy branches on:
+// AttestVerified when the chain reaches the roots and names this serial
+// and slot; AttestRejected when it chains elsewhere (the virtual card's
+// test root in production) or names another serial or slot;
+// AttestUnavailable when the YubiKey cannot attest (firmware before 4.3,
+// no attestation certificate), with the reason in the facts. An attested
+// key that differs from the certificate's is an error, because then the
+// certificate cannot be trusted at all.
 func (p *Provider) attest(yk *pivgo.YubiKey, c card, slot pivgo.Slot, cert *x509.Certificate) (*token.Attestation, error) {
 	if !c.fw.atLeast(4, 3, 0) {
-		return nil, fmt.Errorf("%s: attestation needs firmware 4.3 or later: %w", c.info, token.ErrUnsupported)
+		return unavailable(fmt.Sprintf("firmware %s cannot attest keys (attestation needs 4.3 or later)", c.fw)), nil
+	}
+	f9, err := yk.AttestationCertificate()
+	if err != nil {
+		return unavailable(fmt.Sprintf("the attestation certificate (F9) cannot be read: %v", err)), nil
 	}
 	slotCert, err := yk.Attest(slot)
 	if err != nil {
 		return nil, fmt.Errorf("attesting slot %s of %s: %w", slot, c.info, err)
-	}
-	f9, err := yk.AttestationCertificate()
-	if err != nil {
-		return nil, fmt.Errorf("reading the attestation certificate (F9) of %s: %w", c.info, err)
 	}
 	if !token.SamePublicKey(cert, rsaPublic(slotCert)) {
 		return nil, fmt.Errorf("%s attests a different key in slot %s than the certificate stored there: refusing the certificate", c.info, slot)
@@ -53,12 +57,20 @@ func (p *Provider) attest(yk *pivgo.YubiKey, c card, slot pivgo.Slot, cert *x509
 	verr := p.verifyChain(f9, slotCert, c, slot)
 	switch {
 	case verr == nil:
-		att.Verified = true
+		att.Status, att.Verified = token.AttestVerified, true
 		att.Facts = append(att.Facts, token.Fact{Name: "chain", Value: "verified to " + p.rootsName()})
 	default:
+		att.Status = token.AttestRejected
 		att.Facts = append(att.Facts, token.Fact{Name: "chain", Value: "NOT verified: " + verr.Error()})
 	}
 	return att, nil
+}
+
+// unavailable is the attestation of a YubiKey that cannot attest: the
+// ceremony admits its key only with a witnessed exception.
+func unavailable(reason string) *token.Attestation {
+	return &token.Attestation{Kind: token.KindYubiKey, Status: token.AttestUnavailable,
+		Facts: []token.Fact{{Name: "attestation", Value: "not available: " + reason}}}
 }
 
 func rsaPublic(c *x509.Certificate) *rsa.PublicKey {

@@ -211,6 +211,16 @@ func (p *Provider) find(ctx context.Context, ref *token.URI) (card, error) {
 	return card{}, fmt.Errorf("%d YubiKeys are plugged in (serials %s): name one with yubikey:serial=N", len(cards), strings.Join(serials, ", "))
 }
 
+// Describe implements token.Describer: the one YubiKey the reference
+// names, found without logging in.
+func (p *Provider) Describe(ctx context.Context, ref *token.URI) (token.Info, error) {
+	c, err := p.find(ctx, ref)
+	if err != nil {
+		return token.Info{Kind: token.KindYubiKey, Ref: ref}, err
+	}
+	return c.info, nil
+}
+
 // open opens the card with piv-go and checks it is still the YubiKey we
 // found. piv-go holds the card exclusively until yk.Close.
 func (p *Provider) open(c card) (*pivgo.YubiKey, error) {

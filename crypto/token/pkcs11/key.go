@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 	"strings"
@@ -39,7 +41,11 @@ func (p *Provider) login(ctx context.Context, t slotToken, opts token.OpenOption
 		return nil, err
 	}
 	release(t.module)
-	c11, err := crypto11.Configure(&crypto11.Config{Path: t.module, TokenSerial: strings.TrimSpace(t.info.SerialNumber), Pin: string(pin)})
+	// By slot, never by serial or label: two tokens may share them (PIV
+	// cards without a CHUID all report serial 00000000 through OpenSC), and
+	// the PIN must reach the token find selected and no other.
+	slot := int(t.slot)
+	c11, err := crypto11.Configure(&crypto11.Config{Path: t.module, SlotNumber: &slot, Pin: string(pin)})
 	clear(pin)
 	if err == nil {
 		inUse[t.module]++
@@ -80,7 +86,7 @@ func (p *Provider) refresh(t slotToken) (slotToken, error) {
 }
 
 // Enroll implements token.Provider: an RSA key pair generated on the token
-// (private half sensitive and never extractable), a self-signed
+// with the least capability a custodian key needs, a self-signed
 // certificate signed on the token, stored next to the key with the same
 // CKA_ID.
 func (p *Provider) Enroll(ctx context.Context, ref *token.URI, req token.EnrollRequest, opts token.OpenOptions) (*token.Enrollment, error) {
@@ -93,6 +99,9 @@ func (p *Provider) Enroll(ctx context.Context, ref *token.URI, req token.EnrollR
 	if err != nil {
 		return nil, err
 	}
+	if err := refuseYKCS11(t); err != nil {
+		return nil, err
+	}
 	c11, err := p.login(ctx, t, opts, "generate the custodian key of "+req.Name)
 	if err != nil {
 		return nil, err
@@ -102,7 +111,72 @@ func (p *Provider) Enroll(ctx context.Context, ref *token.URI, req token.EnrollR
 	if _, err := rand.Read(id); err != nil {
 		return nil, err
 	}
+	req.Report(fmt.Sprintf("generating a %d-bit RSA key pair on %s", req.Bits, t.tokenInfo()))
+	kp, err := generate(c11, t, id, req)
+	if err != nil {
+		return nil, err
+	}
+	req.Report("signing the self-signed certificate on the token")
+	cert, err := token.SelfSignCertificate(kp, req, time.Now(), nil)
+	if err != nil {
+		return nil, err
+	}
+	certAttrs, _ := crypto11.NewAttributeSetWithIDAndLabel(id, []byte(req.Label))
+	req.Report("storing the certificate next to the key")
+	if err := c11.ImportCertificateWithAttributes(certAttrs, cert); err != nil {
+		return nil, fmt.Errorf("storing the certificate on %s: %w", t.tokenInfo(), err)
+	}
+	att, err := attest(c11, kp, t)
+	if err != nil {
+		return nil, err
+	}
+	u := t.tokenInfo().Ref.With("id", string(id))
+	return &token.Enrollment{Ref: u, Token: t.tokenInfo(), Certificate: cert, Attestation: att}, nil
+}
+
+// refuseYKCS11 sends YubiKeys to the yubikey: backend. Yubico's ykcs11
+// wants its own one-byte key IDs and a management-key login to generate
+// keys (CKR_ATTRIBUTE_VALUE_INVALID otherwise), and through it a YubiKey's
+// attestation, which the yubikey: backend verifies, would be lost.
+func refuseYKCS11(t slotToken) error {
+	yk, err := isYKCS11(t.module)
+	if err != nil {
+		return err
+	}
+	if yk {
+		return fmt.Errorf("%s is a YubiKey behind Yubico's ykcs11 module: enroll it with a yubikey:serial=%s;slot=9d reference instead, which generates the key through PIV and verifies its attestation: %w",
+			t.tokenInfo(), strings.TrimLeft(strings.TrimSpace(t.info.SerialNumber), "0"), token.ErrUnsupported)
+	}
+	return nil
+}
+
+// isYKCS11 recognises Yubico's module by its C_GetInfo identity.
+func isYKCS11(path string) (bool, error) {
+	ctx, err := module(path)
+	if err != nil {
+		return false, err
+	}
+	li, err := ctx.GetInfo()
+	return err == nil && strings.HasPrefix(strings.TrimSpace(li.ManufacturerID), "Yubico"), nil
+}
+
+// generate makes the key pair. The private key may decrypt and unwrap
+// (what the security domain needs), is sensitive, never extractable, not
+// copyable and not modifiable; its label is neutral (labels are readable
+// without the PIN) and CKA_SUBJECT names the certificate's subject.
+//
+// CKA_SIGN stays on. The self-signed certificate needs one signature, and
+// turning CKA_SIGN off afterwards would need CKA_MODIFIABLE true, which
+// would let anyone with the PIN change the other attributes too. Nor would
+// it take anything away: a token that decrypts with raw RSA
+// (CKM_RSA_X_509, the fallback for tokens without OAEP-SHA256) can compute
+// any signature with the key anyway.
+func generate(c11 *crypto11.Context, t slotToken, id []byte, req token.EnrollRequest) (crypto11.Signer, error) {
 	label := []byte(req.Label)
+	subject, err := asn1.Marshal(certSubject(req).ToRDNSequence())
+	if err != nil {
+		return nil, err
+	}
 	pub, err := crypto11.NewAttributeSetWithIDAndLabel(id, label)
 	if err != nil {
 		return nil, err
@@ -113,8 +187,7 @@ func (p *Provider) Enroll(ctx context.Context, ref *token.URI, req token.EnrollR
 		p11.NewAttribute(p11.CKA_WRAP, true),
 		p11.NewAttribute(p11.CKA_VERIFY, true),
 	})
-	priv, _ := crypto11.NewAttributeSetWithIDAndLabel(id, label)
-	priv.AddIfNotPresent([]*p11.Attribute{
+	base := []*p11.Attribute{
 		p11.NewAttribute(p11.CKA_TOKEN, true),
 		p11.NewAttribute(p11.CKA_PRIVATE, true),
 		p11.NewAttribute(p11.CKA_SENSITIVE, true),
@@ -122,35 +195,44 @@ func (p *Provider) Enroll(ctx context.Context, ref *token.URI, req token.EnrollR
 		p11.NewAttribute(p11.CKA_DECRYPT, true),
 		p11.NewAttribute(p11.CKA_UNWRAP, true),
 		p11.NewAttribute(p11.CKA_SIGN, true),
-	})
-	req.Report(fmt.Sprintf("generating a %d-bit RSA key pair on %s", req.Bits, t.tokenInfo()))
-	kp, err := c11.GenerateRSAKeyPairWithAttributes(pub, priv, req.Bits)
-	if err != nil {
-		if isCKR(err, p11.CKR_KEY_SIZE_RANGE) || isCKR(err, p11.CKR_TEMPLATE_INCONSISTENT) {
-			return nil, fmt.Errorf("%s cannot generate a %d-bit RSA key: %w", t.tokenInfo(), req.Bits, token.ErrUnsupported)
+		p11.NewAttribute(p11.CKA_SUBJECT, subject),
+		p11.NewAttribute(p11.CKA_MODIFIABLE, false),
+	}
+	// CKA_COPYABLE is PKCS#11 2.40; older tokens reject the attribute, and
+	// then the key is made without it.
+	for _, extra := range [][]*p11.Attribute{{p11.NewAttribute(p11.CKA_COPYABLE, false)}, nil} {
+		priv, _ := crypto11.NewAttributeSetWithIDAndLabel(id, label)
+		priv.AddIfNotPresent(append(append([]*p11.Attribute(nil), base...), extra...))
+		kp, err := c11.GenerateRSAKeyPairWithAttributes(pub, priv, req.Bits)
+		if err == nil {
+			return kp, nil
 		}
-		return nil, fmt.Errorf("generating the key on %s: %w", t.tokenInfo(), err)
+		switch {
+		case extra != nil && (isCKR(err, p11.CKR_ATTRIBUTE_TYPE_INVALID) || isCKR(err, p11.CKR_ATTRIBUTE_VALUE_INVALID) || isCKR(err, p11.CKR_TEMPLATE_INCONSISTENT)):
+			continue
+		case isCKR(err, p11.CKR_KEY_SIZE_RANGE) || isCKR(err, p11.CKR_TEMPLATE_INCONSISTENT):
+			return nil, fmt.Errorf("%s cannot generate a %d-bit RSA key: %w", t.tokenInfo(), req.Bits, token.ErrUnsupported)
+		default:
+			return nil, fmt.Errorf("generating the key on %s: %w", t.tokenInfo(), err)
+		}
 	}
-	req.Report("signing the self-signed certificate on the token")
-	cert, err := token.SelfSignCertificate(kp, req, time.Now(), nil)
-	if err != nil {
-		return nil, err
+	return nil, fmt.Errorf("generating the key on %s failed", t.tokenInfo())
+}
+
+// certSubject is the subject SelfSignCertificate writes.
+func certSubject(req token.EnrollRequest) pkix.Name {
+	n := pkix.Name{CommonName: req.Name, Organization: []string{"Custodian"}}
+	if req.CeremonyID != "" {
+		n.OrganizationalUnit = []string{req.CeremonyID}
 	}
-	certAttrs, _ := crypto11.NewAttributeSetWithIDAndLabel(id, label)
-	req.Report("storing the certificate next to the key")
-	if err := c11.ImportCertificateWithAttributes(certAttrs, cert); err != nil {
-		return nil, fmt.Errorf("storing the certificate on %s: %w", t.tokenInfo(), err)
-	}
-	att, err := attest(c11, kp, t)
-	if err != nil {
-		return nil, err
-	}
-	u := t.tokenInfo().Ref.With("id", string(id)).With("object", req.Label)
-	return &token.Enrollment{Ref: u, Token: t.tokenInfo(), Certificate: cert, Attestation: att}, nil
+	return n
 }
 
 // attest reads the key's own claims about where it was made. PKCS#11 has
-// no cryptographic attestation: these attributes are the token's word.
+// no cryptographic attestation: these attributes are the token's word
+// (OpenSC's PIV driver claims them even for a key imported from a file),
+// so the result is AttestClaimed at best, never verified. A token that
+// itself says the key was imported or can leave is AttestRejected.
 func attest(c11 *crypto11.Context, key crypto11.Signer, t slotToken) (*token.Attestation, error) {
 	types := []crypto11.AttributeType{p11.CKA_LOCAL, p11.CKA_NEVER_EXTRACTABLE, p11.CKA_ALWAYS_SENSITIVE, p11.CKA_SENSITIVE, p11.CKA_EXTRACTABLE}
 	names := []string{"CKA_LOCAL", "CKA_NEVER_EXTRACTABLE", "CKA_ALWAYS_SENSITIVE", "CKA_SENSITIVE", "CKA_EXTRACTABLE"}
@@ -159,20 +241,22 @@ func attest(c11 *crypto11.Context, key crypto11.Signer, t slotToken) (*token.Att
 		return nil, fmt.Errorf("reading the key's attributes: %w", err)
 	}
 	info := t.tokenInfo()
-	a := &token.Attestation{Kind: token.KindPKCS11, Verified: true, Facts: []token.Fact{
+	a := &token.Attestation{Kind: token.KindPKCS11, Status: token.AttestClaimed, Facts: []token.Fact{
 		{Name: "token", Value: fmt.Sprintf("%s %s serial %s firmware %s", info.Manufacturer, info.Model, info.Serial, info.Firmware)},
-		{Name: "evidence", Value: "the token's own attributes (PKCS#11 has no cryptographic attestation)"},
+		{Name: "evidence", Value: "claimed by the token's own attributes, not verified (PKCS#11 has no cryptographic attestation)"},
 	}}
 	for i, typ := range types {
 		v := false
 		if at, ok := attrs[typ]; ok && len(at.Value) == 1 {
 			v = at.Value[0] == 1
 		}
-		a.Facts = append(a.Facts, token.Fact{Name: names[i], Value: fmt.Sprint(v)})
-		want := typ != p11.CKA_EXTRACTABLE
-		if v != want {
-			a.Verified = false
+		a.Facts = append(a.Facts, token.Fact{Name: names[i] + " (claimed)", Value: fmt.Sprint(v)})
+		if want := typ != p11.CKA_EXTRACTABLE; v != want {
+			a.Status = token.AttestRejected
 		}
+	}
+	if a.Status == token.AttestRejected {
+		a.Facts = append(a.Facts, token.Fact{Name: "finding", Value: "the token itself says this key was not generated on it or can leave it"})
 	}
 	return a, nil
 }

@@ -2,6 +2,12 @@
 // generated on PKCS#11 tokens — HSMs, smart cards through OpenSC, and
 // SoftHSM2 for drills.
 //
+// Which modules may be loaded is configuration fixed at start (see
+// modules.go): well-known system modules, modules named with
+// --pkcs11-module and the root-owned DefaultConfigFile, each checked
+// before dlopen. It must never load a module a reference or a custodian's
+// USB stick names, and a production provider never loads SoftHSM.
+//
 // Key generation, the self-signature, the certificate object and on-token
 // decryption go through github.com/ThalesGroup/crypto11. Listing tokens,
 // reading their flags and key attributes, and the raw-RSA fallback use
@@ -23,24 +29,10 @@ package pkcs11
 import (
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 
 	p11 "github.com/miekg/pkcs11"
 )
-
-// KnownModules are tried in order when no module is named.
-var KnownModules = []string{
-	"/usr/lib/softhsm/libsofthsm2.so",
-	"/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-	"/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
-	"/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so",
-	"/usr/lib/aarch64-linux-gnu/opensc-pkcs11.so",
-	"/usr/lib/opensc-pkcs11.so",
-}
-
-// ModuleEnv names the module when a reference does not.
-const ModuleEnv = "CUSTODIAN_PKCS11_MODULE"
 
 // mu serialises everything this package does with modules: crypto11
 // finalises a module when its last context closes, which must not happen
@@ -62,8 +54,14 @@ var inUse = map[string]int{}
 func module(path string) (*p11.Ctx, error) {
 	ctx, ok := modules[path]
 	if !ok {
-		if _, err := os.Stat(path); err != nil {
-			return nil, fmt.Errorf("PKCS#11 module %s: %w", path, err)
+		// Checked again right before dlopen: the list was checked at
+		// start, and the file must still be what was checked.
+		resolved, err := CheckModule(path)
+		if err != nil {
+			return nil, err
+		}
+		if resolved != path {
+			return nil, &ModuleError{Path: path, Reason: "it now resolves to " + resolved + ", not the file checked at start"}
 		}
 		ctx = p11.New(path)
 		if ctx == nil {
@@ -85,20 +83,16 @@ func isCKR(err error, code uint) bool {
 	return errors.As(err, &e) && uint(e) == code
 }
 
-// resolveModule picks the module: the reference's module-path, the
-// provider's, $CUSTODIAN_PKCS11_MODULE, or the first known module present.
-func (p *Provider) resolveModule(query map[string]string) (string, error) {
-	for _, m := range []string{query["module-path"], p.opts.ModulePath, os.Getenv(ModuleEnv)} {
-		if m != "" {
-			return m, nil
+// idle finalises every module no crypto11 context holds. A module that
+// stays initialised may keep PC/SC connections to cards (ykcs11 does),
+// and then piv-go cannot open a YubiKey exclusively; so after listing or
+// describing, nothing is left open. Callers hold mu.
+func idle() {
+	for path, ctx := range modules {
+		if inUse[path] == 0 {
+			_ = ctx.Finalize()
 		}
 	}
-	for _, m := range KnownModules {
-		if _, err := os.Stat(m); err == nil {
-			return m, nil
-		}
-	}
-	return "", errors.New("no PKCS#11 module: name one with ?module-path=… in the reference or $CUSTODIAN_PKCS11_MODULE")
 }
 
 // release finalises our handle on a module so that crypto11 can initialise

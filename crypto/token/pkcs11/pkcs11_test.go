@@ -44,6 +44,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// drillProvider is the provider a drill uses: SoftHSM allowed, no
+// configuration file.
+func drillProvider() *Provider { return New(Options{Drill: true, ConfigFile: "-"}) }
+
 var tokenCount int
 
 // newToken initialises a fresh token with user PIN 1234.
@@ -80,7 +84,7 @@ func enroll(t *testing.T, p *Provider, ref *token.URI, bits int) *token.Enrollme
 }
 
 func TestEnrollGeneratesOnTheTokenAndStoresTheCertificate(t *testing.T) {
-	p := New(Options{})
+	p := drillProvider()
 	for _, bits := range []int{2048, 3072} {
 		ref := newToken(t)
 		e := enroll(t, p, ref, bits)
@@ -90,8 +94,8 @@ func TestEnrollGeneratesOnTheTokenAndStoresTheCertificate(t *testing.T) {
 		if err := e.Certificate.CheckSignature(e.Certificate.SignatureAlgorithm, e.Certificate.RawTBSCertificate, e.Certificate.Signature); err != nil {
 			t.Errorf("self-signature: %v", err)
 		}
-		if !e.Attestation.Verified {
-			t.Errorf("key attributes: %+v", e.Attestation.Facts)
+		if e.Attestation.Status != token.AttestClaimed || e.Attestation.Verified {
+			t.Errorf("key attributes are a claim, never verified: status %v verified %v %+v", e.Attestation.Status, e.Attestation.Verified, e.Attestation.Facts)
 		}
 		if e.Token.Kind != token.KindPKCS11 || !e.Token.Drill {
 			t.Errorf("token info %+v", e.Token)
@@ -111,7 +115,7 @@ func TestEnrollGeneratesOnTheTokenAndStoresTheCertificate(t *testing.T) {
 
 // The private key's secret attributes cannot be read: it never leaves.
 func TestPrivateKeyIsNotExtractable(t *testing.T) {
-	p := New(Options{})
+	p := drillProvider()
 	ref := newToken(t)
 	e := enroll(t, p, ref, 2048)
 	c11, err := crypto11.Configure(&crypto11.Config{Path: hsm.Module, TokenLabel: ref.Get("token"), Pin: "1234"})
@@ -132,7 +136,7 @@ func TestPrivateKeyIsNotExtractable(t *testing.T) {
 }
 
 func TestDecryptionPaths(t *testing.T) {
-	p := New(Options{})
+	p := drillProvider()
 	ref := newToken(t)
 	e := enroll(t, p, ref, 2048)
 	k, err := p.OpenKey(context.Background(), e.Ref, pin("1234"))
@@ -186,7 +190,7 @@ func TestDecryptionPaths(t *testing.T) {
 // Debian 12's SoftHSM 2.6.1 refuses OAEP-SHA256; this documents what the
 // installed one does, so a change of SoftHSM is noticed.
 func TestSoftHSMOAEPSHA256Behaviour(t *testing.T) {
-	p := New(Options{})
+	p := drillProvider()
 	e := enroll(t, p, newToken(t), 2048)
 	k, err := p.OpenKey(context.Background(), e.Ref, pin("1234"))
 	if err != nil {
@@ -208,7 +212,7 @@ func TestSoftHSMOAEPSHA256Behaviour(t *testing.T) {
 // With one try left the PIN is not even asked for unless the caller
 // allows the last try; a locked PIN is reported without trying.
 func TestLastRetryAndLockedPINAreRefusedWithoutTrying(t *testing.T) {
-	p := New(Options{})
+	p := drillProvider()
 	asked := token.OpenOptions{PIN: func(context.Context, token.PINRequest) ([]byte, error) {
 		t.Error("the PIN was asked for")
 		return nil, errors.New("no")
@@ -227,7 +231,7 @@ func TestLastRetryAndLockedPINAreRefusedWithoutTrying(t *testing.T) {
 }
 
 func TestWrongPINIsTypedAndCountsDown(t *testing.T) {
-	p := New(Options{})
+	p := drillProvider()
 	ref := newToken(t)
 	e := enroll(t, p, ref, 2048)
 	_, err := p.OpenKey(context.Background(), e.Ref, pin("0000"))
@@ -252,11 +256,13 @@ func TestWrongPINIsTypedAndCountsDown(t *testing.T) {
 }
 
 func TestListAndFindErrors(t *testing.T) {
-	p := New(Options{ModulePath: hsm.Module})
+	p := drillProvider()
 	ref := newToken(t)
+	// Other modules on the machine may fail (ykcs11 without pcscd): List
+	// reports them next to what the others found.
 	infos, err := p.List(context.Background())
 	if err != nil {
-		t.Fatal(err)
+		t.Log(err)
 	}
 	found := false
 	for _, in := range infos {
@@ -274,7 +280,8 @@ func TestListAndFindErrors(t *testing.T) {
 		t.Errorf("token without a key: %v", err)
 	}
 	bad, _ := token.ParseURI("pkcs11:token=x?module-path=" + filepath.Join(t.TempDir(), "nope.so"))
-	if _, err := p.OpenKey(context.Background(), bad, pin("1")); err == nil || !strings.Contains(err.Error(), "nope.so") {
+	var me *ModuleError
+	if _, err := p.OpenKey(context.Background(), bad, pin("1")); !errors.As(err, &me) || !strings.Contains(err.Error(), "nope.so") {
 		t.Errorf("missing module: %v", err)
 	}
 }

@@ -2,7 +2,9 @@ package pkcs11
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	p11 "github.com/miekg/pkcs11"
@@ -10,19 +12,38 @@ import (
 	"github.com/custodian-hsm/custodian/crypto/token"
 )
 
-// Options configure the provider.
+// Options configure the provider. They are fixed when Custodian starts.
 type Options struct {
-	// ModulePath is the default PKCS#11 module.
+	// Modules are modules named by whoever started Custodian
+	// (--pkcs11-module), added to the system's well-known ones.
+	Modules []string
+	// ModulePath is one more such module (kept for callers that name one).
 	ModulePath string
+	// ConfigFile lists further modules (default DefaultConfigFile; "-"
+	// reads none).
+	ConfigFile string
+	// Drill allows SoftHSM and $CUSTODIAN_PKCS11_MODULE. A production
+	// provider never loads either.
+	Drill bool
 }
 
 // Provider is the "pkcs11:" backend.
 type Provider struct {
-	opts Options
+	opts     Options
+	mods     []Module
+	problems []error
 }
 
-// New returns the PKCS#11 provider.
-func New(opts Options) *Provider { return &Provider{opts: opts} }
+// New returns the PKCS#11 provider over the modules the options allow.
+// Modules that fail their checks are left out and reported by Problems.
+func New(opts Options) *Provider {
+	if opts.ModulePath != "" {
+		opts.Modules = append(append([]string(nil), opts.Modules...), opts.ModulePath)
+	}
+	p := &Provider{opts: opts}
+	p.mods, p.problems = buildModules(opts)
+	return p
+}
 
 var _ token.Provider = (*Provider)(nil)
 
@@ -40,9 +61,10 @@ const (
 
 // slotToken is a token in a slot of a module.
 type slotToken struct {
-	module string
+	module string // resolved path
 	slot   uint
 	info   p11.TokenInfo
+	drill  bool // a SoftHSM module or token
 }
 
 func (s slotToken) tokenInfo() token.Info {
@@ -50,29 +72,35 @@ func (s slotToken) tokenInfo() token.Info {
 	serial := strings.TrimSpace(s.info.SerialNumber)
 	manuf := strings.TrimSpace(s.info.ManufacturerID)
 	model := strings.TrimSpace(s.info.Model)
-	drill := strings.Contains(manuf, "SoftHSM")
-	if drill {
-		model += " (software token, DRILL)"
-	}
 	return token.Info{
 		Kind: token.KindPKCS11, Manufacturer: manuf, Model: model, Serial: serial, Label: label,
 		Firmware: fmt.Sprintf("%d.%d", s.info.FirmwareVersion.Major, s.info.FirmwareVersion.Minor),
 		Ref: &token.URI{Scheme: token.SchemePKCS11,
 			Path:  map[string]string{"token": label, "serial": serial},
 			Query: map[string]string{"module-path": s.module}},
-		Drill: drill,
+		Drill: s.drill,
 	}
 }
 
-// tokens lists the initialised tokens of a module.
-func tokens(path string) ([]slotToken, error) {
-	ctx, err := module(path)
+// tokens lists the initialised tokens of a module. SoftHSM is recognised
+// by its identity (C_GetInfo's manufacturer, the token's manufacturer,
+// the resolved file name), never by what a reference says: its tokens are
+// drill tokens, and a production provider refuses the module outright.
+func (p *Provider) tokens(m Module) ([]slotToken, error) {
+	ctx, err := module(m.Resolved)
 	if err != nil {
 		return nil, err
 	}
+	drill := m.Drill
+	if li, err := ctx.GetInfo(); err == nil && strings.Contains(li.ManufacturerID, "SoftHSM") {
+		drill = true
+	}
+	if drill && !p.opts.Drill {
+		return nil, &ModuleError{Path: m.Path, Reason: "it is SoftHSM, a drill module: never used by a production ceremony (use --drill)"}
+	}
 	slots, err := ctx.GetSlotList(true)
 	if err != nil {
-		return nil, fmt.Errorf("listing the slots of %s: %w", path, err)
+		return nil, fmt.Errorf("listing the slots of %s: %w", m.Resolved, err)
 	}
 	var out []slotToken
 	for _, s := range slots {
@@ -80,70 +108,160 @@ func tokens(path string) ([]slotToken, error) {
 		if err != nil || ti.Flags&flagTokenInitialized == 0 {
 			continue
 		}
-		out = append(out, slotToken{module: path, slot: s, info: ti})
+		// A SoftHSM token reached through another module (a proxy such as
+		// p11-kit) is no more production than SoftHSM itself.
+		softhsm := strings.Contains(ti.ManufacturerID, "SoftHSM")
+		if softhsm && !p.opts.Drill {
+			continue
+		}
+		// Whether a token is a drill token is decided by how it was made
+		// (a drill module, SoftHSM), never by a reader's name: a virtual
+		// card seen through OpenSC or ykcs11 is a PKCS#11 token like any
+		// other, whose key attributes are only a claim (admitted in
+		// production only under a witnessed exception).
+		d := drill || softhsm
+		out = append(out, slotToken{module: m.Resolved, slot: s, info: ti, drill: d})
 	}
 	return out, nil
 }
 
-// find selects the token a reference names (token label and/or serial).
+// tokenAttrs are the token attributes a reference may name; each one it
+// names must match. Attributes Custodian cannot check are refused rather
+// than ignored, so a reference never selects more than it says.
+var tokenAttrs = []string{"serial", "token", "manufacturer", "model", "slot-id"}
+
+func attrValue(t slotToken, name string) string {
+	switch name {
+	case "serial":
+		return strings.TrimSpace(t.info.SerialNumber)
+	case "token":
+		return strings.TrimSpace(t.info.Label)
+	case "manufacturer":
+		return strings.TrimSpace(t.info.ManufacturerID)
+	case "model":
+		return strings.TrimSpace(t.info.Model)
+	case "slot-id":
+		return strconv.FormatUint(uint64(t.slot), 10)
+	case "module-path":
+		return t.module
+	}
+	return ""
+}
+
+// find selects the one token a reference names, among the modules it may
+// use, before any login. Every named attribute must match; two matches
+// are an *token.AmbiguousError naming the attributes that differ.
 func (p *Provider) find(ref *token.URI) (slotToken, error) {
-	mod, err := p.resolveModule(ref.Query)
+	for k := range ref.Path {
+		switch k {
+		case "serial", "token", "manufacturer", "model", "slot-id", "object", "id", "type":
+		default:
+			return slotToken{}, &token.URIError{Err: fmt.Errorf("attribute %s is not one Custodian matches tokens on: use serial, token, manufacturer, model or slot-id", k)}
+		}
+	}
+	mods, err := p.selectModules(ref.Query)
 	if err != nil {
 		return slotToken{}, err
 	}
-	all, err := tokens(mod)
-	if err != nil {
-		return slotToken{}, err
+	var all, found []slotToken
+	var errs []error
+	for _, m := range mods {
+		ts, err := p.tokens(m)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		all = append(all, ts...)
 	}
-	label, serial := ref.Get("token"), ref.Get("serial")
-	var found []slotToken
 	for _, t := range all {
-		if (label == "" || strings.TrimSpace(t.info.Label) == label) && (serial == "" || strings.TrimSpace(t.info.SerialNumber) == serial) {
+		ok := true
+		for _, a := range tokenAttrs {
+			if want, named := ref.Path[a]; named && attrValue(t, a) != want {
+				ok = false
+			}
+		}
+		if ok {
 			found = append(found, t)
 		}
 	}
-	var names []string
-	for _, t := range all {
-		names = append(names, fmt.Sprintf("%q (serial %s)", strings.TrimSpace(t.info.Label), strings.TrimSpace(t.info.SerialNumber)))
-	}
-	switch {
-	case len(found) == 1:
+	switch len(found) {
+	case 1:
 		return found[0], nil
-	case len(found) == 0:
-		return slotToken{}, fmt.Errorf("no token %s in %s (tokens present: %s): %w", describeRef(label, serial), mod, strings.Join(names, ", "), token.ErrNotFound)
+	case 0:
+		var names []string
+		for _, t := range all {
+			names = append(names, t.tokenInfo().String())
+		}
+		present := "none"
+		if len(names) > 0 {
+			present = strings.Join(names, ", ")
+		}
+		if len(errs) > 0 {
+			// Kept for errors.As: a refused module is the real answer.
+			return slotToken{}, fmt.Errorf("no token matches %s (tokens present: %s): %w; %w", ref, present, token.ErrNotFound, errors.Join(errs...))
+		}
+		return slotToken{}, fmt.Errorf("no token matches %s (tokens present: %s): %w", ref, present, token.ErrNotFound)
 	}
-	return slotToken{}, fmt.Errorf("%d tokens match %s in %s: add serial= to the reference", len(found), describeRef(label, serial), mod)
+	return slotToken{}, ambiguous(ref, found)
 }
 
-func describeRef(label, serial string) string {
-	switch {
-	case label != "" && serial != "":
-		return fmt.Sprintf("labelled %q with serial %s", label, serial)
-	case label != "":
-		return fmt.Sprintf("labelled %q", label)
-	case serial != "":
-		return "with serial " + serial
+// ambiguous names what tells the matching tokens apart.
+func ambiguous(ref *token.URI, found []slotToken) error {
+	e := &token.AmbiguousError{Ref: ref.String()}
+	for _, t := range found {
+		info := t.tokenInfo()
+		info.Ref = info.Ref.With("slot-id", attrValue(t, "slot-id"))
+		e.Matches = append(e.Matches, info)
 	}
-	return "at all"
+	// slot-id is the last resort: slot numbers change when readers are
+	// plugged in another order.
+	for _, a := range []string{"serial", "token", "manufacturer", "model", "module-path", "slot-id"} {
+		if a == "slot-id" && len(e.Distinguish) > 0 {
+			break
+		}
+		vals := map[string]bool{}
+		for _, t := range found {
+			vals[attrValue(t, a)] = true
+		}
+		if len(vals) == len(found) {
+			e.Distinguish = append(e.Distinguish, a)
+		}
+	}
+	return e
 }
 
-// List implements token.Provider: the tokens of the default module.
+// Describe implements token.Describer: the one token a reference names,
+// found without logging in.
+func (p *Provider) Describe(_ context.Context, ref *token.URI) (token.Info, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	defer idle()
+	t, err := p.find(ref)
+	if err != nil {
+		return token.Info{Kind: token.KindPKCS11, Ref: ref}, err
+	}
+	return t.tokenInfo(), nil
+}
+
+// List implements token.Provider: the tokens of every module this
+// provider may load. A module that fails does not hide the others.
 func (p *Provider) List(context.Context) ([]token.Info, error) {
 	mu.Lock()
 	defer mu.Unlock()
-	mod, err := p.resolveModule(nil)
-	if err != nil {
-		return nil, err
-	}
-	all, err := tokens(mod)
-	if err != nil {
-		return nil, err
-	}
+	defer idle()
 	var infos []token.Info
-	for _, t := range all {
-		infos = append(infos, t.tokenInfo())
+	errs := append([]error(nil), p.problems...)
+	for _, m := range p.mods {
+		ts, err := p.tokens(m)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, t := range ts {
+			infos = append(infos, t.tokenInfo())
+		}
 	}
-	return infos, nil
+	return infos, errors.Join(errs...)
 }
 
 // Health implements token.Provider. PKCS#11 reports PIN retries only as
@@ -152,6 +270,7 @@ func (p *Provider) List(context.Context) ([]token.Info, error) {
 func (p *Provider) Health(_ context.Context, ref *token.URI, _ token.OpenOptions) (token.Health, error) {
 	mu.Lock()
 	defer mu.Unlock()
+	defer idle()
 	t, err := p.find(ref)
 	if err != nil {
 		return token.Health{}, err

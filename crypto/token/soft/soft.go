@@ -3,9 +3,11 @@
 //
 // Custodian exists so that custodian keys live on hardware. Software keys
 // are here for two reasons only: to read the files of people moving away
-// from the openssl procedure, and for drills. Every token this package
-// reports is marked Drill, every certificate it makes says DRILL, and the
-// GUI offers it only in drill mode.
+// from the openssl procedure (kind "file": software, admitted for recovery
+// with a recorded warning), and for drills. Every key this package makes is
+// a drill key: its certificate carries token.DrillPolicy and says DRILL,
+// and keys opened with such a certificate are reported with Drill set. It
+// never decides what a ceremony admits: ceremony's admission policy does.
 package soft
 
 import (
@@ -43,21 +45,39 @@ func (*Provider) Scheme() string { return token.SchemeFile }
 // named on the command line or chosen in a file dialog.
 func (*Provider) List(context.Context) ([]token.Info, error) { return nil, nil }
 
-func info(path string) token.Info {
+// info describes a key file; cert, when known, tells whether a drill made
+// it.
+func info(path string, cert *x509.Certificate) token.Info {
 	return token.Info{
 		Kind:  token.KindSoftware,
 		Model: "software key file",
 		Label: filepath.Base(path),
 		Ref:   &token.URI{Scheme: token.SchemeFile, File: path},
-		Drill: true,
+		Drill: token.IsDrillCertificate(cert),
 	}
+}
+
+// Describe implements token.Describer: it reads the certificate next to
+// the key (no passphrase needed) to tell a drill's key from one made
+// elsewhere. A key file that does not exist yet (an enrollment) is
+// described by its reference alone.
+func (*Provider) Describe(_ context.Context, ref *token.URI) (token.Info, error) {
+	data, err := safefile.ReadLimited(CertificatePath(ref.File), maxKeyFile)
+	if err != nil {
+		return info(ref.File, nil), nil
+	}
+	cert, err := parseCertificate(data)
+	if err != nil {
+		return info(ref.File, nil), nil
+	}
+	return info(ref.File, cert), nil
 }
 
 // Health implements token.Provider: a file has no PIN counter.
 func (*Provider) Health(_ context.Context, ref *token.URI, _ token.OpenOptions) (token.Health, error) {
 	return token.Health{
 		PINRetries: -1, PUKRetries: -1,
-		Warnings: []string{"software key file: no hardware protection, for drills only"},
+		Warnings: []string{"software key file: no hardware protection; rotate its custodian onto a hardware token"},
 	}, nil
 }
 
@@ -132,7 +152,7 @@ func parsePrivateKey(ctx context.Context, path string, data []byte, ask token.PI
 		if ask == nil {
 			return nil, fmt.Errorf("%s is encrypted and no passphrase prompt is available", path)
 		}
-		pass, err := ask(ctx, token.PINRequest{Token: info(path), What: "passphrase", Reason: "decrypt the key file " + filepath.Base(path), RetriesLeft: -1})
+		pass, err := ask(ctx, token.PINRequest{Token: info(path, nil), What: "passphrase", Reason: "decrypt the key file " + filepath.Base(path), RetriesLeft: -1})
 		if err != nil {
 			return nil, fmt.Errorf("passphrase for %s: %w", path, err)
 		}
@@ -180,7 +200,7 @@ func parsePrivateKey(ctx context.Context, path string, data []byte, ask token.PI
 func (k *Key) Ref() *token.URI { return &token.URI{Scheme: token.SchemeFile, File: k.path} }
 
 // Token implements token.Key.
-func (k *Key) Token() token.Info { return info(k.path) }
+func (k *Key) Token() token.Info { return info(k.path, k.cert) }
 
 // Certificate implements token.Key.
 func (k *Key) Certificate() *x509.Certificate { return k.cert }
@@ -197,17 +217,22 @@ func (k *Key) DecryptKey(alg string, encryptedKey []byte) ([]byte, error) {
 }
 
 // DecryptPath implements token.Key.
-func (k *Key) DecryptPath() string { return "software key in memory (DRILL)" }
+func (k *Key) DecryptPath() string {
+	if token.IsDrillCertificate(k.cert) {
+		return "software key in memory (DRILL)"
+	}
+	return "software key in memory (no hardware protection)"
+}
 
 // Attest implements token.Key: a file proves nothing about where the key
 // has been, and says so.
 func (k *Key) Attest(context.Context) (*token.Attestation, error) {
 	return &token.Attestation{
-		Kind:     token.KindSoftware,
-		Verified: false,
+		Kind:   token.KindSoftware,
+		Status: token.AttestNone,
 		Facts: []token.Fact{
 			{Name: "storage", Value: "software key file " + filepath.Base(k.path)},
-			{Name: "protection", Value: "none: the private key can be copied; drills only"},
+			{Name: "protection", Value: "none: the private key can be copied"},
 		},
 	}, nil
 }
@@ -233,9 +258,9 @@ func (p *Provider) Enroll(_ context.Context, ref *token.URI, req token.EnrollReq
 	}
 	return &token.Enrollment{
 		Ref:         &token.URI{Scheme: token.SchemeFile, File: ref.File},
-		Token:       info(ref.File),
+		Token:       info(ref.File, cert),
 		Certificate: cert,
-		Attestation: &token.Attestation{Kind: token.KindSoftware, Facts: []token.Fact{{Name: "protection", Value: "none: software key for drills"}}},
+		Attestation: &token.Attestation{Kind: token.KindSoftware, Status: token.AttestNone, Facts: []token.Fact{{Name: "protection", Value: "none: software key for drills"}}},
 	}, nil
 }
 
@@ -259,6 +284,7 @@ func GenerateFiles(keyPath string, req token.EnrollRequest) (*x509.Certificate, 
 	if !strings.Contains(req.Name, "DRILL") {
 		req.Name = "DRILL " + req.Name
 	}
+	req.Drill = true
 	req.Report("signing the self-signed certificate")
 	cert, err := token.SelfSignCertificate(crypto.Signer(priv), req, time.Now(), rand.Reader)
 	if err != nil {

@@ -47,8 +47,13 @@ func TestOpenVectorKeyFollowsAzConvention(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer k.Close()
-	if !k.Token().Drill {
-		t.Error("software keys must be marked Drill")
+	// A key made with openssl, as Microsoft's quickstart teaches, is a
+	// software key, not a drill key: the admission policy tells them apart.
+	if tok := k.Token(); tok.Kind != token.KindSoftware || tok.Drill {
+		t.Errorf("an openssl key file is software, not drill: %+v", tok)
+	}
+	if info, err := New().Describe(context.Background(), k.Ref()); err != nil || info.Drill || info.Kind != token.KindSoftware {
+		t.Errorf("Describe of an openssl key: %+v %v", info, err)
 	}
 	if k.Certificate() == nil || !token.SamePublicKey(k.Certificate(), k.Public()) {
 		t.Error("certificate not loaded from cert_0.cer or not matching")
@@ -177,6 +182,14 @@ func TestGenerateFilesMakesDrillPairAndNeverOverwrites(t *testing.T) {
 	}
 	if k.Certificate().Equal(cert) == false {
 		t.Error("certificate on disk differs")
+	}
+	// A drill's key is a drill token, known from its certificate's drill
+	// policy, before and after opening.
+	if !k.Token().Drill || !token.IsDrillCertificate(cert) {
+		t.Errorf("a drill key is not marked drill: %+v", k.Token())
+	}
+	if info, err := New().Describe(context.Background(), k.Ref()); err != nil || !info.Drill {
+		t.Errorf("Describe of a drill key: %+v %v", info, err)
 	}
 	if _, err := GenerateFiles(keyPath, token.EnrollRequest{Name: "Bob"}); err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Errorf("overwrote: %v", err)
