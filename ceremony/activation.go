@@ -42,6 +42,8 @@ type ActivationConfig struct {
 	Tool string
 	// AirGap is the air-gap self-check shown at set-up (nil: run it now).
 	AirGap *airgap.Report
+	// AirGapShown says how AirGap's findings reached the witness.
+	AirGapShown AirGapShown
 }
 
 // Activation is the activation ceremony: enroll N custodians, hand the
@@ -86,7 +88,7 @@ func newActivation(cfg ActivationConfig, tokens *token.Manager, l *Lifecycle) (*
 	}); err != nil {
 		return nil, err
 	}
-	if _, err := recordAirGap(a.record, cfg.Mode, cfg.Witness, cfg.AirGap); err != nil {
+	if _, err := recordAirGap(a.record, cfg.Mode, cfg.Witness, cfg.AirGap, cfg.AirGapShown); err != nil {
 		return nil, err
 	}
 	a.moveTo(ActEnroll)

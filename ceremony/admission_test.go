@@ -77,6 +77,8 @@ func startSoftHSM(t *testing.T, n int) *softHSMDrillTokens {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// One private SoftHSM per process: close it before the next test.
+	t.Cleanup(func() { d.Close() })
 	return d.(*softHSMDrillTokens)
 }
 
@@ -248,6 +250,9 @@ func TestProductionRecoveryAdmitsSoftwareKeysWithWarningAndRefusesDrillKeys(t *t
 	rec := &MemoryRecorder{}
 	r, err := NewRecovery(RecoveryConfig{Mode: Production, HSMName: "vector-hsm", CeremonyID: "R-1", Witness: "Wendy"}, token.NewManager(soft.New()), rec)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SetExchangeKeyPolicy(ExchangeKeyPolicy{Exception: &ExchangeKeyException{Reason: "test vector from no HSM", ApprovedBy: "Wendy"}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.LoadSD("sd.json", testvectors.Read(t, "sd-3of2", "sd.json")); err != nil {

@@ -139,16 +139,38 @@ func (e *StepError) Error() string {
 // workflow. It wraps ErrEnded.
 var ErrCancelled = fmt.Errorf("the ceremony was cancelled or abandoned: %w", ErrEnded)
 
-// recordAirGap runs the air-gap self-check and records it: in production
-// each finding is a warning the witness has seen; in a drill a note.
-func recordAirGap(record func(Event) error, mode Mode, witness string, report *airgap.Report) (*airgap.Report, error) {
+// AirGapShown says how the air-gap findings reached the witness: the
+// transcript may say they were shown only when they were.
+type AirGapShown int
+
+const (
+	// AirGapNotConfirmed: nobody confirmed the findings were seen (the
+	// transcript says so).
+	AirGapNotConfirmed AirGapShown = iota
+	// AirGapAcknowledged: the witness acknowledged them in a dialog.
+	AirGapAcknowledged
+	// AirGapPrinted: the CLI printed them on the terminal.
+	AirGapPrinted
+)
+
+// recordAirGap runs the air-gap self-check (unless report is given) and
+// records it: in production each finding is a warning, recorded with how
+// it reached the witness; in a drill a note.
+func recordAirGap(record func(Event) error, mode Mode, witness string, report *airgap.Report, shown AirGapShown) (*airgap.Report, error) {
 	if report == nil {
 		report = airgap.Live().Check()
 	}
 	e := Event{Step: "airgap.check", Actor: System, Message: report.Summary()}
 	if !report.Clean() {
 		if mode == Production {
-			e.Decision = fmt.Sprintf("PRODUCTION ceremony on a machine that is not fully air-gapped: %d finding(s) shown to witness %s", len(report.Warnings()), witness)
+			how := "NOT confirmed as seen by the witness"
+			switch shown {
+			case AirGapAcknowledged:
+				how = "shown to and acknowledged by witness " + witness
+			case AirGapPrinted:
+				how = "printed on the terminal for witness " + witness
+			}
+			e.Decision = fmt.Sprintf("PRODUCTION ceremony on a machine that is not fully air-gapped: %d finding(s) %s", len(report.Warnings()), how)
 		} else {
 			e.Decision = "noted (drill)"
 		}

@@ -39,6 +39,8 @@ type RecoveryConfig struct {
 	Witness    string
 	// AirGap is the air-gap self-check shown at set-up (nil: run it now).
 	AirGap *airgap.Report
+	// AirGapShown says how AirGap's findings reached the witness.
+	AirGapShown AirGapShown
 	// DrillKeysOnly: the drill was inferred from the exchange key, not
 	// chosen (see AdmissionPolicy.DrillKeysOnly).
 	DrillKeysOnly bool
@@ -107,7 +109,7 @@ func NewRecovery(cfg RecoveryConfig, tokens *token.Manager, rec Recorder) (*Reco
 		Decision: fmt.Sprintf("%s recovery of %s", cfg.Mode, cfg.HSMName)}); err != nil {
 		return nil, err
 	}
-	if _, err := recordAirGap(r.record, cfg.Mode, cfg.Witness, cfg.AirGap); err != nil {
+	if _, err := recordAirGap(r.record, cfg.Mode, cfg.Witness, cfg.AirGap, cfg.AirGapShown); err != nil {
 		return nil, err
 	}
 	return r, nil

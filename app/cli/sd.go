@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/custodian-hsm/custodian/ceremony/airgap"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -183,7 +184,17 @@ func cmdSDRestoreBlob(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	r, err := ceremony.NewRecovery(ceremony.RecoveryConfig{Mode: in.mode, DrillKeysOnly: in.why != "", HSMName: in.hsmName, CeremonyID: in.transcript.id(), Witness: in.witness}, tokens, rec)
+	// The air-gap findings go in front of the witness on the terminal,
+	// and the transcript says they were printed.
+	gap := airgap.Live().Check()
+	if in.mode == ceremony.Production && !gap.Clean() {
+		fmt.Fprintf(env.Stderr, "AIR GAP: %s\n", gap.Summary())
+		for _, f := range gap.Warnings() {
+			fmt.Fprintf(env.Stderr, "  ⚠ %s: %s\n", f.Check, f.Message)
+		}
+	}
+	r, err := ceremony.NewRecovery(ceremony.RecoveryConfig{Mode: in.mode, DrillKeysOnly: in.why != "", HSMName: in.hsmName, CeremonyID: in.transcript.id(), Witness: in.witness,
+		AirGap: gap, AirGapShown: ceremony.AirGapPrinted}, tokens, rec)
 	if err != nil {
 		rec.Close(ceremony.Closing{Ending: ceremony.Cancelled, Actor: ceremony.System, Reason: err.Error()})
 		return failuref("%v", err)

@@ -248,25 +248,22 @@ func cmdTokenList(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	infos, errs := m.List(context.Background())
+	choices, errs := ceremony.ListTokenChoices(context.Background(), m)
 	for _, err := range errs {
 		fmt.Fprintln(env.Stderr, "note:", err)
 	}
-	if len(infos) == 0 {
+	if len(choices) == 0 {
 		fmt.Fprintln(env.Stdout, "no tokens found: insert a YubiKey or install your token's PKCS#11 module (or name it with --pkcs11-module)")
 		return nil
 	}
-	for _, in := range infos {
-		mark := "production"
-		if (ceremony.KeyFacts{Ref: in.Ref, Token: in}).Class() == ceremony.DrillKey {
-			mark = "drill"
-		}
-		fmt.Fprintf(env.Stdout, "[%s] %s\n  ref: %s\n", mark, in, in.Ref)
-		if mp := in.Ref.Query["module-path"]; mp != "" {
+	// The same rows the GUI's token pickers show.
+	for _, c := range choices {
+		fmt.Fprintf(env.Stdout, "%s\n  %s\n  ref: %s\n", c.Title(), c.Detail(), c.Ref)
+		if mp := c.Info.Ref.Query["module-path"]; mp != "" {
 			fmt.Fprintf(env.Stdout, "  module: %s\n", mp)
 		}
-		if h, err := m.Health(context.Background(), in.Ref.String(), token.OpenOptions{}); err == nil {
-			fmt.Fprintf(env.Stdout, "  PIN retries: %d  default PIN: %s  default PUK: %s  default management key: %s\n", h.PINRetries, h.DefaultPIN, h.DefaultPUK, h.DefaultManagementKey)
+		if h := c.Health; h != nil {
+			fmt.Fprintf(env.Stdout, "  PUK tries left: %s  default PIN: %s  default PUK: %s  default management key: %s\n", c.PUKTries, h.DefaultPIN, h.DefaultPUK, h.DefaultManagementKey)
 			if len(h.FreeSlots) > 0 {
 				fmt.Fprintf(env.Stdout, "  free slots: %v\n", h.FreeSlots)
 			}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strconv"
 
 	"fyne.io/fyne/v2"
@@ -67,24 +66,13 @@ func (w *activationWizard) enrollScreen() {
 	title := fmt.Sprintf("Activation — custodian %d of %d", k, n)
 	name := widget.NewEntry()
 	name.SetPlaceHolder("custodian's full name")
-	refEntry := widget.NewEntry()
-	tokenChoice := widget.NewSelect(nil, func(s string) { refEntry.SetText(s) })
+	ref := ""
 	if w.session != nil {
-		refEntry.SetText(w.session.Tokens.Ref(k - 1))
+		ref = w.session.Tokens.Ref(k - 1)
 		name.SetText(fmt.Sprintf("Custodian %d", k))
-	} else {
-		tokenChoice.PlaceHolder = "choose the custodian's token"
-		go func() {
-			infos, _ := w.tokens.List(context.Background())
-			var refs []string
-			for _, i := range infos {
-				if i.Ref != nil {
-					refs = append(refs, i.Ref.String())
-				}
-			}
-			w.s.do(func() { tokenChoice.Options = refs; tokenChoice.Refresh() })
-		}()
 	}
+	picker := w.s.newTokenPicker(w.tokens, ref)
+	refEntry := picker.Ref
 	bits := widget.NewSelect([]string{"2048", "3072", "4096"}, nil)
 	bits.SetSelected("2048")
 	status := widget.NewLabel("")
@@ -95,6 +83,7 @@ func (w *activationWizard) enrollScreen() {
 	enroll = widget.NewButtonWithIcon("Generate the key on the token", theme.ConfirmIcon(), func() {
 		b, _ := strconv.Atoi(bits.Selected)
 		enroll.Disable()
+		picker.paused.Store(true)
 		progress.Show()
 		ref, who := refEntry.Text, name.Text
 		idx := k - 1
@@ -104,6 +93,7 @@ func (w *activationWizard) enrollScreen() {
 			req := token.EnrollRequest{Bits: b, Progress: func(stage string) { w.s.do(func() { status.SetText(stage) }) }}
 			c, err := w.a.EnrollWithException(context.Background(), who, ref, req, opts, ex)
 			w.s.do(func() {
+				picker.paused.Store(false)
 				progress.Hide()
 				enroll.Enable()
 				var ae *ceremony.AdmissionError
@@ -131,12 +121,13 @@ func (w *activationWizard) enrollScreen() {
 	enroll.Importance = widget.HighImportance
 	form := widget.NewForm(
 		widget.NewFormItem("Name", name),
-		widget.NewFormItem("Token", container.NewVBox(tokenChoice, refEntry)),
+		widget.NewFormItem("Token", picker.box),
 		widget.NewFormItem("Key size", bits),
 	)
 	intro := widget.NewLabel(fmt.Sprintf("Custodian %d of %d: insert your token, then generate your key on it. The private key never leaves the token.", k, n))
 	intro.Wrapping = fyne.TextWrapWord
 	w.s.show(w.mode(), title, container.NewVBox(intro, form, enroll, progress, status, w.enrolledList(), w.cancelButton()))
+	w.s.startPicker(picker, w.session)
 }
 
 // openOptions are the token options for custodian i: drill PINs are
@@ -225,18 +216,20 @@ func (w *activationWizard) awaitSDScreen() {
 	}
 	// A drill offers the same file path as production, so people rehearse
 	// the real step and see a damaged file rejected.
-	path := widget.NewEntry()
-	path.SetPlaceHolder("path of the security domain file the operator brought back")
-	body = append(body, widget.NewForm(widget.NewFormItem("SD file", path)), widget.NewButtonWithIcon("Verify the security domain", theme.SearchIcon(), func() {
-		data, err := readFileLimited(path.Text)
+	sdFile := w.s.newFileInput("path of the security domain file the operator brought back")
+	body = append(body, widget.NewForm(widget.NewFormItem("SD file", sdFile.box)), widget.NewButtonWithIcon("Verify the security domain", theme.SearchIcon(), func() {
+		name, data, err := sdFile.Read()
 		if err != nil {
 			status.SetText(err.Error())
 			return
 		}
-		load(filepath.Base(path.Text), data)
+		load(name, data)
 	}))
 	intro := widget.NewLabel("The operator activates the HSM with the package and brings back the security domain file. Custodian checks that every share belongs to an enrolled custodian and the quorum is right.")
 	intro.Wrapping = fyne.TextWrapWord
+	if pkg := w.a.Package(); pkg != nil {
+		body = append([]fyne.CanvasObject{w.s.outputActions(pkg.Dir, pkg.Files)}, body...)
+	}
 	w.s.show(w.mode(), "Activation — verify the security domain", container.NewVBox(append(append([]fyne.CanvasObject{intro}, body...), status, w.cancelButton())...))
 }
 
@@ -276,7 +269,10 @@ func (w *activationWizard) selfTestScreen() {
 			}()
 		})
 		skip := widget.NewButton("Skip (exception)", func() { w.exceptionDialog(c) })
-		list.Add(container.NewBorder(nil, nil, nil, skip, open))
+		// The token by name, so the right one is inserted.
+		tok := widget.NewLabel("token: " + ceremony.DescribeToken(c.Token, nil, nil).Title())
+		tok.Wrapping = fyne.TextWrapWord
+		list.Add(container.NewBorder(nil, tok, nil, skip, open))
 	}
 	intro := widget.NewLabel("Each custodian opens their own share on their token: it proves the token, the PIN and the share all work. Nothing secret is shown.")
 	intro.Wrapping = fyne.TextWrapWord
@@ -287,7 +283,7 @@ func (w *activationWizard) exceptionDialog(c *ceremony.Custodian) {
 	reason := widget.NewEntry()
 	approver := widget.NewEntry()
 	approver.SetText(w.a.Config().Witness)
-	dialog.ShowForm("Skip "+c.Name+"'s self-test", "Record exception", "Back", []*widget.FormItem{
+	w.s.showForm("Skip "+c.Name+"'s self-test", "Record exception", "Back", []*widget.FormItem{
 		widget.NewFormItem("Why", reason), widget.NewFormItem("Approved by", approver)}, func(ok bool) {
 		if !ok {
 			return
@@ -297,7 +293,7 @@ func (w *activationWizard) exceptionDialog(c *ceremony.Custodian) {
 			return
 		}
 		w.render()
-	}, w.s.win)
+	})
 }
 
 func (w *activationWizard) proveScreen() {
@@ -332,7 +328,7 @@ func (w *activationWizard) doneScreen() {
 				w.next()
 				return
 			}
-			w.s.home()
+			w.s.endScreen(w.mode(), "Activation — closed", w.a.Outcome())
 		})
 	})
 	next.Importance = widget.HighImportance
@@ -347,7 +343,7 @@ func signOffDialog(s *shell, witness string, signOff func(string, bool, string) 
 	name.SetText(witness)
 	disagree := widget.NewCheck("I do not agree with the record", nil)
 	note := widget.NewMultiLineEntry()
-	dialog.ShowForm("Witness sign-off", "Sign off", "Back", []*widget.FormItem{
+	s.showForm("Witness sign-off", "Sign off", "Back", []*widget.FormItem{
 		widget.NewFormItem("Witness", name), widget.NewFormItem("", disagree), widget.NewFormItem("Note", note)}, func(ok bool) {
 		if !ok {
 			return
@@ -357,7 +353,7 @@ func signOffDialog(s *shell, witness string, signOff func(string, bool, string) 
 			return
 		}
 		then()
-	}, s.win)
+	})
 }
 
 // askKeyException asks the witness to approve an exception for a key whose

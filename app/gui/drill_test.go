@@ -42,7 +42,15 @@ func (h *harness) enrollAll(act func(string)) {
 // every button: activation with three software custodians, the SD
 // verified, each share self-tested, the quorum proven, the recovery with
 // two custodians, and the blob uploaded to the drill HSM.
-func walkDrill(t *testing.T, h *harness, act func(string)) {
+func walkDrill(t *testing.T, h *harness, do func(string)) {
+	// Every screen and dialog on the way fits the smallest window.
+	h.locked(func() { h.win.Resize(minimumSize) })
+	act := func(label string) {
+		h.t.Helper()
+		h.waitFor(fmt.Sprintf("button %q", label), func() bool { return h.button(label) != nil })
+		h.assertFits(minimumSize)
+		do(label)
+	}
 	h.startDrill(act)
 	h.enrollAll(act)
 
@@ -87,6 +95,9 @@ func walkDrill(t *testing.T, h *harness, act func(string)) {
 	h.waitShows("DRILL PASSED — the drill HSM accepted the restore blob")
 	act("Witness sign-off")
 	act("Sign off")
+	h.waitShows("Recovery — closed")
+	h.waitShows("Final digest of the transcript")
+	act("Back to Home")
 	h.waitShows("Start drill")
 }
 

@@ -93,6 +93,7 @@ func TestGoingHomeEndsTheDrillsEnvironment(t *testing.T) {
 		t.Fatalf("the SoftHSM drill runs with the machine's configuration %s", got)
 	}
 	h.tap("Home")
+	h.tap("End the ceremony")
 	h.waitShows("Start drill")
 	if got := os.Getenv(softhsm.EnvConf); got != machine {
 		t.Errorf("after the drill %s=%q, want the machine's %q back", softhsm.EnvConf, got, machine)

@@ -50,10 +50,21 @@ type Options struct {
 func Run(id Identity, opts Options) {
 	a := app.NewWithID(AppID)
 	a.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon))
+	applyTheme(a, savedTheme(a))
 	w := a.NewWindow("Custodian")
 	s := newShell(a, w, id, opts)
 	s.home()
-	w.Resize(fyne.NewSize(1280, 800))
+	w.Resize(savedSize(a))
+	// The size is remembered in the preferences (the user's configuration
+	// folder); where that folder is not writable Fyne logs it and the
+	// next start opens at the default size.
+	if os.Getenv(ScreenshotsEnv) == "" {
+		// (The screenshot tour's sizes are not the person's.)
+		w.SetOnClosed(func() { saveSize(a, w.Canvas().Size()) })
+	}
+	// Closing the window during a ceremony asks first (see confirmLeave).
+	w.SetCloseIntercept(s.quit)
+	s.installShortcuts()
 	w.SetMaster()
 	tour := s.startScreenshotTour()
 	w.ShowAndRun()
@@ -63,6 +74,34 @@ func Run(id Identity, opts Options) {
 			os.Exit(1)
 		}
 	}
+}
+
+// Window sizes: the default, and the smallest the screens are made for
+// (every screen fits it without being cut off; taller content scrolls).
+var (
+	defaultSize = fyne.NewSize(1280, 800)
+	minimumSize = fyne.NewSize(1024, 768)
+)
+
+const prefWidth, prefHeight = "window.width", "window.height"
+
+// savedSize is the window size of the last session, or the default.
+func savedSize(a fyne.App) fyne.Size {
+	p := a.Preferences()
+	w := float32(p.FloatWithFallback(prefWidth, float64(defaultSize.Width)))
+	h := float32(p.FloatWithFallback(prefHeight, float64(defaultSize.Height)))
+	if w < 200 || h < 200 || w > 16384 || h > 16384 {
+		return defaultSize
+	}
+	return fyne.NewSize(w, h)
+}
+
+func saveSize(a fyne.App, size fyne.Size) {
+	if size.Width < 200 || size.Height < 200 {
+		return
+	}
+	a.Preferences().SetFloat(prefWidth, float64(size.Width))
+	a.Preferences().SetFloat(prefHeight, float64(size.Height))
 }
 
 func newShell(a fyne.App, w fyne.Window, id Identity, opts Options) *shell {
@@ -89,8 +128,12 @@ func (s *shell) actions() map[string]func() {
 }
 
 // productionTokens serves YubiKeys, PKCS#11 tokens on the production
-// module list and key files.
+// module list and key files. (Tests give the shell a manager of drill
+// tokens instead.)
 func (s *shell) productionTokens() *token.Manager {
+	if s.tokens != nil {
+		return s.tokens
+	}
 	m, _ := ceremony.TokensFor(ceremony.TokenConfig{Mode: ceremony.Production, PKCS11Modules: s.pkcs11Modules})
 	return m
 }

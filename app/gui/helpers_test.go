@@ -11,6 +11,8 @@ import (
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
+
+	"github.com/custodian-hsm/custodian/ceremony/airgap"
 )
 
 // The helpers below drive the GUI the way a person does: they find what is
@@ -24,7 +26,11 @@ type harness struct {
 	app   fyne.App
 	win   fyne.Window
 	shell *shell
+	// ctrlEnters counts steps taken with Ctrl+Enter (keys).
+	ctrlEnters int
 }
+
+var testAirGap = &airgap.Report{Findings: []airgap.Finding{{Check: "network", Severity: airgap.Warning, Message: "network interface(s) up: eth0 (test finding)"}}}
 
 var testIdentity = Identity{Version: "v0.0.0-test", SHA256: "0123456789abcdef", Words: "able acid also apex"}
 
@@ -35,7 +41,11 @@ func newHarness(t *testing.T) *harness {
 	t.Cleanup(w.Close)
 	s := newShell(a, w, testIdentity, Options{WorkDir: t.TempDir()})
 	s.uiLock = new(sync.Mutex)
+	// The machine's own self-check varies (CI may be clean or not): tests
+	// see one fixed finding.
+	s.airGap = func() *airgap.Report { return testAirGap }
 	w.Resize(fyne.NewSize(1280, 800))
+	s.installShortcuts()
 	s.home()
 	return &harness{t: t, app: a, win: w, shell: s}
 }
@@ -214,15 +224,19 @@ func (h *harness) press(label string) {
 }
 
 // describe lists the screen for failure messages.
-func (h *harness) describe() string {
+func (h *harness) describe() (out string) {
+	h.locked(func() { out = h.describeLocked() })
+	return out
+}
+
+// describeLocked is describe with the lock held.
+func (h *harness) describeLocked() string {
 	var b strings.Builder
-	h.locked(func() {
-		for _, s := range h.texts() {
-			if s = strings.TrimSpace(s); s != "" {
-				fmt.Fprintf(&b, "  %s\n", s)
-			}
+	for _, s := range h.texts() {
+		if s = strings.TrimSpace(s); s != "" {
+			fmt.Fprintf(&b, "  %s\n", s)
 		}
-	})
+	}
 	return b.String()
 }
 

@@ -48,9 +48,16 @@ func journeys() []journey {
 // NewHome builds the home screen without actions (previews, tests).
 func NewHome(id Identity) fyne.CanvasObject { return NewHomeWithActions(id, nil) }
 
-// NewHomeWithActions builds the home screen: the three journeys, each with
-// a button that starts its wizard, and the build's identity.
+// NewHomeWithActions builds the home screen with buttons that start the
+// journeys and tools (see newHome).
 func NewHomeWithActions(id Identity, actions map[string]func()) fyne.CanvasObject {
+	return newHome(id, actions, nil)
+}
+
+// newHome builds the home screen: the three journeys, each with a button
+// that starts its wizard, the tools, settings (the theme switch) and the
+// build's identity.
+func newHome(id Identity, actions map[string]func(), settings fyne.CanvasObject) fyne.CanvasObject {
 	title := widget.NewLabelWithStyle("Custodian", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	title.SizeName = theme.SizeNameHeadingText
 	subtitle := widget.NewLabel("Key ceremonies for Azure Key Vault Managed HSM security domains — keys stay on hardware, every step on the record.")
@@ -89,12 +96,16 @@ func NewHomeWithActions(id Identity, actions map[string]func()) fyne.CanvasObjec
 			tools = append(tools, widget.NewButtonWithIcon(t.label, t.icon, act))
 		}
 	}
+	toolbar := container.NewHBox(tools...)
+	if settings != nil {
+		toolbar = container.NewBorder(nil, nil, container.NewHBox(tools...), settings)
+	}
 
 	return container.NewBorder(
 		container.NewVBox(title, subtitle, widget.NewSeparator()),
 		NewStatusBar(id),
 		nil, nil,
-		container.NewVScroll(container.NewVBox(grid, container.NewHBox(tools...))),
+		container.NewVScroll(container.NewVBox(grid, toolbar)),
 	)
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/widget"
 
@@ -47,6 +48,7 @@ func (s *shell) pinPrompt() token.PINFunc {
 					answer <- []byte(entry.Text)
 					entry.SetText("")
 				}, s.win)
+			d.Resize(fyne.NewSize(max(dialogWidth, d.MinSize().Width), d.MinSize().Height))
 			d.Show()
 			entry.OnSubmitted = func(string) { d.Submit() }
 			s.win.Canvas().Focus(entry)

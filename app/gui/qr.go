@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -24,75 +23,52 @@ import (
 	"github.com/custodian-hsm/custodian/internal/safefile"
 )
 
-// densities are the fragment sizes offered: smaller fragments make
-// coarser codes that cheap cameras read, at the cost of more frames.
-var densities = map[string]int{"low (150 bytes a frame)": 150, "normal (300)": 300, "high (600)": 600, "very high (1000)": 1000}
+// qrScreen shows a file as an animated QR sequence (the transmitter), and
+// receives one from a camera or from image files.
+func (s *shell) qrScreen() { s.openQRScreen() }
 
-// qrScreen shows a file as an animated QR sequence, and receives one from
-// a camera or from image files.
-func (s *shell) qrScreen() {
-	// Show.
+// openQRScreen is qrScreen, returning its transmitter (for the screenshot
+// tour and tests).
+func (s *shell) openQRScreen() *qrTransmitter {
 	path := widget.NewEntry()
-	path.SetPlaceHolder("file to show as QR codes (certificate, exchange key, SD file, blob, package)")
-	density := widget.NewSelect([]string{"low (150 bytes a frame)", "normal (300)", "high (600)", "very high (1000)"}, nil)
-	density.SetSelected("normal (300)")
-	fps := widget.NewSlider(1, 15)
-	fps.SetValue(8)
-	fpsLabel := widget.NewLabel("8 frames a second")
-	fps.OnChanged = func(v float64) { fpsLabel.SetText(fmt.Sprintf("%.0f frames a second", v)) }
-	img := canvas.NewImageFromImage(nil)
-	img.FillMode = canvas.ImageFillContain
-	img.ScaleMode = canvas.ImageScalePixels
-	img.SetMinSize(fyne.NewSize(520, 520))
-	counter := widget.NewLabel("")
-	building := widget.NewProgressBar()
-	building.Hide()
-	var stop func()
-	var mu sync.Mutex
-	showStatus := widget.NewLabel("")
-	showStatus.Wrapping = fyne.TextWrapWord
+	path.SetPlaceHolder("file to show as QR codes")
+	status := widget.NewLabel("")
+	status.Wrapping = fyne.TextWrapWord
+	var tx *qrTransmitter
 	show := widget.NewButtonWithIcon("Show", theme.MediaPlayIcon(), func() {
-		mu.Lock()
-		if stop != nil {
-			stop()
-		}
-		mu.Unlock()
+		// The old file's frames stop here, before the new file is read.
+		tx.setFile("", nil)
 		data, err := safefile.ReadLimited(path.Text, ur.MaxPayload)
 		if err != nil {
-			showStatus.SetText(err.Error())
+			status.SetText(err.Error())
 			return
 		}
-		f, det, err := qr.FileFor(filepath.Base(path.Text), data)
-		if err != nil {
-			showStatus.SetText(err.Error())
-			return
-		}
-		note := fmt.Sprintf("%s — %s — SHA-256 %s", f.Name, det, fingerprint.Of(data).GroupedHex())
-		if det.Err != nil {
-			note = "WARNING: " + note
-		}
-		showStatus.SetText(note)
-		building.Show()
-		opts := qr.Options{FragmentBytes: densities[density.Selected], FPS: fps.Value,
-			Progress: func(done, total int) { s.do(func() { building.SetValue(float64(done) / float64(total)) }) }}
-		go func() {
-			seq, err := qr.NewSequence(f, opts)
-			s.do(func() {
-				building.Hide()
-				if err != nil {
-					showStatus.SetText(err.Error())
-					return
-				}
-				mu.Lock()
-				stop = s.animate(seq, img, counter, fps)
-				mu.Unlock()
-			})
-		}()
+		status.SetText("")
+		tx.setFile(filepath.Base(path.Text), data)
 	})
 	show.Importance = widget.HighImportance
-	full := widget.NewButtonWithIcon("Full screen", theme.ViewFullScreenIcon(), func() { s.win.SetFullScreen(!s.win.FullScreen()) })
+	path.OnSubmitted = func(string) { show.OnTapped() }
+	tx = newQRTransmitter(s, "", nil, path, show, status)
+	receiver, stopScan := s.qrReceiver()
+	tabs := container.NewAppTabs(
+		container.NewTabItemWithIcon("Show a file", theme.MediaPlayIcon(), tx.object),
+		// Scrolled on its own, so its height does not push the code off
+		// the window in the other tab.
+		container.NewTabItemWithIcon("Receive a file", theme.DownloadIcon(), container.NewVScroll(receiver)),
+	)
+	// Frames nobody sees are not drawn: the other tab stops them.
+	tabs.OnSelected = func(*container.TabItem) { tx.stop() }
+	s.show(ceremony.Production, "Transfer — QR codes", tabs)
+	s.onLeave(func() {
+		tx.close()
+		stopScan()
+	})
+	return tx
+}
 
-	// Receive.
+// qrReceiver reads a file from QR codes: image files or a camera. stop
+// ends a running camera scan.
+func (s *shell) qrReceiver() (receiver fyne.CanvasObject, stop func()) {
 	images := widget.NewMultiLineEntry()
 	images.SetPlaceHolder("image files of the codes (or a folder of them), one per line")
 	device := widget.NewEntry()
@@ -165,65 +141,14 @@ func (s *shell) qrScreen() {
 			cancelScan()
 		}
 	})
-
-	defer s.onLeave(func() {
-		mu.Lock()
-		if stop != nil {
-			stop()
-		}
-		mu.Unlock()
+	stop = func() {
 		if cancelScan != nil {
 			cancelScan()
 		}
-	})
-	s.show(ceremony.Production, "Transfer — QR codes", container.NewVBox(
-		widget.NewCard("Show a file", "for the camera of the machine on the other side of the air gap", container.NewVBox(
-			widget.NewForm(widget.NewFormItem("File", path), widget.NewFormItem("Density", density), widget.NewFormItem("Speed", container.NewBorder(nil, nil, nil, fpsLabel, fps))),
-			container.NewHBox(show, full), building, showStatus, container.NewCenter(img), counter)),
-		widget.NewCard("Receive a file", "frames in any order; duplicates and other codes are ignored", container.NewVBox(
-			widget.NewForm(widget.NewFormItem("Save as", out), widget.NewFormItem("Images", images), widget.NewFormItem("Camera", device)),
-			container.NewHBox(decode, scan, stopScan), recvBar, container.NewCenter(preview), received)),
-	))
-}
-
-// animate loops over a sequence's frames at the slider's speed until the
-// returned stop is called or another screen replaces this one.
-func (s *shell) animate(seq *qr.Sequence, img *canvas.Image, counter *widget.Label, fps *widget.Slider) (stop func()) {
-	done := make(chan struct{})
-	var once sync.Once
-	frames := make([]image.Image, len(seq.Parts))
-	go func() {
-		for i := 0; ; i = (i + 1) % len(seq.Parts) {
-			if frames[i] == nil {
-				im, err := seq.Image(i)
-				if err != nil {
-					s.do(func() { counter.SetText(err.Error()) })
-					return
-				}
-				frames[i] = im
-			}
-			frame, n := frames[i], i+1
-			s.do(func() {
-				img.Image = frame
-				img.Refresh()
-				if seq.SeqLen == 1 {
-					counter.SetText("one code: hold it in front of the camera")
-				} else {
-					counter.SetText(fmt.Sprintf("frame %d of %d (a loop of %d fragments; keep it running until the receiver is done)", n, len(seq.Parts), seq.SeqLen))
-				}
-			})
-			if seq.SeqLen == 1 {
-				<-done
-				return
-			}
-			select {
-			case <-done:
-				return
-			case <-time.After(time.Duration(float64(time.Second) / max(fps.Value, 1))):
-			}
-		}
-	}()
-	return func() { once.Do(func() { close(done) }) }
+	}
+	return widget.NewCard("Receive a file", "frames in any order; duplicates and other codes are ignored", container.NewVBox(
+		widget.NewForm(widget.NewFormItem("Save as", out), widget.NewFormItem("Images", images), widget.NewFormItem("Camera", device)),
+		container.NewHBox(decode, scan, stopScan), recvBar, container.NewCenter(preview), received)), stop
 }
 
 // previewSource shows each camera frame while the scanner reads it.

@@ -32,8 +32,10 @@ type recoveryWizard struct {
 	// sdName/sdBytes preload the SD file (a drill carries it over).
 	sdName  string
 	sdBytes []byte
-	// blob is kept for the drill's upload check.
-	blob []byte
+	// blob is kept for the drill's upload check; blobPath is where it
+	// was written.
+	blob     []byte
+	blobPath string
 }
 
 func (w *recoveryWizard) render() {
@@ -71,10 +73,8 @@ func readFileLimited(path string) ([]byte, error) {
 func (w *recoveryWizard) loadScreen() {
 	status := widget.NewLabel("")
 	status.Wrapping = fyne.TextWrapWord
-	sdPath := widget.NewEntry()
-	sdPath.SetPlaceHolder("security domain file (from activation)")
-	exPath := widget.NewEntry()
-	exPath.SetPlaceHolder("exchange key from init-recovery (PEM, DER or JSON)")
+	sdPath := w.s.newFileInput("security domain file (from activation)")
+	exPath := w.s.newFileInput("exchange key from init-recovery (PEM, DER or JSON)")
 	// A witnessed exception admits an exchange key whose attestation fails
 	// (ceremony.CheckExchangeKey); empty: none.
 	exException := widget.NewEntry()
@@ -100,17 +100,17 @@ func (w *recoveryWizard) loadScreen() {
 		items = append(items, b)
 	} else {
 		load := widget.NewButton("Load both files", func() {
-			sdData, err := readFileLimited(sdPath.Text)
+			sdName, sdData, err := sdPath.Read()
 			if err != nil {
 				status.SetText(err.Error())
 				return
 			}
-			exData, err := readFileLimited(exPath.Text)
+			exName, exData, err := exPath.Read()
 			if err != nil {
 				status.SetText(err.Error())
 				return
 			}
-			if _, err := w.r.LoadSD(filepath.Base(sdPath.Text), sdData); err != nil {
+			if _, err := w.r.LoadSD(sdName, sdData); err != nil {
 				status.SetText(err.Error())
 				return
 			}
@@ -124,13 +124,13 @@ func (w *recoveryWizard) loadScreen() {
 					return
 				}
 			}
-			if _, err := w.r.LoadExchangeKey(filepath.Base(exPath.Text), exData); err != nil {
+			if _, err := w.r.LoadExchangeKey(exName, exData); err != nil {
 				status.SetText(err.Error())
 				return
 			}
 			w.render()
 		})
-		items = append(items, widget.NewForm(widget.NewFormItem("SD file", sdPath), widget.NewFormItem("Exchange key", exPath), widget.NewFormItem("Exception", exException)), load)
+		items = append(items, widget.NewForm(widget.NewFormItem("SD file", sdPath.box), widget.NewFormItem("Exchange key", exPath.box), widget.NewFormItem("Exception", exException)), load)
 	}
 	intro := widget.NewLabel("Load the security domain file and the new HSM's exchange key (from az keyvault security-domain init-recovery).")
 	intro.Wrapping = fyne.TextWrapWord
@@ -177,18 +177,22 @@ func (w *recoveryWizard) custodianScreen() {
 	bar.TextFormatter = func() string { return fmt.Sprintf("%d of %d shares", k, m) }
 	name := widget.NewEntry()
 	name.SetPlaceHolder("custodian's name")
-	ref := widget.NewEntry()
-	ref.SetPlaceHolder("token reference, e.g. yubikey:serial=…;slot=9d")
 	next := len(w.r.Custodians())
+	initial := ""
+	manager := w.s.productionTokens()
 	if w.session != nil {
 		name.SetText(fmt.Sprintf("Custodian %d", next+1))
-		ref.SetText(w.session.Tokens.Ref(next))
+		initial = w.session.Tokens.Ref(next)
+		manager = w.session.Tokens.Manager()
 	}
+	picker := w.s.newTokenPicker(manager, initial)
+	ref := picker.Ref
 	status := widget.NewLabel("")
 	status.Wrapping = fyne.TextWrapWord
 	var open *widget.Button
 	open = widget.NewButtonWithIcon("Open my share on my token", theme.LoginIcon(), func() {
 		open.Disable()
+		picker.paused.Store(true)
 		who, r := name.Text, ref.Text
 		opts := token.OpenOptions{PIN: w.s.pinPrompt(), Touch: w.s.touchPrompt()}
 		if w.session != nil {
@@ -203,6 +207,7 @@ func (w *recoveryWizard) custodianScreen() {
 		go func() {
 			c, err := w.r.OpenShare(context.Background(), who, r, opts)
 			w.s.do(func() {
+				picker.paused.Store(false)
 				open.Enable()
 				if err != nil {
 					status.SetText(err.Error())
@@ -227,14 +232,14 @@ func (w *recoveryWizard) custodianScreen() {
 		reason := widget.NewEntry()
 		approver := widget.NewEntry()
 		approver.SetText(w.cfg.Witness)
-		dialog.ShowForm("Skip "+name.Text, "Record exception", "Back", []*widget.FormItem{
+		w.s.showForm("Skip "+name.Text, "Record exception", "Back", []*widget.FormItem{
 			widget.NewFormItem("Why", reason), widget.NewFormItem("Approved by", approver)}, func(ok bool) {
 			if ok {
 				if err := w.r.SkipCustodian(name.Text, reason.Text, approver.Text); err != nil {
 					dialog.ShowError(err, w.s.win)
 				}
 			}
-		}, w.s.win)
+		})
 	})
 	build := widget.NewButtonWithIcon("Build the restore blob", theme.ConfirmIcon(), func() {
 		blob, err := w.r.BuildBlob(rand.Reader)
@@ -256,8 +261,9 @@ func (w *recoveryWizard) custodianScreen() {
 	intro := widget.NewLabel("One custodian at a time: insert your token, enter your PIN, open your share. Your share never leaves this machine's memory and is wiped when the blob is built.")
 	intro.Wrapping = fyne.TextWrapWord
 	w.s.show(w.cfg.Mode, title, container.NewVBox(intro, bar,
-		widget.NewForm(widget.NewFormItem("Name", name), widget.NewFormItem("Token", ref)),
+		widget.NewForm(widget.NewFormItem("Name", name), widget.NewFormItem("Token", picker.box)),
 		container.NewHBox(open, skip), opened, build, status, w.cancelButton()))
+	w.s.startPicker(picker, w.session)
 }
 
 func (w *recoveryWizard) exportScreen() {
@@ -268,8 +274,8 @@ func (w *recoveryWizard) exportScreen() {
 	export = widget.NewButtonWithIcon("Write the restore blob", theme.DocumentSaveIcon(), func() {
 		target := dir.Text
 		// Writes are synced and read back: slow on a USB stick.
-		w.s.busy(export, status, "Writing and checking the restore blob", func() error {
-			_, err := w.r.Export(target)
+		w.s.busy(export, status, "Writing and checking the restore blob", func() (err error) {
+			w.blobPath, err = w.r.Export(target)
 			return err
 		}, orShow(status, w.render))
 	})
@@ -304,8 +310,28 @@ func (w *recoveryWizard) doneScreen() {
 		up.Importance = widget.HighImportance
 		items = append(items, up, result)
 	}
-	items = append(items, widget.NewButtonWithIcon("Witness sign-off", theme.DocumentCreateIcon(), func() {
-		signOffDialog(w.s, w.cfg.Witness, w.r.SignOff, w.s.home)
+	items = append(items, w.blobCard(), w.s.outputActions(filepath.Dir(w.blobPath), []string{
+		w.cfg.Mode.FileName("UPLOAD-INSTRUCTIONS.txt"), filepath.Base(w.blobPath)}), widget.NewButtonWithIcon("Witness sign-off", theme.DocumentCreateIcon(), func() {
+		signOffDialog(w.s, w.cfg.Witness, w.r.SignOff, func() {
+			w.s.endScreen(w.cfg.Mode, "Recovery — closed", w.r.Outcome(), w.blobCard())
+		})
 	}))
 	w.s.show(w.cfg.Mode, "Recovery — complete", container.NewVBox(items...))
+}
+
+// blobCard says where the restore blob is, its size, SHA-256 and words,
+// and how to upload it (the instructions the ceremony wrote next to it).
+func (w *recoveryWizard) blobCard() fyne.CanvasObject {
+	fp := fingerprint.Of(w.blob)
+	text := fmt.Sprintf("%s\n%d bytes\nSHA-256 %s\n%s", w.blobPath, len(w.blob), fp.GroupedHex(), fp.WordString())
+	l := widget.NewLabelWithStyle(text, fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
+	l.Wrapping = fyne.TextWrapBreak
+	box := container.NewVBox(l)
+	instr := filepath.Join(filepath.Dir(w.blobPath), w.cfg.Mode.FileName("UPLOAD-INSTRUCTIONS.txt"))
+	if b, err := safefile.ReadLimited(instr, 1<<20); err == nil {
+		cmds := widget.NewLabelWithStyle(string(b), fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
+		cmds.Wrapping = fyne.TextWrapBreak
+		box.Add(cmds)
+	}
+	return widget.NewCard("Restore blob", "upload it with az or PowerShell", box)
 }

@@ -55,6 +55,8 @@ func (h *harness) startProductionRecovery() {
 	h.typeInto("ceremony identifier", "contoso-hsm-recovery-test")
 	h.typeInto("witness's full name", "Wendy Witness")
 	h.tap("Start the recovery")
+	h.waitShows("eth0 (test finding)")
+	h.tap("Witness: I have read the findings")
 	h.waitShows("Recovery — load the files")
 	h.typeInto("security domain file", testvectors.Path(h.t, "sd-3of2", "sd.json"))
 	h.typeInto("exchange key from init-recovery", testvectors.Path(h.t, "sd-3of2", "exchange.cer"))

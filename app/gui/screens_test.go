@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/custodian-hsm/custodian/ceremony"
@@ -32,8 +33,10 @@ func TestTranscriptsScreenVerifiesPrintsAndFlagsAlterations(t *testing.T) {
 	h := newHarness(t)
 	h.locked(func() { h.shell.transcriptsScreen() })
 	h.typeInto("transcript file (.jsonl)", report.Transcript)
+	h.typeInto("final digest from the signed record", strings.Repeat("0", 64))
 	h.tap("Open and verify")
 	h.waitShows("INTACT")
+	h.waitShows("THE DIGEST DOES NOT MATCH")
 	h.tap("Print the record (PDF)")
 	h.waitShows("print it, initial every page, sign")
 	pdf := report.Transcript[:len(report.Transcript)-len(filepath.Ext(report.Transcript))] + "-record.pdf"

@@ -5,6 +5,7 @@ package gui
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"image"
@@ -18,6 +19,8 @@ import (
 	"github.com/custodian-hsm/custodian/ceremony"
 	"github.com/custodian-hsm/custodian/crypto/drillhsm"
 	"github.com/custodian-hsm/custodian/crypto/token"
+	"github.com/custodian-hsm/custodian/crypto/token/pkcs11"
+	"github.com/custodian-hsm/custodian/crypto/token/pkcs11/softhsm"
 	"github.com/custodian-hsm/custodian/internal/safefile"
 )
 
@@ -43,6 +46,8 @@ func (s *shell) screenshotTour(dir string) error {
 	}
 	defer session.Close()
 
+	// The smallest window the screens are made for.
+	fyne.DoAndWait(func() { s.win.Resize(minimumSize) })
 	var previous image.Image
 	snap := func(file string, reach func()) error {
 		fyne.DoAndWait(reach)
@@ -64,6 +69,9 @@ func (s *shell) screenshotTour(dir string) error {
 		return err
 	}
 	if err := snap("03-activation-setup.png", s.activationSetup); err != nil {
+		return err
+	}
+	if err := s.qrTour(snap); err != nil {
 		return err
 	}
 
@@ -90,7 +98,108 @@ func (s *shell) screenshotTour(dir string) error {
 	if err != nil {
 		return err
 	}
-	return snap("06-drill-recovery-confirm.png", rw.render)
+	if err := snap("06-drill-recovery-confirm.png", rw.render); err != nil {
+		return err
+	}
+	return s.tourRest(work, session, rw, snap)
+}
+
+// tourRest takes the screens after the drill's exchange-key confirmation:
+// the recovery's end screen with the final digest, the Tokens screen and
+// a production token picker over SoftHSM tokens, the air-gap dialog, the
+// PIN dialog, and Home at 1280×800.
+func (s *shell) tourRest(work string, session *ceremony.DrillSession, rw *recoveryWizard, snap func(string, func()) error) error {
+	if err := s.finishDrillRecovery(session, rw); err != nil {
+		return err
+	}
+	if err := snap("07-drill-recovery-end.png", func() {
+		s.endScreen(rw.cfg.Mode, "Recovery — closed", rw.r.Outcome(), rw.blobCard())
+	}); err != nil {
+		return err
+	}
+	if err := snap("08-transcripts.png", s.transcriptsScreen); err != nil {
+		return err
+	}
+	if hsm, err := softhsm.Start(filepath.Join(work, "softhsm")); err == nil {
+		for _, l := range []string{"custodian-alice", "custodian-bob"} {
+			if err := hsm.InitToken(l, []byte("87654321"), []byte("314159")); err != nil {
+				return err
+			}
+		}
+		s.tokens = token.NewManager(pkcs11.New(pkcs11.Options{ModulePath: hsm.Module, Drill: true, ConfigFile: "-"}))
+		defer func() { s.tokens = nil }()
+		if err := snap("09-tokens.png", s.tokensScreen); err != nil {
+			return err
+		}
+		if err := snap("10-token-picker.png", func() { s.productionActivationForTour(work) }); err != nil {
+			return err
+		}
+	}
+	if report := s.checkAirGap(); !report.Clean() {
+		if err := snap("11-airgap-dialog.png", func() {
+			s.activationSetup()
+			s.airGapGate("Wendy Witness", func(airGapVerdict) {})
+		}); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		_, _ = s.pinPrompt()(ctx, token.PINRequest{Token: token.Info{Kind: token.KindYubiKey, Model: "YubiKey 5 NFC", Serial: "12345678"},
+			What: "PIN", Reason: "open the share of custodian Alice", RetriesLeft: 3})
+	}()
+	err := snap("12-pin-dialog.png", func() {})
+	cancel()
+	if err != nil {
+		return err
+	}
+	fyne.DoAndWait(func() {
+		for s.win.Canvas().Overlays().Top() != nil {
+			s.win.Canvas().Overlays().Top().Hide()
+		}
+		s.win.Resize(defaultSize)
+	})
+	return snap("13-home-1280x800.png", s.home)
+}
+
+// finishDrillRecovery confirms the exchange key, opens two shares, builds
+// and writes the blob and signs off, as the wizard's buttons do.
+func (s *shell) finishDrillRecovery(session *ceremony.DrillSession, rw *recoveryWizard) error {
+	r := rw.r
+	if err := r.ConfirmExchangeKey("Drill operator", true); err != nil {
+		return err
+	}
+	for i := 0; i < 2; i++ {
+		if _, err := r.OpenShare(context.Background(), fmt.Sprintf("Custodian %d", i+1), session.Tokens.Ref(i), session.Tokens.Options(i)); err != nil {
+			return err
+		}
+	}
+	blob, err := r.BuildBlob(rand.Reader)
+	if err != nil {
+		return err
+	}
+	rw.blob = blob
+	if rw.blobPath, err = r.Export(filepath.Join(session.Dir, "DRILL-restore")); err != nil {
+		return err
+	}
+	return r.SignOff("Drill witness", true, "")
+}
+
+// productionActivationForTour opens a production activation's first
+// enrollment (the token picker) with a transcript in work.
+func (s *shell) productionActivationForTour(work string) {
+	rec, err := s.recorder(work, ceremony.Production, "activation", "contoso-hsm-2026-12-01", "contoso-hsm")
+	if err != nil {
+		s.showError("Tour", err)
+		return
+	}
+	a, err := ceremony.NewActivation(ceremony.ActivationConfig{Mode: ceremony.Production, HSMName: "contoso-hsm", CeremonyID: "contoso-hsm-2026-12-01",
+		Custodians: 3, Quorum: 2, Witness: "Wendy Witness", AirGapShown: ceremony.AirGapAcknowledged}, s.tokens, rec)
+	if err != nil {
+		s.showError("Tour", err)
+		return
+	}
+	(&activationWizard{s: s, a: a, tokens: s.tokens}).render()
 }
 
 // driveDrillToRecovery finishes the drill's activation with the ceremony

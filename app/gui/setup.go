@@ -30,15 +30,22 @@ func (s *shell) activationSetup() {
 	status := widget.NewLabel("")
 	status.Wrapping = fyne.TextWrapWord
 	start := widget.NewButtonWithIcon("I have read the guard rails — start", theme.ConfirmIcon(), func() {
-		tokens := s.productionTokens()
-		// Validated before the transcript is created: a typo leaves nothing behind.
-		a, err := ceremony.StartActivation(s.workDir, ceremony.ActivationConfig{Mode: ceremony.Production, HSMName: hsm.Text, CeremonyID: id.Text,
-			Custodians: atoi(n.Selected), Quorum: atoi(m.Selected), Witness: witness.Text}, tokens)
-		if err != nil {
-			status.SetText(err.Error())
-			return
-		}
-		(&activationWizard{s: s, a: a, tokens: tokens}).render()
+		s.airGapGate(witness.Text, func(gap airGapVerdict) {
+			tokens := s.productionTokens()
+			cfg := ceremony.ActivationConfig{Mode: ceremony.Production, HSMName: hsm.Text, CeremonyID: id.Text,
+				Custodians: atoi(n.Selected), Quorum: atoi(m.Selected), Witness: witness.Text}
+			gap.apply(&cfg.AirGap, &cfg.AirGapShown)
+			// Validated before the transcript is created: a typo leaves nothing behind.
+			a, err := ceremony.StartActivation(s.workDir, cfg, tokens)
+			if err == nil {
+				err = recordAirGapException(gap, witness.Text, a.RecordException)
+			}
+			if err != nil {
+				status.SetText(err.Error())
+				return
+			}
+			(&activationWizard{s: s, a: a, tokens: tokens}).render()
+		})
 	})
 	start.Importance = widget.HighImportance
 	s.show(ceremony.Production, "Activation — set-up", container.NewVBox(
@@ -58,13 +65,20 @@ func (s *shell) recoverySetup() {
 	status := widget.NewLabel("")
 	status.Wrapping = fyne.TextWrapWord
 	start := widget.NewButtonWithIcon("Start the recovery", theme.ConfirmIcon(), func() {
-		cfg := ceremony.RecoveryConfig{Mode: ceremony.Production, HSMName: hsm.Text, CeremonyID: id.Text, Witness: witness.Text}
-		r, err := ceremony.StartRecovery(s.workDir, cfg, s.productionTokens())
-		if err != nil {
-			status.SetText(err.Error())
-			return
-		}
-		(&recoveryWizard{s: s, r: r, cfg: cfg}).render()
+		s.airGapGate(witness.Text, func(gap airGapVerdict) {
+			cfg := ceremony.RecoveryConfig{Mode: ceremony.Production, HSMName: hsm.Text, CeremonyID: id.Text, Witness: witness.Text}
+			gap.apply(&cfg.AirGap, &cfg.AirGapShown)
+			// Validated before the transcript is created: a typo leaves nothing behind.
+			r, err := ceremony.StartRecovery(s.workDir, cfg, s.productionTokens())
+			if err == nil {
+				err = recordAirGapException(gap, witness.Text, r.RecordException)
+			}
+			if err != nil {
+				status.SetText(err.Error())
+				return
+			}
+			(&recoveryWizard{s: s, r: r, cfg: cfg}).render()
+		})
 	})
 	start.Importance = widget.HighImportance
 	s.show(ceremony.Production, "Recovery — set-up", container.NewVBox(

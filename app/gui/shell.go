@@ -15,6 +15,8 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/custodian-hsm/custodian/ceremony"
+	"github.com/custodian-hsm/custodian/ceremony/airgap"
+	"github.com/custodian-hsm/custodian/crypto/token"
 )
 
 // shell is the window's frame: a mode banner, the current screen, and the
@@ -42,6 +44,16 @@ type shell struct {
 	// leave, when set, is called once when the current screen is
 	// replaced: a screen that animates or scans stops there.
 	leave func()
+	// screenGen counts screens shown, so a focus scheduled for one screen
+	// is not applied to the next.
+	screenGen int
+	// focusPending counts focus changes scheduled and not yet made (tests
+	// wait for none before looking at the screen).
+	focusPending atomic.Int32
+	// tokens, when set (tests), replaces the production token manager.
+	tokens *token.Manager
+	// airGap, when set (tests), replaces the live air-gap self-check.
+	airGap func() *airgap.Report
 	// drill is the drill session running (nil outside a drill). It is
 	// closed when the drill ends (Home, or a new drill), which puts back
 	// the process environment its tokens needed (SoftHSM configuration,
@@ -58,8 +70,61 @@ func (s *shell) endDrill() {
 	}
 }
 
-// onLeave registers what to stop when the current screen is replaced.
-func (s *shell) onLeave(f func()) { s.leave = f }
+// focusSoon gives f the focus once the key event being handled is over.
+// A person who presses Space on a button that changes the screen must not
+// have that Space typed into the next screen's first field: the driver
+// delivers the key press (which presses the button) and then the typed
+// character to whatever is focused by then. Focusing through the event
+// queue lets the character go by first.
+func (s *shell) focusSoon(f fyne.Focusable) {
+	gen := s.screenGen
+	c := s.win.Canvas()
+	s.focusPending.Add(1)
+	go s.do(func() {
+		defer s.focusPending.Add(-1)
+		if s.screenGen == gen {
+			c.Focus(f)
+		}
+	})
+}
+
+// focusDialogSoon focuses the first field of a dialog just shown (see
+// focusSoon), unless the screen changed meanwhile.
+func (s *shell) focusDialogSoon(items []*widget.FormItem) {
+	for _, it := range items {
+		if f := firstFocusable(it.Widget); f != nil {
+			s.focusSoon(f)
+			return
+		}
+	}
+}
+
+// dialogWidth keeps form dialogs wide enough to read what is typed in
+// them; Fyne sizes a dialog to its fields' minimum, about 70 px for an
+// empty entry.
+const dialogWidth = 560
+
+// showForm shows a form dialog wide enough to read and with the cursor in
+// its first field.
+func (s *shell) showForm(title, confirm, dismiss string, items []*widget.FormItem, cb func(bool)) dialog.Dialog {
+	d := dialog.NewForm(title, confirm, dismiss, items, cb, s.win)
+	d.Resize(fyne.NewSize(max(dialogWidth, d.MinSize().Width), d.MinSize().Height))
+	d.Show()
+	s.focusDialogSoon(items)
+	return d
+}
+
+// onLeave registers what to stop when the current screen is replaced
+// (several may be registered; all run).
+func (s *shell) onLeave(f func()) {
+	prev := s.leave
+	s.leave = func() {
+		if prev != nil {
+			prev()
+		}
+		f()
+	}
+}
 
 // left runs and clears the current screen's leave hook.
 func (s *shell) left() {
@@ -122,18 +187,18 @@ func (s *shell) show(mode ceremony.Mode, title string, body fyne.CanvasObject) {
 	s.mode = mode
 	heading := widget.NewLabelWithStyle(title, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	heading.SizeName = theme.SizeNameSubHeadingText
-	home := widget.NewButtonWithIcon("Home", theme.HomeIcon(), s.home)
+	home := widget.NewButtonWithIcon("Home", theme.HomeIcon(), s.goHome)
 	top := container.NewVBox(banner(mode), container.NewHBox(home, heading))
 	s.content.Objects = []fyne.CanvasObject{container.NewBorder(top, NewStatusBar(s.id), nil, nil,
 		watermark(mode, container.NewVScroll(container.NewPadded(body))))}
 	s.content.Refresh()
-	// Keyboard users start at the first field of each screen.
+	s.screenGen++
 	// Nothing of the previous screen may keep the focus: Space on a
 	// focused button that is no longer shown would still press it.
+	s.win.Canvas().Unfocus()
+	// Keyboard users start at the first field of each screen.
 	if f := firstFocusable(body); f != nil {
-		s.win.Canvas().Focus(f)
-	} else {
-		s.win.Canvas().Unfocus()
+		s.focusSoon(f)
 	}
 }
 
@@ -143,8 +208,9 @@ func (s *shell) home() {
 	s.endDrill()
 	s.mode = ceremony.Production
 	s.wizard = nil
-	s.content.Objects = []fyne.CanvasObject{NewHomeWithActions(s.id, s.actions())}
+	s.content.Objects = []fyne.CanvasObject{newHome(s.id, s.actions(), s.themeSwitch())}
 	s.content.Refresh()
+	s.screenGen++
 	s.win.Canvas().Unfocus()
 }
 
@@ -188,6 +254,14 @@ func firstFocusable(o fyne.CanvasObject) fyne.Focusable {
 	return nil
 }
 
+// themeSwitch chooses the light, dark or the desktop's theme; the choice
+// is kept for the next start.
+func (s *shell) themeSwitch() fyne.CanvasObject {
+	sel := widget.NewSelect(themeChoices, func(choice string) { applyTheme(s.app, choice) })
+	sel.Selected = savedTheme(s.app)
+	return container.NewHBox(widget.NewLabel("Theme"), sel)
+}
+
 // twoColumns lays out label/value pairs.
 func twoColumns(objs ...fyne.CanvasObject) fyne.CanvasObject {
 	return container.New(layout.NewFormLayout(), objs...)
@@ -226,7 +300,7 @@ func (s *shell) exceptionButton(witness string, record func(what, approvedBy str
 		what.SetPlaceHolder("what deviated from the script")
 		by := widget.NewEntry()
 		by.SetText(witness)
-		dialog.ShowForm("Exception", "Record", "Back", []*widget.FormItem{
+		s.showForm("Exception", "Record", "Back", []*widget.FormItem{
 			widget.NewFormItem("What", what), widget.NewFormItem("Approved by", by)}, func(ok bool) {
 			if !ok {
 				return
@@ -236,7 +310,7 @@ func (s *shell) exceptionButton(witness string, record func(what, approvedBy str
 				return
 			}
 			dialog.ShowInformation("Exception recorded", "It is in the transcript and will be highlighted on the printed record.", s.win)
-		}, s.win)
+		})
 	})
 }
 

@@ -66,27 +66,48 @@ func TestMainScreensMarkup(t *testing.T) {
 	}
 }
 
-// Every main screen fits a 1280×800 window without being cut off sideways
-// (taller content scrolls).
-func TestMainScreensFit1280x800(t *testing.T) {
-	for _, sc := range mainScreens(t) {
+// Every main screen fits a 1024×768 window (and so 1280×800) without
+// being cut off sideways or growing the window (taller content scrolls).
+func TestMainScreensFit1024x768(t *testing.T) {
+	screens := append(mainScreens(t),
+		screen{"tokens", "Tokens", func(h *harness) { h.locked(h.shell.tokensScreen) }},
+		screen{"verify", "Verify a file", func(h *harness) { h.locked(h.shell.verifyScreen) }},
+		screen{"transfer", "Transfer", func(h *harness) { h.locked(h.shell.transferScreen) }},
+		screen{"transcripts", "Transcripts", func(h *harness) { h.locked(h.shell.transcriptsScreen) }},
+		screen{"exception-dialog", "what deviated", func(h *harness) {
+			h.startDrill(h.tap)
+			h.tap("Record an exception")
+		}},
+	)
+	for _, sc := range screens {
 		t.Run(sc.name, func(t *testing.T) {
 			h := newHarness(t)
+			h.locked(func() { h.win.Resize(minimumSize) })
 			sc.reach(h)
 			h.waitShows(sc.title)
-			h.locked(func() {
-				min := h.canvas().Content().MinSize()
-				if min.Width > 1280 || min.Height > 800 {
-					t.Errorf("%s needs %v; it does not fit 1280×800", sc.name, min)
-				}
-				if top := h.canvas().Overlays().Top(); top != nil {
-					if m := top.MinSize(); m.Width > 1280 || m.Height > 800 {
-						t.Errorf("%s dialog needs %v", sc.name, m)
-					}
-				}
-			})
+			h.settle()
+			h.assertFits(minimumSize)
 		})
 	}
+}
+
+// assertFits fails the test when the screen or its top dialog needs more
+// than size, or the window grew past it.
+func (h *harness) assertFits(size fyne.Size) {
+	h.t.Helper()
+	h.locked(func() {
+		if min := h.canvas().Content().MinSize(); min.Width > size.Width || min.Height > size.Height {
+			h.t.Errorf("the screen needs %v; it does not fit %v:\n%s", min, size, h.describeLocked())
+		}
+		if top := h.canvas().Overlays().Top(); top != nil {
+			if m := top.MinSize(); m.Width > size.Width || m.Height > size.Height {
+				h.t.Errorf("the dialog needs %v; it does not fit %v", m, size)
+			}
+		}
+		if got := h.canvas().Size(); got.Width > size.Width || got.Height > size.Height {
+			h.t.Errorf("the window grew to %v", got)
+		}
+	})
 }
 
 // variant forces the light or dark variant of Fyne's default theme.
@@ -127,6 +148,9 @@ func (h *harness) settle() {
 		same := false
 		h.locked(func() {
 			if top := h.canvas().Overlays().Top(); top != nil && top.Size().IsZero() {
+				return
+			}
+			if h.shell.focusPending.Load() != 0 {
 				return
 			}
 			m := test.RenderToMarkup(h.canvas())

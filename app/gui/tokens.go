@@ -16,82 +16,96 @@ import (
 	"github.com/custodian-hsm/custodian/internal/safefile"
 )
 
-// tokensScreen lists the tokens present with their identity and health,
-// and changes PINs, PUKs and management keys.
+// tokensScreen lists the tokens present by name with their health, kept
+// current while the screen is shown, and offers the actions each token's
+// kind supports: PIN, PUK and management key changes only where the
+// backend can make them (YubiKeys), never for PKCS#11 tokens or files.
 func (s *shell) tokensScreen() {
-	list := container.NewVBox(widget.NewLabel("Looking for tokens…"))
 	m := s.productionTokens()
-	refresh := func() {
-		go func() {
-			infos, errs := m.List(context.Background())
-			type row struct {
-				info   token.Info
-				health token.Health
-				err    error
-			}
-			var rows []row
-			for _, in := range infos {
-				h, err := m.Health(context.Background(), in.Ref.String(), token.OpenOptions{})
-				rows = append(rows, row{in, h, err})
-			}
-			s.do(func() {
-				list.RemoveAll()
-				for _, e := range errs {
-					list.Add(widget.NewLabel("note: " + e.Error()))
-				}
-				if len(rows) == 0 {
-					list.Add(widget.NewLabel("No tokens found. Insert a YubiKey, or set CUSTODIAN_PKCS11_MODULE for a PKCS#11 token."))
-				}
-				for _, r := range rows {
-					r := r
-					text := r.info.Ref.String()
-					if r.err != nil {
-						text += "\nhealth: " + r.err.Error()
-					} else {
-						text += fmt.Sprintf("\nPIN tries left: %d · PUK tries left: %d · default PIN: %s · default PUK: %s · default management key: %s",
-							r.health.PINRetries, r.health.PUKRetries, r.health.DefaultPIN, r.health.DefaultPUK, r.health.DefaultManagementKey)
-						if len(r.health.FreeSlots) > 0 {
-							text += fmt.Sprintf("\nfree slots: %v", r.health.FreeSlots)
-						}
-						for _, w := range r.health.Warnings {
-							text += "\nwarning: " + w
-						}
-					}
-					body := widget.NewLabel(text)
-					body.Wrapping = fyne.TextWrapWord
-					actions := container.NewHBox(
-						widget.NewButton("Enroll a key", func() { s.enrollDialog(m, r.info) }),
-						widget.NewButton("Attestation", func() { s.attestDialog(m, r.info) }),
-						widget.NewButton("Change PIN", func() { s.changeCredential(m, r.info, "PIN") }),
-						widget.NewButton("Change PUK", func() { s.changeCredential(m, r.info, "PUK") }),
-						widget.NewButton("Random management key", func() {
-							go func() {
-								err := m.SetRandomManagementKey(context.Background(), r.info.Ref.String(), token.OpenOptions{PIN: s.pinPrompt()})
-								s.do(func() {
-									if err != nil {
-										dialog.ShowError(err, s.win)
-									} else {
-										dialog.ShowInformation("Management key set", "A random management key is stored on the token, protected by its PIN.", s.win)
-									}
-								})
-							}()
-						}),
-					)
-					list.Add(widget.NewCard(r.info.String(), "", container.NewVBox(body, actions)))
-				}
-			})
-		}()
+	p := s.newTokenPicker(m, "")
+	p.radio.Hide()
+	p.Ref.Hide()
+	p.detail.Hide()
+	list := container.NewVBox()
+	p.onRows = func(choices []ceremony.TokenChoice, _ []error) {
+		list.RemoveAll()
+		for _, c := range choices {
+			list.Add(s.tokenCard(m, c))
+		}
 	}
-	refresh()
-	s.show(ceremony.Production, "Tokens", container.NewVBox(
-		widget.NewButtonWithIcon("Refresh", theme.ViewRefreshIcon(), refresh), list))
+	intro := widget.NewLabel("The tokens plugged in now; the list follows tokens being plugged in or removed.")
+	intro.Wrapping = fyne.TextWrapWord
+	s.show(ceremony.Production, "Tokens", container.NewVBox(intro, p.box, list))
+	p.start()
+}
+
+// tokenCard is one token on the Tokens screen: what it is, its health,
+// and the actions its kind supports.
+func (s *shell) tokenCard(m *token.Manager, c ceremony.TokenChoice) fyne.CanvasObject {
+	text := c.Detail()
+	if h := c.Health; h != nil {
+		if c.Info.Kind == token.KindYubiKey {
+			text += fmt.Sprintf("\nPUK tries left: %s · default PIN: %s · default PUK: %s · default management key: %s",
+				c.PUKTries, h.DefaultPIN, h.DefaultPUK, h.DefaultManagementKey)
+		}
+		if len(h.FreeSlots) > 0 {
+			text += fmt.Sprintf("\nfree slots: %v", h.FreeSlots)
+		}
+		for _, w := range h.Warnings {
+			text += "\nwarning: " + w
+		}
+	}
+	body := widget.NewLabel(text)
+	body.Wrapping = fyne.TextWrapWord
+	ref := widget.NewLabelWithStyle(c.Ref, fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
+	ref.Wrapping = fyne.TextWrapBreak
+	ref.SizeName = theme.SizeNameCaptionText
+	in := c.Info
+	var actions []fyne.CanvasObject
+	add := func(a ceremony.TokenAction, label string, f func()) {
+		if c.Can(a) {
+			actions = append(actions, widget.NewButton(label, f))
+		}
+	}
+	add(ceremony.ActionEnroll, "Enroll a key", func() { s.enrollDialog(m, in) })
+	add(ceremony.ActionAttest, "Attestation", func() { s.attestDialog(m, in) })
+	add(ceremony.ActionChangePIN, "Change PIN", func() { s.changeCredential(m, in, "PIN") })
+	add(ceremony.ActionChangePUK, "Change PUK", func() { s.changeCredential(m, in, "PUK") })
+	add(ceremony.ActionManagementKey, "Random management key", func() { s.randomManagementKey(m, in) })
+	box := container.NewVBox(body, ref)
+	if len(actions) > 0 {
+		// A grid, not a row: five buttons in a row widened the window
+		// past 1300 px.
+		box.Add(container.NewGridWithColumns(3, actions...))
+	} else {
+		box.Add(widget.NewLabel("No actions for this kind of token here: change its PIN with its vendor's tools."))
+	}
+	// A wrapped heading rather than a card title: card titles do not
+	// wrap, and a long PKCS#11 label would widen the window.
+	title := widget.NewLabelWithStyle(c.Title(), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	title.Wrapping = fyne.TextWrapWord
+	return container.NewVBox(widget.NewSeparator(), title, box)
+}
+
+// randomManagementKey replaces a YubiKey's factory management key.
+func (s *shell) randomManagementKey(m *token.Manager, in token.Info) {
+	go func() {
+		err := m.SetRandomManagementKey(context.Background(), in.Ref.String(), token.OpenOptions{PIN: s.pinPrompt()})
+		s.do(func() {
+			if err != nil {
+				dialog.ShowError(err, s.win)
+			} else {
+				dialog.ShowInformation("Management key set", "A random management key is stored on the token, protected by its PIN.", s.win)
+			}
+		})
+	}()
 }
 
 // changeCredential asks for the current and new PIN (or PUK), twice for
 // the new one, and changes it on the token.
 func (s *shell) changeCredential(m *token.Manager, tok token.Info, what string) {
 	current, next, again := widget.NewPasswordEntry(), widget.NewPasswordEntry(), widget.NewPasswordEntry()
-	dialog.ShowForm("Change "+what+" of "+tok.String(), "Change", "Cancel", []*widget.FormItem{
+	s.showForm("Change "+what+" of "+tok.String(), "Change", "Cancel", []*widget.FormItem{
 		widget.NewFormItem("Current "+what, current), widget.NewFormItem("New "+what, next), widget.NewFormItem("New "+what+" again", again)},
 		func(ok bool) {
 			if !ok {
@@ -117,7 +131,7 @@ func (s *shell) changeCredential(m *token.Manager, tok token.Info, what string) 
 					dialog.ShowInformation(what+" changed", "The "+what+" of "+tok.String()+" is changed.", s.win)
 				})
 			}()
-		}, s.win)
+		})
 }
 
 // enrollDialog generates a custodian key on the token outside a ceremony
@@ -133,7 +147,7 @@ func (s *shell) enrollDialog(m *token.Manager, tok token.Info) {
 	touch.SetSelected("never")
 	out := widget.NewEntry()
 	out.SetPlaceHolder("where to write the certificate (.cer)")
-	dialog.ShowForm("Enroll a custodian key on "+tok.String(), "Generate", "Cancel", []*widget.FormItem{
+	s.showForm("Enroll a custodian key on "+tok.String(), "Generate", "Cancel", []*widget.FormItem{
 		widget.NewFormItem("Custodian", name), widget.NewFormItem("Ceremony", ceremonyID), widget.NewFormItem("Key size", bits),
 		widget.NewFormItem("Slot (YubiKey)", slot), widget.NewFormItem("Touch (YubiKey)", touch), widget.NewFormItem("Certificate file", out)},
 		func(ok bool) {
@@ -159,7 +173,7 @@ func (s *shell) enrollDialog(m *token.Manager, tok token.Info) {
 					dialog.ShowInformation("Key enrolled", fmt.Sprintf("%s\ncertificate written to %s\nSHA-256 %s\n%s\n\n%s", enr.Ref, path, fp.GroupedHex(), fp.WordString(), attestationText(enr.Attestation)), s.win)
 				})
 			}()
-		}, s.win)
+		})
 }
 
 // attestDialog shows the evidence that a token's key was generated on it.
@@ -169,7 +183,7 @@ func (s *shell) attestDialog(m *token.Manager, tok token.Info) {
 	if tok.Kind == token.KindYubiKey {
 		ref.SetText(tok.Ref.With("slot", "9d").String())
 	}
-	dialog.ShowForm("Attestation", "Check", "Cancel", []*widget.FormItem{widget.NewFormItem("Key", ref)}, func(ok bool) {
+	s.showForm("Attestation", "Check", "Cancel", []*widget.FormItem{widget.NewFormItem("Key", ref)}, func(ok bool) {
 		if !ok {
 			return
 		}
@@ -189,7 +203,7 @@ func (s *shell) attestDialog(m *token.Manager, tok token.Info) {
 				dialog.ShowInformation("Attestation of "+r, attestationText(att), s.win)
 			})
 		}()
-	}, s.win)
+	})
 }
 
 func attestationText(a *token.Attestation) string {

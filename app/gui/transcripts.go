@@ -1,10 +1,9 @@
 package gui
 
 import (
-	"bytes"
 	"fmt"
-	"path/filepath"
 	"strings"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -12,10 +11,8 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/custodian-hsm/custodian/ceremony"
-	"github.com/custodian-hsm/custodian/ceremony/printout"
 	"github.com/custodian-hsm/custodian/ceremony/transcript"
 	"github.com/custodian-hsm/custodian/crypto/fingerprint"
-	"github.com/custodian-hsm/custodian/internal/safefile"
 )
 
 // transcriptsScreen opens a transcript, verifies its chain and shows its
@@ -23,6 +20,8 @@ import (
 func (s *shell) transcriptsScreen() {
 	path := widget.NewEntry()
 	path.SetPlaceHolder("transcript file (.jsonl)")
+	digest := widget.NewEntry()
+	digest.SetPlaceHolder("final digest from the signed record (hex, optional): checked against the file")
 	verdict := widget.NewLabel("")
 	verdict.Wrapping = fyne.TextWrapWord
 	steps := container.NewVBox()
@@ -35,7 +34,15 @@ func (s *shell) transcriptsScreen() {
 		}
 		if v.OK() {
 			fp, _ := fingerprint.FromHex(v.Final)
-			verdict.SetText(fmt.Sprintf("INTACT — %d entries, closed.\nFinal digest %s\n%s", len(v.Entries), fp.GroupedHex(), fp.WordString()))
+			text := fmt.Sprintf("INTACT — %d entries, closed.\nFinal digest %s\n%s", len(v.Entries), fp.GroupedHex(), fp.WordString())
+			if want := normalHex(digest.Text); want != "" {
+				if want == strings.ToLower(v.Final) {
+					text += "\nThe digest matches the signed record."
+				} else {
+					text += "\nTHE DIGEST DOES NOT MATCH the signed record: this is not the transcript that was signed."
+				}
+			}
+			verdict.SetText(text)
 		} else {
 			text := "ALTERED — this transcript is not the one that was signed:\n"
 			for _, p := range v.Problems {
@@ -66,26 +73,26 @@ func (s *shell) transcriptsScreen() {
 	printed := widget.NewLabel("")
 	printed.Wrapping = fyne.TextWrapWord
 	printRecord := widget.NewButtonWithIcon("Print the record (PDF)", theme.DocumentPrintIcon(), func() {
-		v, err := transcript.VerifyFile(path.Text)
+		out, err := printRecord(path.Text)
 		if err != nil {
-			printed.SetText(err.Error())
-			return
-		}
-		if !v.OK() {
-			printed.SetText("Not printed: the transcript failed verification. `custodian transcript print --force` prints it stamped FAILED VERIFICATION.")
-			return
-		}
-		out := strings.TrimSuffix(path.Text, filepath.Ext(path.Text)) + "-record.pdf"
-		var pdf bytes.Buffer
-		if err := printout.Render(v, &pdf, printout.Options{Compress: true}); err != nil {
-			printed.SetText(err.Error())
-			return
-		}
-		if err := safefile.Write(out, pdf.Bytes()); err != nil {
 			printed.SetText(err.Error())
 			return
 		}
 		printed.SetText("Written " + out + ": print it, initial every page, sign.")
 	})
-	s.show(ceremony.Production, "Transcripts", container.NewVBox(widget.NewForm(widget.NewFormItem("Transcript", path)), container.NewHBox(open, printRecord), printed, verdict, steps))
+	seal := widget.NewButtonWithIcon("Seal an interrupted transcript", theme.DocumentSaveIcon(), func() {
+		v, err := transcript.Seal(path.Text, time.Now)
+		if err != nil {
+			printed.SetText(err.Error())
+			return
+		}
+		fp, _ := fingerprint.FromHex(v.Final)
+		printed.SetText(fmt.Sprintf("Sealed: the transcript is closed as interrupted.\nFinal digest %s\n%s", fp.GroupedHex(), fp.WordString()))
+	})
+	s.show(ceremony.Production, "Transcripts", container.NewVBox(widget.NewForm(widget.NewFormItem("Transcript", path), widget.NewFormItem("Digest", digest)), container.NewGridWithColumns(3, open, printRecord, seal), printed, verdict, steps))
+}
+
+// normalHex strips the spaces and colons people type in a digest.
+func normalHex(s string) string {
+	return strings.ToLower(strings.NewReplacer(" ", "", ":", "", "\n", "", "\t", "").Replace(strings.TrimSpace(s)))
 }

@@ -20,8 +20,7 @@ import (
 // verifyScreen says what a file is and checks it: any ceremony file alone,
 // and a security domain file against certificates and a quorum.
 func (s *shell) verifyScreen() {
-	path := widget.NewEntry()
-	path.SetPlaceHolder("the file to check (SD file, exchange key, blob, certificate, transcript, SHA256SUMS)")
+	path := s.newFileInput("the file to check (SD file, exchange key, blob, certificate, transcript, SHA256SUMS)")
 	certs := widget.NewMultiLineEntry()
 	certs.SetPlaceHolder("for an SD file: custodian certificate paths, one per line, in share order (optional)")
 	quorum := widget.NewEntry()
@@ -30,7 +29,7 @@ func (s *shell) verifyScreen() {
 	result.Wrapping = fyne.TextWrapWord
 	result.TextStyle = fyne.TextStyle{Monospace: true}
 	check := widget.NewButtonWithIcon("Check", theme.SearchIcon(), func() {
-		data, err := readFileLimited(path.Text)
+		_, data, err := path.Read()
 		if err != nil {
 			result.SetText(err.Error())
 			return
@@ -45,7 +44,7 @@ func (s *shell) verifyScreen() {
 	})
 	check.Importance = widget.HighImportance
 	s.show(ceremony.Production, "Verify a file", container.NewVBox(
-		widget.NewForm(widget.NewFormItem("File", path), widget.NewFormItem("Certificates", certs), widget.NewFormItem("Quorum", quorum)),
+		widget.NewForm(widget.NewFormItem("File", path.box), widget.NewFormItem("Certificates", certs), widget.NewFormItem("Quorum", quorum)),
 		check, result))
 }
 

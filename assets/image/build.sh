@@ -56,8 +56,9 @@ mmdebstrap --variant=minbase --include="$include" \
   "$SUITE" "$work/root" \
   "deb $MIRROR $SUITE main" "deb $MIRROR $SUITE-updates main" "deb ${MIRROR%/debian}/debian-security $SUITE-security main"
 
-mksquashfs "$work/root" "$work/iso/live/filesystem.squashfs" -noappend -comp zstd \
-  -mkfs-time "$SOURCE_DATE_EPOCH" -all-time "$SOURCE_DATE_EPOCH" -no-progress
+# SOURCE_DATE_EPOCH (exported above) sets the file system's and every
+# file's time; mksquashfs refuses -mkfs-time/-all-time alongside it.
+mksquashfs "$work/root" "$work/iso/live/filesystem.squashfs" -noappend -comp zstd -no-progress
 cp "$here/grub.cfg" "$work/iso/boot/grub/grub.cfg"
 find "$work/iso" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 grub-mkrescue -o "$out/custodian-image.iso.tmp" "$work/iso" -- -volid CUSTODIAN

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/makiuchi-d/gozxing"
+	multiqr "github.com/makiuchi-d/gozxing/multi/qrcode"
 	zxqr "github.com/makiuchi-d/gozxing/qrcode"
 	xdraw "golang.org/x/image/draw"
 
@@ -28,6 +29,13 @@ const maxImageBytes = 64 << 20
 // re-encoded from text.
 func ReadImage(img image.Image) ([]byte, error) {
 	res, err := find(img)
+	if err != nil {
+		// A screen capture or a camera picture of a whole screen holds
+		// more than the code: text, icons and window edges can look like
+		// finder patterns, and the detector's best three then are not the
+		// code's. The multi-code detector tries every plausible triple.
+		res, err = findAmong(img)
+	}
 	if err != nil {
 		// Camera captures often land at awkward, fractional pixels per
 		// module, where the detector misjudges the symbol's size; the same
@@ -215,6 +223,23 @@ func find(img image.Image) (*gozxing.Result, error) {
 	}
 	hints := map[gozxing.DecodeHintType]interface{}{gozxing.DecodeHintType_TRY_HARDER: true}
 	return zxqr.NewQRCodeReader().Decode(bmp, hints)
+}
+
+// findAmong reads the first code the multi-code detector finds.
+func findAmong(img image.Image) (*gozxing.Result, error) {
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		return nil, err
+	}
+	hints := map[gozxing.DecodeHintType]interface{}{gozxing.DecodeHintType_TRY_HARDER: true}
+	results, err := multiqr.NewQRCodeMultiReader().DecodeMultiple(bmp, hints)
+	if err != nil {
+		return nil, err
+	}
+	if len(results) == 0 {
+		return nil, errors.New("no code found")
+	}
+	return results[0], nil
 }
 
 func findPure(img image.Image) (*gozxing.Result, error) {

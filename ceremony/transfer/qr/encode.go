@@ -2,6 +2,7 @@ package qr
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -23,11 +24,21 @@ import (
 // fragments make version 16-17 codes (81-85 modules a side) at level M,
 // 6 pixels per module, about 510 px with the quiet zone. 250-byte
 // fragments (version 15) were 13 s on average but 15.1 s at worst.
+//
+// DefaultScreenFragmentBytes is the GUI transmitter's: a screen draws
+// whole pixels per module at any size, so it affords denser codes than
+// the PNG frames a camera may see at 0.6x. A 20 KB file from screen
+// captures of the transmitter (app/gui BenchmarkQRTransfer20KB, 1024x768,
+// a random start in the loop, 25 % of frames lost) takes 12.7 s on average
+// at 350 bytes (59 fragments, version 18-19, 4 px a module in the window,
+// 9 in full screen at 1280x1024) and 15.0 s at 300.
 const (
 	DefaultFragmentBytes = 300
 	DefaultFPS           = 8
 	DefaultModulePixels  = 6
 	DefaultPageFrames    = 12
+
+	DefaultScreenFragmentBytes = 350
 )
 
 // Level is the QR error-correction level.
@@ -76,6 +87,9 @@ type Options struct {
 	PageFrames int // frames on the printable page
 	// Progress, if set, is called after each frame is made.
 	Progress func(done, total int)
+	// Context, if set, stops NewSequence early (a screen that is left or
+	// given another file stops building the old one's frames).
+	Context context.Context
 }
 
 func (o Options) withDefaults() Options {
@@ -102,6 +116,9 @@ type Sequence struct {
 	// not read back.
 	Skipped int
 	Level   Level
+	// Symbols are the frames' modules (Symbols[i] is Parts[i]), kept from
+	// the read-back check so a screen redraws them without re-encoding.
+	Symbols []Symbol
 	opts    Options
 }
 
@@ -156,23 +173,29 @@ func NewSequence(f ur.File, opts Options) (*Sequence, error) {
 		// symbol the detector stumbles on, another level gives a different
 		// symbol.
 		part := strings.ToUpper(enc.NextPart())
+		var sym Symbol
 		for _, l := range append([]Level{opts.Level}, LevelQ, LevelL, LevelH, LevelM) {
 			s.Level = l
-			if ok, err := s.readable(part); err != nil {
+			ok, err := s.readable(part, &sym)
+			if err != nil {
 				return nil, err
 			} else if ok {
 				break
 			}
 		}
-		s.Parts = []string{part}
+		s.Parts, s.Symbols = []string{part}, []Symbol{sym}
 		return s, nil
 	}
 	// A fountain stream is endless, so a part whose symbol the detector
 	// cannot find (about one in a hundred, depending on the data pattern)
 	// is simply replaced by the next one.
 	for len(s.Parts) < n {
+		if opts.Context != nil && opts.Context.Err() != nil {
+			return nil, opts.Context.Err()
+		}
 		part := strings.ToUpper(enc.NextPart())
-		ok, err := s.readable(part)
+		var sym Symbol
+		ok, err := s.readable(part, &sym)
 		if err != nil {
 			return nil, err
 		}
@@ -184,6 +207,7 @@ func NewSequence(f ur.File, opts Options) (*Sequence, error) {
 			continue
 		}
 		s.Parts = append(s.Parts, part)
+		s.Symbols = append(s.Symbols, sym)
 		if opts.Progress != nil {
 			opts.Progress(len(s.Parts), n)
 		}
@@ -191,8 +215,9 @@ func NewSequence(f ur.File, opts Options) (*Sequence, error) {
 	return s, nil
 }
 
-// readable renders part small and checks the detector finds and decodes it.
-func (s *Sequence) readable(part string) (bool, error) {
+// readable renders part small and checks the detector finds and decodes
+// it; the symbol it made is left in sym.
+func (s *Sequence) readable(part string, sym *Symbol) (bool, error) {
 	q, err := qrcode.New(part, s.Level.recovery())
 	if err != nil {
 		return false, fmt.Errorf("qr: a frame does not fit in a QR code at level %s (%d characters): use smaller fragments or a lower level: %w", s.Level, len(part), err)
@@ -200,6 +225,7 @@ func (s *Sequence) readable(part string) (bool, error) {
 	// The plain detector, without ReadImage's fallbacks: a camera gets
 	// no second chance.
 	res, err := find(q.Image(-3))
+	*sym = newSymbol(q)
 	return err == nil && res.GetText() == part, nil
 }
 
