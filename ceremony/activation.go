@@ -66,19 +66,15 @@ type Activation struct {
 // NewActivation validates the set-up and records it. The guard rails must
 // have been shown (GuardRails) before calling it.
 func NewActivation(cfg ActivationConfig, tokens *token.Manager, rec Recorder) (*Activation, error) {
-	if err := CheckQuorum(cfg.Custodians, cfg.Quorum); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if !hsmNameOK(cfg.HSMName) {
-		return nil, fmt.Errorf("HSM name %q is not an Azure resource name (letters, digits and hyphens)", cfg.HSMName)
-	}
-	if strings.TrimSpace(cfg.CeremonyID) == "" {
-		return nil, errors.New("the ceremony needs an identifier (for example HSM name and date)")
-	}
-	if strings.TrimSpace(cfg.Witness) == "" {
-		return nil, errors.New("a ceremony needs a witness: name them at set-up")
-	}
-	a := &Activation{Lifecycle: newLifecycle("activation", cfg.Mode, rec), cfg: cfg, tokens: tokens,
+	return newActivation(cfg, tokens, newLifecycle("activation", cfg.Mode, rec))
+}
+
+// newActivation starts an activation on a lifecycle (a rotation's own).
+func newActivation(cfg ActivationConfig, tokens *token.Manager, l *Lifecycle) (*Activation, error) {
+	a := &Activation{Lifecycle: l, cfg: cfg, tokens: tokens,
 		opened: map[int]*sd.Share{}, selfTested: map[int]bool{}, skipped: map[int]Exception{}}
 	a.moveTo(ActSetup)
 	var rails []string

@@ -46,6 +46,15 @@ type DrillConfig struct {
 	// three, as a live HSM).
 	Items  int
 	Faults Faults
+	// Rotation drills a custodian rotation instead of a recovery: after
+	// the activation a new set of as many custodians enrolls, the drill
+	// HSM's security domain is downloaded again for them, checked like an
+	// activation and compared with the old one, and the old keys retired.
+	Rotation bool
+	// Started is told the drill once it has started, so that a front-end
+	// can abandon it (DrillRun.Abandon) from elsewhere, on SIGINT or when
+	// its window closes.
+	Started func(*DrillRun)
 	// Progress is told each step, for a front-end's progress display.
 	Progress func(step string)
 	// Recorder receives the record (default: kept in memory).
@@ -54,8 +63,11 @@ type DrillConfig struct {
 
 // DrillReport is what a drill shows at the end.
 type DrillReport struct {
-	Dir      string
+	Dir string
+	// Accepted: the drill HSM accepted the restored blob (a recovery
+	// drill) or the rotated domain matched the old one (Rotation).
 	Accepted bool
+	Rotation bool
 	// Transcript is the drill's transcript and Digest its final digest
 	// (once the drill has ended).
 	Transcript string
@@ -82,7 +94,9 @@ func (r *DrillReport) String() string {
 		fp, _ := fingerprint.FromHex(r.Digest)
 		fmt.Fprintf(&b, "  final digest: %s\n                %s\n", fp.GroupedHex(), fp.WordString())
 	}
-	if r.Accepted {
+	if r.Accepted && r.Rotation {
+		b.WriteString("RESULT: the rotated security domain holds the same keys and the new quorum recovers it — the rotation works end to end\n")
+	} else if r.Accepted {
 		b.WriteString("RESULT: the drill HSM accepted the restore blob — the procedure works end to end\n")
 	} else {
 		b.WriteString("RESULT: FAILED — see above\n")
@@ -116,6 +130,7 @@ type DrillRun struct {
 	rec      Recorder
 	act      *Activation
 	recovery *Recovery
+	rotation *Rotation
 	sdName   string
 	sdBytes  []byte
 	ended    *Outcome // set when the transcript was closed between parts
@@ -144,9 +159,16 @@ func StartDrill(cfg DrillConfig) (*DrillRun, error) {
 	if cfg.Items < 0 || cfg.Items > 16 {
 		return nil, fmt.Errorf("a drill security domain has 1 to 16 items; %d asked", cfg.Items)
 	}
+	if cfg.Rotation && cfg.Faults.Any() {
+		return nil, errors.New("a rotation drill runs without faults: drill the faults with a recovery drill")
+	}
 	d := &DrillRun{cfg: cfg, ID: "DRILL-" + filepath.Base(cfg.Dir)}
 	d.progress("provisioning drill tokens")
-	session, err := NewDrillSession(cfg.Dir, cfg.Tokens, cfg.Custodians)
+	n := cfg.Custodians
+	if cfg.Rotation {
+		n *= 2 // the old set, then the new one
+	}
+	session, err := NewDrillSession(cfg.Dir, cfg.Tokens, n)
 	if err != nil {
 		return nil, err
 	}
@@ -237,8 +259,8 @@ func (d *DrillRun) NewRecovery() (*Recovery, error) {
 	if d.act == nil || d.act.Outcome() == nil || d.act.Outcome().Ending != SignedOff {
 		return nil, errors.New("the drill's recovery starts after the activation is signed off")
 	}
-	if d.recovery != nil {
-		return nil, errors.New("this drill's recovery has already started")
+	if d.recovery != nil || d.rotation != nil {
+		return nil, errors.New("this drill's recovery or rotation has already started")
 	}
 	r, err := NewRecovery(RecoveryConfig{Mode: Drill, HSMName: "drill-hsm", CeremonyID: d.ID + "-recovery", Witness: DrillWitness}, d.Session.Tokens.Manager(), d.rec)
 	if err != nil {
@@ -287,6 +309,9 @@ func (d *DrillRun) Current() *Lifecycle {
 	if d.recovery != nil && !d.recovery.Ended() {
 		return d.recovery.Lifecycle
 	}
+	if d.rotation != nil && !d.rotation.Ended() {
+		return d.rotation.Lifecycle
+	}
 	if d.act != nil && !d.act.Ended() {
 		return d.act.Lifecycle
 	}
@@ -302,6 +327,9 @@ func (d *DrillRun) Outcome() *Outcome {
 	}
 	if d.recovery != nil && d.recovery.Ended() {
 		return d.recovery.Outcome()
+	}
+	if d.rotation != nil && d.rotation.Ended() {
+		return d.rotation.Outcome()
 	}
 	if d.act != nil {
 		if o := d.act.Outcome(); o != nil && o.Ending != SignedOff {
@@ -360,13 +388,16 @@ func (d *DrillRun) Close() error {
 // is nil only when the drill HSM accepted the restored blob; on every path
 // the transcript is closed, saying how the drill ended.
 func RunDrill(ctx context.Context, cfg DrillConfig) (*DrillReport, error) {
-	report := &DrillReport{Dir: cfg.Dir}
+	report := &DrillReport{Dir: cfg.Dir, Rotation: cfg.Rotation}
 	d, err := StartDrill(cfg)
 	if err != nil {
 		return report, err
 	}
 	report.Transcript = d.Transcript()
 	defer d.Close()
+	if cfg.Started != nil {
+		cfg.Started(d)
+	}
 	err = d.script(ctx, report)
 	if err != nil {
 		d.Fail(err)
@@ -387,6 +418,9 @@ func (d *DrillRun) script(ctx context.Context, report *DrillReport) error {
 	sdName, sdBytes, lost, err := d.scriptActivation(ctx, report)
 	if err != nil {
 		return err
+	}
+	if d.cfg.Rotation {
+		return d.scriptRotation(ctx, report, sdName, sdBytes)
 	}
 	r, blob, err := d.scriptRecovery(ctx, report, sdName, sdBytes, lost)
 	if err != nil {

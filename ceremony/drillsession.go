@@ -100,4 +100,35 @@ func (s *DrillSession) OperatorUpload(blob []byte) (*drillhsm.UploadResult, erro
 }
 
 // Close releases the drill tokens (stops pcscd or SoftHSM configuration).
-func (s *DrillSession) Close() error { return s.Tokens.Close() }
+func (s *DrillSession) Close() error {
+	s.HSM.Forget()
+	return s.Tokens.Close()
+}
+
+// OperatorRedownload plays the operator at a rotation: the drill HSM's
+// security domain is downloaded again for the rotation's new certificates
+// and written to the drill folder under a new name.
+func (s *DrillSession) OperatorRedownload(r *Rotation) (string, []byte, error) {
+	if r.Package() == nil {
+		return "", nil, fmt.Errorf("the rotation's operator package has not been written yet")
+	}
+	r.mu.Lock()
+	certs := r.certificates()
+	quorum := r.cfg.Quorum
+	r.mu.Unlock()
+	sdBytes, err := s.HSM.Redownload(certs, quorum)
+	if err != nil {
+		return "", nil, err
+	}
+	name := Drill.FileName(r.cfg.HSMName + "-SD-rotated.json")
+	for i := 2; ; i++ {
+		if _, err := os.Lstat(filepath.Join(s.Dir, name)); os.IsNotExist(err) {
+			break
+		}
+		name = Drill.FileName(fmt.Sprintf("%s-SD-rotated-%d.json", r.cfg.HSMName, i))
+	}
+	if err := safefile.Write(filepath.Join(s.Dir, name), sdBytes); err != nil {
+		return "", nil, err
+	}
+	return name, sdBytes, nil
+}

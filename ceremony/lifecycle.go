@@ -114,6 +114,7 @@ func (l *Lifecycle) Lifecycle() *Lifecycle { return l }
 
 // WipeHook calls f with each secret's label as it is wiped, at the end or
 // earlier: the tests' (and a curious witness's) view that nothing is left.
+// f runs with the lifecycle locked: it must not call back into it.
 func (l *Lifecycle) WipeHook(f func(label string)) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

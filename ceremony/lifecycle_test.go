@@ -202,3 +202,30 @@ func TestDrillEndsOnEveryPath(t *testing.T) {
 		}
 	})
 }
+
+// A 3-of-5 rotation drill: five new custodians replace five old ones, the
+// re-downloaded domain is checked, compared and proven, the old keys
+// retired; the transcript closes signed off.
+func TestRotationDrill(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "drill")
+	report, err := RunDrill(context.Background(), DrillConfig{Custodians: 5, Quorum: 3, Dir: dir, Rotation: true})
+	if err != nil || !report.Accepted {
+		t.Fatalf("%v\n%v", err, report)
+	}
+	if !strings.Contains(report.String(), "same master key") || !strings.Contains(report.String(), "the rotation works end to end") {
+		t.Errorf("report:\n%s", report)
+	}
+	v, err := transcript.VerifyFile(report.Transcript)
+	if err != nil || !v.OK() || v.Ending() != "signed off" || v.Final != report.Digest {
+		t.Fatalf("transcript: %s %v", v.Summary(), err)
+	}
+	count := map[string]int{}
+	for _, e := range v.Entries {
+		count[e.Step]++
+	}
+	if count["rotation.retire"] != 5 || count["rotation.compare"] != 1 || count["activation.self-test"] != 10 || count["rotation.to-retire"] != 1 || count["rotation.sign-off"] != 1 {
+		t.Errorf("steps: %v", count)
+	}
+	assertDrillNames(t, dir)
+	scanFor(t, dir, [][]byte{drillPIN})
+}

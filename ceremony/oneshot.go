@@ -46,12 +46,13 @@ func OpenTranscriptFile(path string, mode Mode, kind, ceremonyID, hsm string) (*
 }
 
 // ChecksumFile is the name of the checksum list in every folder handed to
-// the operator.
+// the operator (DRILL-SHA256SUMS in a drill, like every drill file).
 const ChecksumFile = "SHA256SUMS"
 
-// ChecksumCommand is the command that checks a folder's files.
-func ChecksumCommand(dir string) string {
-	return fmt.Sprintf("cd %s && sha256sum -c %s", shellQuote(dir), ChecksumFile)
+// ChecksumCommand is the command that checks a folder's files, run from
+// the folder's parent.
+func ChecksumCommand(dir, sumsName string) string {
+	return fmt.Sprintf("cd %s && sha256sum -c %s", shellQuote(dir), sumsName)
 }
 
 func shellQuote(s string) string {
@@ -63,11 +64,12 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// WriteChecksums writes dir/SHA256SUMS listing names (relative to dir) in
-// the format `sha256sum -c` reads, after reading each file back from
-// disk. It must be the last file written into dir; it is written
-// atomically and never overwrites.
-func WriteChecksums(dir string, names []string) (FileRef, error) {
+// WriteChecksums writes the folder's SHA256SUMS (mode.FileName) listing
+// names (relative to dir) in the format `sha256sum -c` reads, each read
+// back from disk. It must be the last file written into dir; it is
+// written atomically and never overwrites. It returns the list's name and
+// fingerprint.
+func WriteChecksums(dir string, mode Mode, names []string) (FileRef, error) {
 	var b bytes.Buffer
 	for _, name := range names {
 		if name == "" || filepath.IsAbs(name) || strings.ContainsAny(name, "\n\\") || strings.HasPrefix(filepath.Clean(name), "..") {
@@ -80,10 +82,11 @@ func WriteChecksums(dir string, names []string) (FileRef, error) {
 		sum := sha256.Sum256(data)
 		fmt.Fprintf(&b, "%s  %s\n", hex.EncodeToString(sum[:]), name)
 	}
-	if err := safefile.Write(filepath.Join(dir, ChecksumFile), b.Bytes(), safefile.WithPerm(0o644)); err != nil {
+	sumsName := mode.FileName(ChecksumFile)
+	if err := safefile.Write(filepath.Join(dir, sumsName), b.Bytes(), safefile.WithPerm(0o644)); err != nil {
 		return FileRef{}, err
 	}
-	return RefOf(ChecksumFile, b.Bytes()), nil
+	return RefOf(sumsName, b.Bytes()), nil
 }
 
 // Fail ends the workflow because a step failed and it cannot go on:

@@ -133,7 +133,10 @@ Managed HSM: {{.M.HSMName}}     custodians: {{len .M.Custodians}}     quorum: {{
 
 These certificates were generated on the custodians' tokens in an offline
 ceremony. Their ORDER matters: share x = position in the command below.
-Check every file against SHA256SUMS before use.
+Check every file before use, from the folder that holds this one:
+  {{.Check}}
+(every line must end in OK; on Windows compare each file's
+Get-FileHash -Algorithm SHA256 with its line in {{.Sums}}).
 
 Custodians (share x, name, certificate SHA-256):
 {{range .M.Custodians}}  x={{.ShareX}}  {{.Name}}
@@ -206,10 +209,12 @@ func WriteOperatorPackage(dir string, mode Mode, ceremonyID, hsmName string, quo
 	}
 	pkg.Files = append(pkg.Files, manifestName)
 	var text bytes.Buffer
+	sumsName := mode.FileName(ChecksumFile)
 	if err := instructionsTemplate.Execute(&text, struct {
-		M     Manifest
-		Drill bool
-	}{pkg.Manifest, mode == Drill}); err != nil {
+		M           Manifest
+		Drill       bool
+		Check, Sums string
+	}{pkg.Manifest, mode == Drill, ChecksumCommand(filepath.Base(dir), sumsName), sumsName}); err != nil {
 		return nil, err
 	}
 	instrName := mode.FileName("INSTRUCTIONS.txt")
@@ -217,6 +222,11 @@ func WriteOperatorPackage(dir string, mode Mode, ceremonyID, hsmName string, quo
 		return nil, err
 	}
 	pkg.Files = append(pkg.Files, instrName)
+	// Last: the checksums of everything above, read back from disk.
+	if _, err := WriteChecksums(stage.Path(), mode, pkg.Files); err != nil {
+		return nil, err
+	}
+	pkg.Files = append(pkg.Files, sumsName)
 	if err := stage.Commit(); err != nil {
 		return nil, err
 	}

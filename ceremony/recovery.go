@@ -76,18 +76,32 @@ type Recovery struct {
 	people   []RecoveryCustodian
 	skipped  []Exception
 	blob     []byte
+	exported *Export
+}
+
+// Export is what the recovery's last screen shows: where the blob is, its
+// size and SHA-256, how to check the folder and how to upload it.
+type Export struct {
+	Dir, Blob        string
+	Size             int
+	SHA256           string
+	Checksums        string // the folder's SHA256SUMS
+	CheckCommand     string // run from the folder's parent
+	UploadAz         string // run from inside the folder
+	UploadPowerShell string
+}
+
+// Exported describes the written export (nil before Export).
+func (r *Recovery) Exported() *Export {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.exported
 }
 
 // NewRecovery starts a recovery ceremony.
 func NewRecovery(cfg RecoveryConfig, tokens *token.Manager, rec Recorder) (*Recovery, error) {
-	if !hsmNameOK(cfg.HSMName) {
-		return nil, fmt.Errorf("HSM name %q is not an Azure resource name (letters, digits and hyphens)", cfg.HSMName)
-	}
-	if strings.TrimSpace(cfg.CeremonyID) == "" {
-		return nil, errors.New("the ceremony needs an identifier")
-	}
-	if strings.TrimSpace(cfg.Witness) == "" {
-		return nil, errors.New("a ceremony needs a witness: name them at set-up")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	r := &Recovery{Lifecycle: newLifecycle("recovery", cfg.Mode, rec), cfg: cfg, tokens: tokens}
 	r.moveTo(RecLoad)
@@ -347,7 +361,9 @@ var uploadTemplate = template.Must(template.New("upload").Parse(`{{if .Drill}}**
 Managed HSM: {{.HSMName}}
 Restore blob: {{.Blob}}   SHA-256 {{.SHA256}}
 
-Check the file against SHA256SUMS, then upload it with ONE of:
+Check the files first, from the folder that holds this one:
+  {{.Check}}
+(every line must end in OK), then upload the blob with ONE of:
 
 Azure CLI:
   az keyvault security-domain upload --hsm-name {{.HSMName}} --sd-file {{.Blob}} --restore-blob
@@ -387,19 +403,30 @@ func (r *Recovery) Export(dir string) (string, error) {
 	}
 	var text bytes.Buffer
 	exSum := RefOf("", r.exchange.Certificate.Raw).SHA256
+	sumsName := r.cfg.Mode.FileName(ChecksumFile)
+	check := ChecksumCommand(filepath.Base(dir), sumsName)
 	if err := uploadTemplate.Execute(&text, map[string]any{"Drill": r.cfg.Mode == Drill, "CeremonyID": r.cfg.CeremonyID, "HSMName": r.cfg.HSMName,
-		"Blob": blobName, "SHA256": RefOf(blobName, r.blob).SHA256, "Exchange": exSum, "Attestation": r.exCheck.Sentence(), "Collateral": r.exCheck.CollateralDownloads()}); err != nil {
+		"Blob": blobName, "SHA256": RefOf(blobName, r.blob).SHA256, "Exchange": exSum, "Check": check,
+		"Attestation": r.exCheck.Sentence(), "Collateral": r.exCheck.CollateralDownloads()}); err != nil {
 		return "", err
 	}
 	instrName := r.cfg.Mode.FileName("UPLOAD-INSTRUCTIONS.txt")
 	if err := safefile.Write(filepath.Join(dir, instrName), text.Bytes()); err != nil {
 		return "", err
 	}
-	if err := r.record(Event{Step: "recovery.export", Actor: System,
-		Outputs: []FileRef{RefOf(blobName, r.blob), fileRefOnDisk(dir, instrName)},
-		Message: "restore blob and upload instructions written to " + dir}); err != nil {
+	sums, err := WriteChecksums(dir, r.cfg.Mode, []string{blobName, instrName})
+	if err != nil {
 		return "", err
 	}
+	if err := r.record(Event{Step: "recovery.export", Actor: System,
+		Outputs: []FileRef{RefOf(blobName, r.blob), fileRefOnDisk(dir, instrName), sums},
+		Message: "restore blob, upload instructions and " + sumsName + " written to " + dir}); err != nil {
+		return "", err
+	}
+	r.exported = &Export{Dir: dir, Blob: blobPath, Size: len(r.blob), SHA256: RefOf(blobName, r.blob).SHA256,
+		Checksums: filepath.Join(dir, sumsName), CheckCommand: check,
+		UploadAz:         fmt.Sprintf("az keyvault security-domain upload --hsm-name %s --sd-file %s --restore-blob", r.cfg.HSMName, blobName),
+		UploadPowerShell: fmt.Sprintf("Import-AzKeyVaultSecurityDomain -Name %s -SecurityDomainPath \"%s\" -ImportRestoredBlob", r.cfg.HSMName, blobName)}
 	r.moveTo(RecDone)
 	return blobPath, nil
 }

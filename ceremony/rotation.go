@@ -1,10 +1,13 @@
 package ceremony
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/custodian-hsm/custodian/crypto/sd"
 	"github.com/custodian-hsm/custodian/crypto/token"
 )
 
@@ -15,8 +18,10 @@ import (
 // a destruction record signed by a witness.
 type Rotation struct {
 	*Activation
-	old     []ManifestCustodian
-	retired map[int]bool
+	old         []ManifestCustodian
+	oldManifest Manifest
+	retired     map[int]bool
+	compared    *DomainComparison
 }
 
 // DestructionMethods are the ways an old custodian key can be retired.
@@ -35,15 +40,19 @@ func NewRotation(cfg ActivationConfig, old *Manifest, tokens *token.Manager, rec
 	if old.HSMName != cfg.HSMName {
 		return nil, fmt.Errorf("the previous manifest is for HSM %q, this rotation for %q", old.HSMName, cfg.HSMName)
 	}
-	if err := rec.Record(Event{Step: "rotation.start", Actor: Actor{RoleWitness, cfg.Witness},
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	l := newLifecycle("rotation", cfg.Mode, rec)
+	if err := l.record(Event{Step: "rotation.start", Actor: Actor{RoleWitness, cfg.Witness},
 		Decision: fmt.Sprintf("%s rotation of %s's custodians: %d old (ceremony %s) → %d new, quorum %d", cfg.Mode, cfg.HSMName, len(old.Custodians), old.CeremonyID, cfg.Custodians, cfg.Quorum)}); err != nil {
 		return nil, err
 	}
-	a, err := NewActivation(cfg, tokens, rec)
+	a, err := newActivation(cfg, tokens, l)
 	if err != nil {
 		return nil, err
 	}
-	return &Rotation{Activation: a, old: old.Custodians, retired: map[int]bool{}}, nil
+	return &Rotation{Activation: a, old: old.Custodians, oldManifest: *old, retired: map[int]bool{}}, nil
 }
 
 // OldCustodians lists the custodians being replaced.
@@ -79,15 +88,180 @@ func (r *Rotation) Retire(i int, method, witness string) error {
 	if r.retired[i] {
 		return fmt.Errorf("%s's old key is already retired", r.old[i].Name)
 	}
-	if strings.TrimSpace(method) == "" || strings.TrimSpace(witness) == "" {
-		return errors.New("a destruction record needs the method and the witness")
+	e, err := retireEvent(r.old[i], method, witness)
+	if err != nil {
+		return err
 	}
-	c := r.old[i]
-	if err := r.record(Event{Step: "rotation.retire", Actor: Actor{RoleWitness, witness},
-		Inputs:   []FileRef{{Name: c.CertificateFile, SHA256: c.CertificateSHA256}},
-		Decision: fmt.Sprintf("old custodian key of %s (share x=%d, %s %s) retired: %s", c.Name, c.ShareX, c.TokenKind, c.TokenSerial, method)}); err != nil {
+	if err := r.record(e); err != nil {
 		return err
 	}
 	r.retired[i] = true
 	return nil
+}
+
+// OldKey is an old custodian's key, to open their share of the old
+// security domain for the comparison.
+type OldKey struct {
+	Name string
+	Ref  string
+	Opts token.OpenOptions
+}
+
+// DomainComparison is what comparing the old and the new security domains
+// found. The service may re-encrypt items between downloads, so different
+// ciphertexts are reported, not failed; what matters is that both
+// recover the same master key and the same item contents.
+type DomainComparison struct {
+	SameMasterKey bool
+	SameItems     bool // same tags, same contents, same order
+	Findings      []string
+}
+
+// Same reports whether both domains hold the same keys.
+func (c *DomainComparison) Same() bool { return c.SameMasterKey && c.SameItems }
+
+func (c *DomainComparison) String() string { return strings.Join(c.Findings, "; ") }
+
+// CompareWithOld opens an old quorum's shares of the old security domain
+// (oldSD, as downloaded at the earlier activation), rebuilds both domains
+// — the new one from the shares the new custodians opened in their
+// self-tests — and compares them. It runs after every self-test and
+// before ProveQuorum; everything rebuilt is wiped before it returns, and
+// the old shares with it. The findings are recorded.
+func (r *Rotation) CompareWithOld(ctx context.Context, oldName string, oldSD []byte, keys []OldKey) (*DomainComparison, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.need(ActProve); err != nil {
+		return nil, err
+	}
+	oldFile, err := sd.ParseFile(oldSD)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", oldName, err)
+	}
+	var oldShares []*sd.Share
+	defer func() {
+		for _, s := range oldShares {
+			s.Wipe()
+		}
+	}()
+	for _, k := range keys {
+		share, _, _, err := openShare(ctx, AdmissionPolicy{Mode: r.cfg.Mode}, r.tokens, oldFile, k.Ref, nil, k.Opts)
+		if err != nil {
+			_ = r.record(Event{Step: "rotation.compare.share-failed", Actor: Actor{RoleCustodian, k.Name}, Inputs: []FileRef{RefOf(oldName, oldSD)}, Message: err.Error()})
+			return nil, fmt.Errorf("old custodian %s: %w", k.Name, err)
+		}
+		if err := r.hold(share, "old share of "+k.Name); err != nil {
+			return nil, err
+		}
+		oldShares = append(oldShares, share)
+	}
+	var c *DomainComparison
+	err = r.using(func() (err error) {
+		c, err = compareDomains(oldFile, oldShares, r.sdFile, r.openedShares())
+		return err
+	})
+	if err != nil {
+		_ = r.record(Event{Step: "rotation.compare.failed", Actor: System, Inputs: []FileRef{RefOf(oldName, oldSD), r.sdRef}, Message: err.Error()})
+		return nil, err
+	}
+	if err := r.record(Event{Step: "rotation.compare", Actor: System, Inputs: []FileRef{RefOf(oldName, oldSD), r.sdRef},
+		Decision: map[bool]string{true: "the old and the new security domains hold the same keys", false: "the old and the new security domains DIFFER"}[c.Same()],
+		Message:  c.String()}); err != nil {
+		return nil, err
+	}
+	r.compared = c
+	return c, nil
+}
+
+func (a *Activation) openedShares() []*sd.Share {
+	var s []*sd.Share
+	for i := range a.custodians {
+		if sh, ok := a.opened[i]; ok {
+			s = append(s, sh)
+		}
+	}
+	return s
+}
+
+func compareDomains(oldFile *sd.File, oldShares []*sd.Share, newFile *sd.File, newShares []*sd.Share) (*DomainComparison, error) {
+	oldRec, err := sd.Recover(oldFile, oldShares)
+	if err != nil {
+		return nil, fmt.Errorf("the old quorum does not rebuild the old security domain: %w", err)
+	}
+	defer oldRec.Wipe()
+	newRec, err := sd.Recover(newFile, newShares)
+	if err != nil {
+		return nil, fmt.Errorf("the new quorum does not rebuild the new security domain: %w", err)
+	}
+	defer newRec.Wipe()
+	c := &DomainComparison{SameMasterKey: bytes.Equal(oldRec.MasterKey(), newRec.MasterKey()), SameItems: true}
+	if c.SameMasterKey {
+		c.Findings = append(c.Findings, "same master key")
+	} else {
+		c.Findings = append(c.Findings, "the master keys DIFFER: the new file is not a download of the same HSM's security domain")
+	}
+	oldTags, newTags := oldRec.Tags(), newRec.Tags()
+	if len(oldTags) != len(newTags) {
+		c.SameItems = false
+		c.Findings = append(c.Findings, fmt.Sprintf("%d items in the old security domain, %d in the new", len(oldTags), len(newTags)))
+	}
+	reencrypted := 0
+	for i := 0; i < len(oldTags) && i < len(newTags); i++ {
+		switch {
+		case oldTags[i] != newTags[i]:
+			c.SameItems = false
+			c.Findings = append(c.Findings, fmt.Sprintf("item %d is %q in the old, %q in the new", i+1, oldTags[i], newTags[i]))
+		case !bytes.Equal(oldRec.Items()[i], newRec.Items()[i]):
+			c.SameItems = false
+			c.Findings = append(c.Findings, fmt.Sprintf("item %d (%s) has other contents", i+1, oldTags[i]))
+		case oldFile.EncData.Data[i].CompactJWE != newFile.EncData.Data[i].CompactJWE:
+			reencrypted++
+		}
+	}
+	if c.SameItems {
+		c.Findings = append(c.Findings, fmt.Sprintf("the same %d items with the same contents", len(newTags)))
+	}
+	if reencrypted > 0 {
+		c.Findings = append(c.Findings, fmt.Sprintf("%d item(s) were re-encrypted by the service between the downloads (same contents)", reencrypted))
+	}
+	return c, nil
+}
+
+// Compared is the comparison's result (nil if none was made).
+func (r *Rotation) Compared() *DomainComparison {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.compared
+}
+
+// ToRetire lists what is retired once the rotation is signed off: the
+// old custodians' tokens (with their keys) and the old files.
+func (r *Rotation) ToRetire() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var list []string
+	for i, c := range r.old {
+		state := "to retire"
+		if r.retired[i] {
+			state = "retired"
+		}
+		list = append(list, fmt.Sprintf("old key of %s (share x=%d): %s token %s, certificate %s (SHA-256 %s) — %s", c.Name, c.ShareX, c.TokenKind, c.TokenSerial, c.CertificateFile, c.CertificateSHA256, state))
+	}
+	m := r.oldManifest
+	list = append(list, fmt.Sprintf("the old security domain file %s of ceremony %s: it opens with the old keys only — destroy every copy once the new one is verified", m.SDFileName, m.CeremonyID),
+		fmt.Sprintf("the old operator package of ceremony %s (certificates and manifest): superseded", m.CeremonyID))
+	return list
+}
+
+// SignOff records what is to be retired, then the witness's sign-off,
+// and ends the rotation.
+func (r *Rotation) SignOff(witness string, agree bool, note string) error {
+	if step := r.Step(); step != ActDone {
+		return &StepError{Workflow: "rotation", Want: string(ActDone), Have: string(step)}
+	}
+	list := r.ToRetire()
+	if err := r.record(Event{Step: "rotation.to-retire", Actor: System, Message: strings.Join(list, "; ")}); err != nil {
+		return err
+	}
+	return r.Activation.SignOff(witness, agree, note)
 }

@@ -72,6 +72,15 @@ func modeOf(drill bool) ceremony.Mode {
 // wiped and the transcript closed before the process exits 1. stop
 // releases the signals once the command is done.
 func interruptible(env *Env, l *ceremony.Lifecycle) (stop func()) {
+	return onInterrupt(env, l.Abandon)
+}
+
+// interruptibleDrill is interruptible for a whole drill.
+func interruptibleDrill(env *Env, d *ceremony.DrillRun) (stop func()) {
+	return onInterrupt(env, d.Abandon)
+}
+
+func onInterrupt(env *Env, abandon func(string) (*ceremony.Outcome, error)) (stop func()) {
 	if env.Interrupts == nil {
 		return func() {}
 	}
@@ -80,7 +89,7 @@ func interruptible(env *Env, l *ceremony.Lifecycle) (stop func()) {
 	go func() {
 		select {
 		case sig := <-sigs:
-			o, err := l.Abandon(ceremony.Interrupted)
+			o, err := abandon(ceremony.Interrupted)
 			fmt.Fprintf(env.Stderr, "\n%s: the ceremony was abandoned\n", sig)
 			printOutcome(env, o)
 			if err != nil {

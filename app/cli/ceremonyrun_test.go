@@ -14,9 +14,11 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/custodian-hsm/custodian/ceremony"
 	"github.com/custodian-hsm/custodian/ceremony/transcript"
 	"github.com/custodian-hsm/custodian/crypto/fingerprint"
 	"github.com/custodian-hsm/custodian/crypto/sd"
+	"github.com/custodian-hsm/custodian/crypto/token"
 	"github.com/custodian-hsm/custodian/internal/testvectors"
 )
 
@@ -259,5 +261,69 @@ func TestCheckShareAndEnrollWriteTranscripts(t *testing.T) {
 	v, err := transcript.VerifyFile(matches[0])
 	if err != nil || !v.OK() || v.Ending() != "completed" || v.Entries[1].Step != "token-enroll.enroll" || v.Entries[2].Outputs[0].Name != "certs-a.cer" {
 		t.Errorf("enroll transcript: %s %v %+v", v.Summary(), err, v.Entries)
+	}
+}
+
+// The CLI's side of the last PIN try: told, asked, recorded, then tried
+// with the backend's permission; never without a terminal.
+func TestLastPINTryNeedsAConfirmationAtTheTerminal(t *testing.T) {
+	tok := token.Info{Kind: token.KindYubiKey, Serial: "42"}
+	lastTry := &token.PINError{Token: tok, What: "PIN", RetriesLeft: 1, LastRetry: true}
+	for _, c := range []struct {
+		name    string
+		ask     func(string) (string, error)
+		allowed bool
+		want    string
+	}{
+		{"yes", func(string) (string, error) { return "yes", nil }, true, ""},
+		{"no", func(string) (string, error) { return "no", nil }, false, "did not use the last PIN try"},
+		{"no terminal", nil, false, "no terminal to confirm the last try on"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var errOut bytes.Buffer
+			rec := &ceremony.MemoryRecorder{}
+			l := ceremony.NewShareCheck(ceremony.Production, nil, rec).Lifecycle
+			env := &Env{Stdout: &errOut, Stderr: &errOut, Ask: c.ask}
+			var tries []bool
+			err := withLastTry(env, l, "Alice", func(opts token.OpenOptions) error {
+				tries = append(tries, opts.AllowLastRetry)
+				if !opts.AllowLastRetry {
+					return fmt.Errorf("Alice: %w", lastTry)
+				}
+				return nil
+			})
+			if c.allowed {
+				if err != nil || len(tries) != 2 || !tries[1] || rec.Steps()[len(rec.Steps())-1] != "share-check.pin.last-try-confirmed" {
+					t.Errorf("err %v tries %v steps %v", err, tries, rec.Steps())
+				}
+			} else if err == nil || !strings.Contains(err.Error(), c.want) || len(tries) != 1 || ExitCode(err) != 1 {
+				t.Errorf("err %v tries %v", err, tries)
+			}
+			if !strings.Contains(errOut.String(), "ONE PIN try left") {
+				t.Errorf("the custodian was not told:\n%s", errOut.String())
+			}
+		})
+	}
+	blocked := keyError(1, "yubikey:serial=42", fmt.Errorf("custodian with key 2: %w", &token.PINError{Token: tok, What: "PIN", Blocked: true}))
+	if ExitCode(blocked) != 1 || !strings.Contains(blocked.Error(), "the custodian with key 2 cannot open their share") || !strings.Contains(blocked.Error(), "PUK") {
+		t.Errorf("blocked: %v", blocked)
+	}
+}
+
+func TestRotationDrillThroughTheCLI(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "drill")
+	out := mustRun(t, "drill", "run", "--rotation", "--custodians", "5", "--quorum", "3", "--dir", dir)
+	if !strings.Contains(out, "the rotation works end to end") || !strings.Contains(out, "same master key") {
+		t.Fatalf("report:\n%s", out)
+	}
+	matches, _ := filepath.Glob(filepath.Join(dir, "*transcript.jsonl"))
+	if len(matches) != 1 {
+		t.Fatalf("transcripts %v", matches)
+	}
+	if out := mustRun(t, "transcript", "verify", matches[0]); !strings.Contains(out, "ended: signed off") {
+		t.Errorf("verify:\n%s", out)
+	}
+	if _, errOut, code := run(t, "drill", "run", "--rotation", "--fault-lost-token", "--custodians", "4", "--dir", filepath.Join(t.TempDir(), "d")); code != 2 || !strings.Contains(errOut, "without faults") {
+		t.Errorf("rotation with a fault: exit %d %s", code, errOut)
 	}
 }

@@ -154,10 +154,10 @@ var commands = map[string]command{
 	"sd restore-blob": {"sd restore-blob --sd-file F --sd-exchange-key K --key REF [--key REF ...] --out BLOB [--exchange-key-sha256 HEX] [--drill] [--hsm-name N] [--witness W] [--transcript F] [--accept-unattested-exchange-key \"REASON; approved by NAME\"] [--collateral DIR] [--at TIME] [--known-identities FILE] [--pkcs11-module PATH]", cmdSDRestoreBlob},
 	"sd exchange-key": {"sd exchange-key --sd-exchange-key FILE [--collateral DIR] [--at TIME] [--known-identities FILE] [--drill]", cmdSDExchangeKey},
 	"sd request":      {"sd request --cert C ... --quorum M --out F", cmdSDRequest},
-	"sd check-share":  {"sd check-share --sd-file F --key REF [--drill] [--pkcs11-module PATH]", cmdSDCheckShare},
+	"sd check-share":  {"sd check-share --sd-file F --key REF [--drill] [--transcript P] [--pkcs11-module PATH]", cmdSDCheckShare},
 
 	"token list":   {"token list [--drill] [--pkcs11-module PATH]", cmdTokenList},
-	"token enroll": {"token enroll --token REF --name NAME --out CERT.cer [--bits 2048|3072|4096] [--slot 9d] [--touch never|always|cached] [--accept-unattested-key \"REASON; approved by NAME\"] [--drill] [--pkcs11-module PATH]", cmdTokenEnroll},
+	"token enroll": {"token enroll --token REF --name NAME --out CERT.cer [--bits 2048|3072|4096] [--slot 9d] [--touch never|always|cached] [--accept-unattested-key \"REASON; approved by NAME\"] [--drill] [--transcript P] [--pkcs11-module PATH]", cmdTokenEnroll},
 	"token attest": {"token attest --key REF [--drill] [--pkcs11-module PATH]", cmdTokenAttest},
 
 	"drill keys":        {"drill keys --dir D --count N [--bits 2048|3072|4096]", cmdDrillKeys},
@@ -166,7 +166,11 @@ var commands = map[string]command{
 	"transcript seal":   {"transcript seal FILE", transcriptSealCmd},
 	"transcript print":  {"transcript print FILE --out record.pdf [--force]", transcriptPrintCmd},
 
-	"drill run": {"drill run --custodians N --quorum M --tokens soft|softhsm|vcard --dir D [--fault-…]", cmdDrillRun},
+	"rotation package": {"rotation package --old-manifest M --cert C ... --quorum M --out-dir D [--witness W] [--drill] [--transcript P]", cmdRotationPackage},
+	"rotation check":   {"rotation check --old-manifest M --sd-file NEW --cert C --key REF ... [--old-sd OLD --old-key REF ...] [--drill] [--transcript P]", cmdRotationCheck},
+	"rotation retire":  {"rotation retire --old-manifest M --checked CHECK.jsonl --custodian NAME ... --method 1|2|3 --witness W [--drill]", cmdRotationRetire},
+
+	"drill run": {"drill run --custodians N --quorum M --tokens soft|softhsm|vcard --dir D [--rotation] [--fault-…]", cmdDrillRun},
 }
 
 // Run executes one command line (without the program name) and returns an

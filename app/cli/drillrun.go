@@ -20,6 +20,7 @@ func cmdDrillRun(env *Env, args []string) error {
 	lost := fs.Bool("fault-lost-token", false, "fault drill: the last custodian's token is lost")
 	wrongPIN := fs.Bool("fault-wrong-pin", false, "fault drill: the first custodian types a wrong PIN once")
 	corrupt := fs.Bool("fault-corrupt-share", false, "fault drill: the first custodian's share is corrupted at recovery")
+	rotation := fs.Bool("rotation", false, "drill a custodian rotation (a new set of N replaces the old, the SD is downloaded again, compared and proven) instead of a recovery")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -45,9 +46,20 @@ func cmdDrillRun(env *Env, args []string) error {
 	if err := intIn("--items", *items, 0, 16, "0 means 3, as a live HSM"); err != nil {
 		return err
 	}
+	faults := ceremony.Faults{LostToken: *lost, WrongPIN: *wrongPIN, CorruptShare: *corrupt}
+	if *rotation && faults.Any() {
+		return usageErrorf("--rotation runs without faults: drill the faults with a recovery drill")
+	}
+	var stop func()
+	defer func() {
+		if stop != nil {
+			stop()
+		}
+	}()
 	report, err := ceremony.RunDrill(context.Background(), ceremony.DrillConfig{
 		Custodians: *n, Quorum: *m, Tokens: kind, Dir: *dir, Bits: *bits, Items: *items,
-		Faults:   ceremony.Faults{LostToken: *lost, WrongPIN: *wrongPIN, CorruptShare: *corrupt},
+		Faults: faults, Rotation: *rotation,
+		Started:  func(d *ceremony.DrillRun) { stop = interruptibleDrill(env, d) },
 		Progress: func(step string) { fmt.Fprintln(env.Stderr, "drill:", step) },
 	})
 	if report != nil {

@@ -241,7 +241,7 @@ func parseRestoreBlob(env *Env, args []string) (*restoreInput, error) {
 	if err := refuseExisting("--out", *out); err != nil {
 		return nil, err
 	}
-	if err := refuseExistingIn(filepath.Dir(*out), ceremony.ChecksumFile, "it is written next to the blob"); err != nil {
+	if err := refuseExistingIn(filepath.Dir(*out), in.mode.FileName(ceremony.ChecksumFile), "it is written next to the blob"); err != nil {
 		return nil, err
 	}
 	if in.hsmName == "" {
@@ -430,7 +430,8 @@ func reportRestore(env *Env, in *restoreInput, o *ceremony.Outcome, fp fingerpri
 	if filepath.Dir(o.Transcript) == dir {
 		names = append(names, filepath.Base(o.Transcript))
 	}
-	if _, err := ceremony.WriteChecksums(dir, names); err != nil {
+	sums, err := ceremony.WriteChecksums(dir, in.mode, names)
+	if err != nil {
 		return failuref("writing %s: %v", ceremony.ChecksumFile, err)
 	}
 	blob, err := os.ReadFile(in.out)
@@ -440,7 +441,7 @@ func reportRestore(env *Env, in *restoreInput, o *ceremony.Outcome, fp fingerpri
 	fmt.Fprintf(env.Stdout, "wrote %s: restore blob for exchange key %s (%d bytes, blob SHA-256 %s)\n",
 		in.out, fp.Hex(), len(blob), fingerprint.Of(blob).Hex())
 	printTranscript(env, o)
-	fmt.Fprintf(env.Stdout, "checksums in %s: check them with\n  %s\n", filepath.Join(dir, ceremony.ChecksumFile), ceremony.ChecksumCommand(dir))
+	fmt.Fprintf(env.Stdout, "checksums in %s: check them with\n  %s\n", filepath.Join(dir, sums.Name), ceremony.ChecksumCommand(dir, sums.Name))
 	hsm := in.hsmName
 	if hsm == "hsm-name-not-given" {
 		hsm = "HSM-NAME"

@@ -31,16 +31,12 @@ func (s *shell) activationSetup() {
 	status.Wrapping = fyne.TextWrapWord
 	start := widget.NewButtonWithIcon("I have read the guard rails — start", theme.ConfirmIcon(), func() {
 		s.airGapGate(witness.Text, func(gap airGapVerdict) {
-			rec, err := s.recorder(s.workDir, ceremony.Production, "activation", id.Text, hsm.Text)
-			if err != nil {
-				status.SetText(err.Error())
-				return
-			}
 			tokens := s.productionTokens()
 			cfg := ceremony.ActivationConfig{Mode: ceremony.Production, HSMName: hsm.Text, CeremonyID: id.Text,
 				Custodians: atoi(n.Selected), Quorum: atoi(m.Selected), Witness: witness.Text}
 			gap.apply(&cfg.AirGap, &cfg.AirGapShown)
-			a, err := ceremony.NewActivation(cfg, tokens, rec)
+			// Validated before the transcript is created: a typo leaves nothing behind.
+			a, err := ceremony.StartActivation(s.workDir, cfg, tokens)
 			if err == nil {
 				err = recordAirGapException(gap, witness.Text, a.RecordException)
 			}
@@ -70,14 +66,10 @@ func (s *shell) recoverySetup() {
 	status.Wrapping = fyne.TextWrapWord
 	start := widget.NewButtonWithIcon("Start the recovery", theme.ConfirmIcon(), func() {
 		s.airGapGate(witness.Text, func(gap airGapVerdict) {
-			rec, err := s.recorder(s.workDir, ceremony.Production, "recovery", id.Text, hsm.Text)
-			if err != nil {
-				status.SetText(err.Error())
-				return
-			}
 			cfg := ceremony.RecoveryConfig{Mode: ceremony.Production, HSMName: hsm.Text, CeremonyID: id.Text, Witness: witness.Text}
 			gap.apply(&cfg.AirGap, &cfg.AirGapShown)
-			r, err := ceremony.NewRecovery(cfg, s.productionTokens(), rec)
+			// Validated before the transcript is created: a typo leaves nothing behind.
+			r, err := ceremony.StartRecovery(s.workDir, cfg, s.productionTokens())
 			if err == nil {
 				err = recordAirGapException(gap, witness.Text, r.RecordException)
 			}

@@ -203,6 +203,7 @@ func (s *shell) show(mode ceremony.Mode, title string, body fyne.CanvasObject) {
 }
 
 func (s *shell) home() {
+	s.abandonRunning(ceremony.LeftScreen)
 	s.left()
 	s.endDrill()
 	s.mode = ceremony.Production

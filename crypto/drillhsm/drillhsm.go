@@ -89,6 +89,10 @@ type HSM struct {
 	ExchangeBits int
 	// Random is the randomness source (crypto/rand by default).
 	Random io.Reader
+	// live is the running HSM's memory (rotate.go): the master key and
+	// the items as activated, for a re-download with new certificates
+	// in the same process. Never written to the folder.
+	live *liveDomain
 }
 
 // Create makes a new drill HSM in dir, which must not exist or be empty.
@@ -234,6 +238,9 @@ func (h *HSM) Activate(certs []*x509.Certificate, quorum int, opts ActivateOptio
 	}
 	h.state.Activated, h.state.Quorum, h.state.Shares, h.state.Items = true, quorum, thumbs, items
 	if err := h.save(); err != nil {
+		return nil, err
+	}
+	if err := h.remember(master, file.EncData); err != nil {
 		return nil, err
 	}
 	return file.Marshal(), nil
