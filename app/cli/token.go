@@ -258,7 +258,11 @@ func cmdTokenList(env *Env, args []string) error {
 	}
 	// The same rows the GUI's token pickers show.
 	for _, c := range choices {
-		fmt.Fprintf(env.Stdout, "%s\n  %s\n  ref: %s\n", c.Title(), c.Detail(), c.Ref)
+		mark := "production"
+		if c.Drill {
+			mark = "drill"
+		}
+		fmt.Fprintf(env.Stdout, "[%s] %s\n  %s\n  ref: %s\n", mark, c.Title(), c.Detail(), c.Ref)
 		if mp := c.Info.Ref.Query["module-path"]; mp != "" {
 			fmt.Fprintf(env.Stdout, "  module: %s\n", mp)
 		}

@@ -23,7 +23,7 @@ type airGapVerdict struct {
 	exception string
 }
 
-// config fills a ceremony configuration's air-gap fields.
+// apply fills a ceremony configuration's air-gap fields.
 func (v airGapVerdict) apply(report **airgap.Report, shown *ceremony.AirGapShown) {
 	*report, *shown = v.report, v.shown
 }

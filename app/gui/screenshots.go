@@ -143,6 +143,13 @@ func (s *shell) tourRest(work string, session *ceremony.DrillSession, rw *recove
 			return err
 		}
 	}
+	// The PIN dialog over a recovery set-up, not over the air-gap dialog.
+	fyne.DoAndWait(func() {
+		for s.win.Canvas().Overlays().Top() != nil {
+			s.win.Canvas().Overlays().Top().Hide()
+		}
+		s.recoverySetup()
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		_, _ = s.pinPrompt()(ctx, token.PINRequest{Token: token.Info{Kind: token.KindYubiKey, Model: "YubiKey 5 NFC", Serial: "12345678"},
