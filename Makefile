@@ -143,7 +143,7 @@ fuzz: deps
 # picture. Mesa's llvmpipe reads back blank captures under Xvfb, softpipe
 # does not, hence GALLIUM_DRIVER.
 SCREENSHOTS_DIR := screenshots
-SCREENSHOT_FILES := 01-home 02-drill-setup 03-activation-setup 04-drill-activation-enroll 05-recovery-setup 06-drill-recovery-confirm 07-drill-recovery-end 08-transcripts 09-tokens 10-token-picker 12-pin-dialog 13-home-1280x800
+SCREENSHOT_FILES := 01-home 02-drill-setup 03-activation-setup 04-drill-activation-enroll 05-recovery-setup 06-drill-recovery-confirm 07-drill-recovery-end 08-transcripts 09-tokens 10-token-picker 12-pin-dialog 13-home-1280x800 14-qr-transmitter-1024x768 15-qr-transmitter-fullscreen
 screenshots: test-deps build-drill
 	@rm -rf $(SCREENSHOTS_DIR)
 	GALLIUM_DRIVER=softpipe CUSTODIAN_SCREENSHOTS=$(SCREENSHOTS_DIR) timeout 150 \

@@ -39,11 +39,11 @@ func (s *shell) qrTour(snap func(file string, reach func()) error) error {
 		time.Sleep(300 * time.Millisecond)
 		return snap(file, func() {})
 	}
-	if err := still("07-qr-transmitter-1024x768.png", "1024x768 window"); err != nil {
+	if err := still("14-qr-transmitter-1024x768.png", "1024x768 window"); err != nil {
 		return err
 	}
 	fyne.DoAndWait(tx.enterFullScreen)
-	if err := still("08-qr-transmitter-fullscreen.png", "full screen"); err != nil {
+	if err := still("15-qr-transmitter-fullscreen.png", "full screen"); err != nil {
 		return err
 	}
 	fyne.DoAndWait(tx.leaveFullScreen)
