@@ -79,6 +79,7 @@ func walkDrill(t *testing.T, h *harness, do func(string)) {
 	}
 	act("Operator: start recovery on the drill HSM")
 	h.waitShows("Recovery — confirm the exchange key")
+	h.waitShows("DRILL attestation") // the drill rehearses the verdict too
 	act("It matches what the HSM returned")
 	for k := 1; k <= 2; k++ {
 		h.waitShows(fmt.Sprintf("Recovery — custodian %d", k))

@@ -61,4 +61,11 @@ func TestRecoveryRefusesForgedExchangeKey(t *testing.T) {
 	h.typeInto("only if the exchange key's attestation fails", "vector key from no HSM; approved by Wendy Witness")
 	h.tap("Load both files")
 	h.waitShows("Recovery — confirm the exchange key")
+	// Beside the fingerprint: the verdict in words, the exception, and the
+	// facts one click away.
+	h.waitShows("Is the new HSM genuine?")
+	h.waitShows("NOT attested")
+	h.waitShows("accepted by exception: vector key from no HSM; approved by Wendy Witness")
+	h.tap("Details of the attestation")
+	h.waitShows("attestation extension present")
 }

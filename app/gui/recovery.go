@@ -166,7 +166,30 @@ func (w *recoveryWizard) confirmScreen() {
 	intro.Wrapping = fyne.TextWrapWord
 	w.s.show(w.cfg.Mode, "Recovery — confirm the exchange key", container.NewVBox(intro,
 		widget.NewCard("Exchange key certificate SHA-256", ex.Certificate.Subject.String(), container.NewVBox(hex, words)),
+		w.verdictCard(w.r.ExchangeKeyCheck()),
 		widget.NewForm(widget.NewFormItem("Operator", operator)), container.NewHBox(match, noMatch), status, w.cancelButton()))
+}
+
+// verdictCard says beside the fingerprint whether the exchange key was
+// made inside a genuine HSM enclave, in words a custodian reads aloud,
+// with every fact the check found one click away.
+func (w *recoveryWizard) verdictCard(c *ceremony.ExchangeKeyCheck) fyne.CanvasObject {
+	if c == nil {
+		return widget.NewLabel("The exchange key's attestation was not checked.")
+	}
+	verdict := widget.NewLabelWithStyle(c.Sentence(), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	verdict.Wrapping = fyne.TextWrapWord
+	// The sentence names a witness's exception when there is one.
+	items := []fyne.CanvasObject{verdict}
+	details := widget.NewButtonWithIcon("Details of the attestation", theme.InfoIcon(), func() {
+		text := widget.NewLabelWithStyle(strings.Join(c.Lines(), "\n"), fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
+		text.Wrapping = fyne.TextWrapBreak
+		scroll := container.NewVScroll(text)
+		scroll.SetMinSize(fyne.NewSize(760, 420))
+		dialog.ShowCustom("The exchange key's attestation", "Close", scroll, w.s.win)
+	})
+	items = append(items, container.NewHBox(details))
+	return widget.NewCard("Is the new HSM genuine?", "read this aloud with the fingerprint", container.NewVBox(items...))
 }
 
 func (w *recoveryWizard) custodianScreen() {
