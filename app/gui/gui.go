@@ -110,7 +110,6 @@ func newShell(a fyne.App, w fyne.Window, id Identity, opts Options) *shell {
 	}
 	s := &shell{app: a, win: w, id: id, content: container.NewStack(), workDir: opts.WorkDir, pkcs11Modules: opts.PKCS11Modules}
 	w.SetContent(s.content)
-	w.SetCloseIntercept(s.closeRequested)
 	return s
 }
 

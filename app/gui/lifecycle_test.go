@@ -7,9 +7,6 @@ import (
 	"sync"
 	"testing"
 
-	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/test"
-
 	"github.com/custodian-hsm/custodian/ceremony/transcript"
 )
 
@@ -76,6 +73,8 @@ func TestGUIDrillLeftWithHomeIsAbandoned(t *testing.T) {
 	h := newHarness(t)
 	aw, wiped := toSelfTests(t, h)
 	h.tap("Home")
+	h.waitShows("End this ceremony?")
+	h.tap("End the ceremony")
 	h.waitShows("Start drill")
 	v := drillTranscript(t, h)
 	last := v.Entries[len(v.Entries)-1]
@@ -84,18 +83,16 @@ func TestGUIDrillLeftWithHomeIsAbandoned(t *testing.T) {
 	}
 }
 
+// Closing the window asks the same question (shell.quit); ending the
+// ceremony there abandons it. The app's Quit is not called here: the
+// test app would end the test.
 func TestGUIDrillWindowCloseIsAbandoned(t *testing.T) {
-	// A harness whose window the test closes itself (the close request
-	// closes it; closing a test window twice panics).
-	a := test.NewTempApp(t)
-	w := test.NewWindow(nil)
-	s := newShell(a, w, testIdentity, Options{WorkDir: t.TempDir()})
-	s.uiLock = new(sync.Mutex)
-	w.Resize(fyne.NewSize(1280, 800))
-	s.home()
-	h := &harness{t: t, app: a, win: w, shell: s}
+	h := newHarness(t)
 	aw, wiped := toSelfTests(t, h)
-	h.locked(h.shell.closeRequested)
+	h.locked(func() { h.shell.confirmLeave("the window was closed", func() {}) })
+	h.waitShows("End this ceremony?")
+	h.tap("End the ceremony")
+	h.waitFor("the ceremony to end", func() bool { return aw.a.Ended() })
 	v := drillTranscript(t, h)
 	last := v.Entries[len(v.Entries)-1]
 	if v.Ending() != "abandoned" || !strings.Contains(last.Message, "window was closed") || strings.Join(wiped(), ",") != "share of Custodian 1" || len(aw.a.Held()) != 0 {

@@ -203,7 +203,6 @@ func (s *shell) show(mode ceremony.Mode, title string, body fyne.CanvasObject) {
 }
 
 func (s *shell) home() {
-	s.abandonRunning(ceremony.LeftScreen)
 	s.left()
 	s.endDrill()
 	s.mode = ceremony.Production
