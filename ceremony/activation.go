@@ -151,7 +151,7 @@ func (a *Activation) Enroll(ctx context.Context, name, tokenRef string, req toke
 // origin cannot be verified (a PKCS#11 key, a YubiKey that cannot attest):
 // the admission policy decides whether the key needs it, and the
 // transcript names the exception and its witness.
-func (a *Activation) EnrollWithException(ctx context.Context, name, tokenRef string, req token.EnrollRequest, opts token.OpenOptions, ex *KeyException) (*Custodian, error) {
+func (a *Activation) EnrollWithException(ctx context.Context, name, tokenRef string, req token.EnrollRequest, opts token.OpenOptions, ex *WitnessedException) (*Custodian, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err := a.need(ActEnroll); err != nil {

@@ -92,26 +92,29 @@ func (f KeyFacts) kind() token.Kind {
 	return ""
 }
 
-// KeyException is a witnessed decision to admit a key whose origin cannot
-// be verified: a PKCS#11 key (its attributes are the token's claim), or a
-// YubiKey that cannot attest. The transcript names it and its witness.
-type KeyException struct {
+// WitnessedException is a witness's decision to go on although a check
+// failed: to admit a custodian key whose origin cannot be verified (a
+// PKCS#11 key, whose attributes are only the token's claim, or a YubiKey
+// that cannot attest), or an exchange key whose attestation fails. The
+// transcript names it and its witness. It is the one form of such a
+// decision, whether the GUI's dialog or a CLI flag made it.
+type WitnessedException struct {
 	Reason     string
 	ApprovedBy string
 }
 
-func (e KeyException) String() string {
+func (e WitnessedException) String() string {
 	return e.Reason + "; approved by " + e.ApprovedBy
 }
 
-// ParseKeyException reads the CLI's --accept-unattested-key value,
-// "REASON; approved by NAME".
-func ParseKeyException(s string) (*KeyException, error) {
+// ParseWitnessedException reads the CLI's --accept-unattested-key and
+// --accept-unattested-exchange-key values, "REASON; approved by NAME".
+func ParseWitnessedException(s string) (*WitnessedException, error) {
 	i := strings.LastIndex(strings.ToLower(s), "; approved by ")
 	if i < 0 {
 		return nil, fmt.Errorf("exception %q does not say who approved it: write \"REASON; approved by NAME\"", s)
 	}
-	ex := &KeyException{Reason: strings.TrimSpace(s[:i]), ApprovedBy: strings.TrimSpace(s[i+len("; approved by "):])}
+	ex := &WitnessedException{Reason: strings.TrimSpace(s[:i]), ApprovedBy: strings.TrimSpace(s[i+len("; approved by "):])}
 	if ex.Reason == "" || ex.ApprovedBy == "" {
 		return nil, fmt.Errorf("exception %q needs both a reason and a witness: write \"REASON; approved by NAME\"", s)
 	}
@@ -122,7 +125,7 @@ func ParseKeyException(s string) (*KeyException, error) {
 // the witnessed exception for the key at hand, if any.
 type AdmissionPolicy struct {
 	Mode      Mode
-	Exception *KeyException
+	Exception *WitnessedException
 	// DrillKeysOnly narrows a drill to keys made for drills (drill tokens,
 	// drill key files), refusing software keys made elsewhere. It is set
 	// when the drill was inferred from a drill HSM's exchange key rather
@@ -140,7 +143,7 @@ type Admission struct {
 	Warning string
 	// Exception is set when the key was admitted under a witnessed
 	// exception.
-	Exception *KeyException
+	Exception *WitnessedException
 }
 
 // Summary is a one-line record of the admission for a transcript.

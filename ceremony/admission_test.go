@@ -149,7 +149,7 @@ func TestProductionPKCS11NeedsWitnessedException(t *testing.T) {
 	if asked {
 		t.Error("a PIN was asked before the policy refused")
 	}
-	ex := &KeyException{Reason: "Nitrokey HSM has no attestation", ApprovedBy: "Wendy Witness"}
+	ex := &WitnessedException{Reason: "Nitrokey HSM has no attestation", ApprovedBy: "Wendy Witness"}
 	c, err := a.EnrollWithException(context.Background(), "Alice", hsm.Ref(0), token.EnrollRequest{}, hsm.Options(0), ex)
 	if err != nil {
 		t.Fatal(err)
@@ -178,7 +178,7 @@ func TestAdmissionRules(t *testing.T) {
 	p11 := &token.URI{Scheme: token.SchemePKCS11, Path: map[string]string{}}
 	file := &token.URI{Scheme: token.SchemeFile, File: "/k.pem"}
 	att := func(s token.AttestationStatus) *token.Attestation { return &token.Attestation{Status: s} }
-	ex := &KeyException{Reason: "r", ApprovedBy: "w"}
+	ex := &WitnessedException{Reason: "r", ApprovedBy: "w"}
 	ykInfo := token.Info{Kind: token.KindYubiKey}
 	cases := []struct {
 		name   string
@@ -231,13 +231,13 @@ func TestAdmissionRules(t *testing.T) {
 	}
 }
 
-func TestParseKeyException(t *testing.T) {
-	ex, err := ParseKeyException("vendor HSM without attestation; approved by Wendy Witness")
+func TestParseWitnessedExceptionOfAKey(t *testing.T) {
+	ex, err := ParseWitnessedException("vendor HSM without attestation; approved by Wendy Witness")
 	if err != nil || ex.Reason != "vendor HSM without attestation" || ex.ApprovedBy != "Wendy Witness" {
 		t.Errorf("%+v %v", ex, err)
 	}
 	for _, bad := range []string{"", "no witness", "; approved by Wendy", "reason; approved by "} {
-		if _, err := ParseKeyException(bad); err == nil {
+		if _, err := ParseWitnessedException(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
 	}
@@ -252,7 +252,7 @@ func TestProductionRecoveryAdmitsSoftwareKeysWithWarningAndRefusesDrillKeys(t *t
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.SetExchangeKeyPolicy(ExchangeKeyPolicy{Exception: &ExchangeKeyException{Reason: "test vector from no HSM", ApprovedBy: "Wendy"}}); err != nil {
+	if err := r.SetExchangeKeyPolicy(ExchangeKeyPolicy{Exception: &WitnessedException{Reason: "test vector from no HSM", ApprovedBy: "Wendy"}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.LoadSD("sd.json", testvectors.Read(t, "sd-3of2", "sd.json")); err != nil {

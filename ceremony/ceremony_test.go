@@ -265,7 +265,7 @@ func TestRecoveryWithVectors(t *testing.T) {
 	if _, err := r.LoadExchangeKey("exchange.cer", exBytes); err == nil || !strings.Contains(err.Error(), "no SGX attestation") {
 		t.Fatalf("an unattested exchange key was accepted without an exception: %v", err)
 	}
-	if err := r.SetExchangeKeyPolicy(ExchangeKeyPolicy{Exception: &ExchangeKeyException{Reason: "test vector from no HSM", ApprovedBy: "Wendy"}}); err != nil {
+	if err := r.SetExchangeKeyPolicy(ExchangeKeyPolicy{Exception: &WitnessedException{Reason: "test vector from no HSM", ApprovedBy: "Wendy"}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.LoadExchangeKey("exchange.cer", exBytes); err != nil {
@@ -323,7 +323,7 @@ func TestRecoveryRefusesMismatchedExchangeKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.LoadSD("sd.json", testvectors.Read(t, "sd-3of2", "sd.json"))
-	r.SetExchangeKeyPolicy(ExchangeKeyPolicy{Exception: &ExchangeKeyException{Reason: "test vector", ApprovedBy: "W"}})
+	r.SetExchangeKeyPolicy(ExchangeKeyPolicy{Exception: &WitnessedException{Reason: "test vector", ApprovedBy: "W"}})
 	r.LoadExchangeKey("ex.cer", testvectors.Read(t, "sd-3of2", "exchange.cer"))
 	if err := r.ConfirmExchangeKey("Olivia", false); err == nil {
 		t.Fatal("a mismatched exchange key let the recovery go on")

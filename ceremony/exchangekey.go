@@ -15,27 +15,6 @@ import (
 	"github.com/custodian-hsm/custodian/crypto/sgx"
 )
 
-// ExchangeKeyException is the witnessed exception that admits an exchange
-// key whose attestation fails: "REASON; approved by NAME".
-type ExchangeKeyException struct {
-	Reason, ApprovedBy string
-}
-
-func (e *ExchangeKeyException) String() string { return e.Reason + "; approved by " + e.ApprovedBy }
-
-// ParseExchangeKeyException reads "REASON; approved by NAME".
-func ParseExchangeKeyException(s string) (*ExchangeKeyException, error) {
-	i := strings.LastIndex(strings.ToLower(s), "; approved by ")
-	if i < 0 {
-		return nil, fmt.Errorf("the exception %q must read \"REASON; approved by NAME\": say why and who witnessed it", s)
-	}
-	e := &ExchangeKeyException{Reason: strings.TrimSpace(s[:i]), ApprovedBy: strings.TrimSpace(s[i+len("; approved by "):])}
-	if e.Reason == "" || e.ApprovedBy == "" {
-		return nil, fmt.Errorf("the exception %q needs both a reason and the name of who approved it", s)
-	}
-	return e, nil
-}
-
 // ExchangeKeyPolicy is what an exchange key is checked against.
 type ExchangeKeyPolicy struct {
 	Mode Mode
@@ -43,7 +22,7 @@ type ExchangeKeyPolicy struct {
 	At time.Time
 	// Exception, when set, admits a key whose attestation fails. It never
 	// admits a custodian's own certificate nor a key under 2048 bits.
-	Exception *ExchangeKeyException
+	Exception *WitnessedException
 	// Collateral is Intel's TCB collateral, when the operator brought it.
 	Collateral *sgx.Collateral
 	// SD is the security domain being recovered: its custodians'
@@ -66,7 +45,7 @@ type ExchangeKeyCheck struct {
 	// Refused: the key is not to be used; Hard: no exception can change it.
 	Refused, Hard bool
 	Reason        string
-	Exception     *ExchangeKeyException
+	Exception     *WitnessedException
 	Mode          Mode
 	SHA256        string // of the certificate
 }

@@ -28,8 +28,8 @@ func liveExchange(t *testing.T) *x509.Certificate {
 	return c
 }
 
-func witnessed() *ExchangeKeyException {
-	return &ExchangeKeyException{Reason: "rehearsal", ApprovedBy: "Wendy"}
+func witnessed() *WitnessedException {
+	return &WitnessedException{Reason: "rehearsal", ApprovedBy: "Wendy"}
 }
 
 func TestExchangeKeyLiveGenuine(t *testing.T) {
@@ -125,13 +125,13 @@ func TestExchangeKeyEarlierIdentities(t *testing.T) {
 	}
 }
 
-func TestParseExchangeKeyException(t *testing.T) {
-	e, err := ParseExchangeKeyException("drill against another simulator; approved by Wendy Witness")
+func TestParseWitnessedExceptionOfAnExchangeKey(t *testing.T) {
+	e, err := ParseWitnessedException("drill against another simulator; approved by Wendy Witness")
 	if err != nil || e.Reason != "drill against another simulator" || e.ApprovedBy != "Wendy Witness" {
 		t.Fatalf("%+v %v", e, err)
 	}
 	for _, bad := range []string{"", "because", "; approved by W", "reason; approved by "} {
-		if _, err := ParseExchangeKeyException(bad); err == nil {
+		if _, err := ParseWitnessedException(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
 	}

@@ -208,7 +208,7 @@ func (e *Enrollment) Enroll(ctx context.Context, name, tokenRef string, req toke
 // EnrollWithException is Enroll with a witnessed exception for a key whose
 // origin cannot be verified (the admission policy decides whether it needs
 // one); the record names the exception and its witness.
-func (e *Enrollment) EnrollWithException(ctx context.Context, name, tokenRef string, req token.EnrollRequest, opts token.OpenOptions, ex *KeyException) (*token.Enrollment, *Admission, error) {
+func (e *Enrollment) EnrollWithException(ctx context.Context, name, tokenRef string, req token.EnrollRequest, opts token.OpenOptions, ex *WitnessedException) (*token.Enrollment, *Admission, error) {
 	e.moveTo("enroll")
 	req.Name, req.CeremonyID = name, e.ceremonyID
 	enr, adm, err := AdmissionPolicy{Mode: e.mode, Exception: ex}.Enroll(ctx, e.tokens, tokenRef, req, opts)

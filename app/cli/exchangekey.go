@@ -62,7 +62,7 @@ func (f *exchangeKeyFlags) policy(mode ceremony.Mode, sdFile *sd.File) (ceremony
 		p.Earlier = append(p.Earlier, ids...)
 	}
 	if f.accept != nil && *f.accept != "" {
-		e, err := ceremony.ParseExchangeKeyException(*f.accept)
+		e, err := ceremony.ParseWitnessedException(*f.accept)
 		if err != nil {
 			return p, usageErrorf("--accept-unattested-exchange-key: %v", err)
 		}

@@ -106,10 +106,10 @@ func cmdTokenEnroll(env *Env, args []string) error {
 	if *ref == "" || *name == "" {
 		return usageErrorf("--token and --name are required")
 	}
-	var ex *ceremony.KeyException
+	var ex *ceremony.WitnessedException
 	if *accept != "" {
 		var err error
-		if ex, err = ceremony.ParseKeyException(*accept); err != nil {
+		if ex, err = ceremony.ParseWitnessedException(*accept); err != nil {
 			return usageErrorf("--accept-unattested-key: %v", err)
 		}
 	}
@@ -151,7 +151,7 @@ func cmdTokenEnroll(env *Env, args []string) error {
 	return enrollAndWrite(env, e, *name, *ref, *out, req, ex)
 }
 
-func enrollAndWrite(env *Env, e *ceremony.Enrollment, name, ref, out string, req token.EnrollRequest, ex *ceremony.KeyException) error {
+func enrollAndWrite(env *Env, e *ceremony.Enrollment, name, ref, out string, req token.EnrollRequest, ex *ceremony.WitnessedException) error {
 	var enr *token.Enrollment
 	var adm *ceremony.Admission
 	err := withLastTry(env, e.Lifecycle, name, func(opts token.OpenOptions) (err error) {

@@ -88,8 +88,8 @@ func (w *activationWizard) enrollScreen() {
 		ref, who := refEntry.Text, name.Text
 		idx := k - 1
 		opts := w.openOptions(idx)
-		var run func(ex *ceremony.KeyException)
-		run = func(ex *ceremony.KeyException) {
+		var run func(ex *ceremony.WitnessedException)
+		run = func(ex *ceremony.WitnessedException) {
 			req := token.EnrollRequest{Bits: b, Progress: func(stage string) { w.s.do(func() { status.SetText(stage) }) }}
 			c, err := w.a.EnrollWithException(context.Background(), who, ref, req, opts, ex)
 			w.s.do(func() {
@@ -98,7 +98,7 @@ func (w *activationWizard) enrollScreen() {
 				enroll.Enable()
 				var ae *ceremony.AdmissionError
 				if errors.As(err, &ae) && ae.NeedsException && ex == nil {
-					w.s.askKeyException(ae.Error(), w.a.Config().Witness, func(ex *ceremony.KeyException) {
+					w.s.askKeyException(ae.Error(), w.a.Config().Witness, func(ex *ceremony.WitnessedException) {
 						enroll.Disable()
 						progress.Show()
 						go run(ex)
@@ -360,7 +360,7 @@ func signOffDialog(s *shell, witness string, signOff func(string, bool, string) 
 // origin cannot be verified (a PKCS#11 key's attributes are the token's
 // claim; a YubiKey that cannot attest). The admission policy decided that
 // the key needs one; the transcript will name the reason and the witness.
-func (s *shell) askKeyException(refusal, witness string, done func(*ceremony.KeyException)) {
+func (s *shell) askKeyException(refusal, witness string, done func(*ceremony.WitnessedException)) {
 	reason := widget.NewEntry()
 	reason.SetPlaceHolder("why this key is acceptable (e.g. vendor HSM without attestation, bought sealed)")
 	approver := widget.NewEntry()
@@ -373,7 +373,7 @@ func (s *shell) askKeyException(refusal, witness string, done func(*ceremony.Key
 			if !ok {
 				return
 			}
-			ex, err := ceremony.ParseKeyException(reason.Text + "; approved by " + approver.Text)
+			ex, err := ceremony.ParseWitnessedException(reason.Text + "; approved by " + approver.Text)
 			if err != nil {
 				dialog.ShowError(err, s.win)
 				return

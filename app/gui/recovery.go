@@ -115,7 +115,7 @@ func (w *recoveryWizard) loadScreen() {
 				return
 			}
 			if exc := strings.TrimSpace(exException.Text); exc != "" {
-				e, err := ceremony.ParseExchangeKeyException(exc)
+				e, err := ceremony.ParseWitnessedException(exc)
 				if err == nil {
 					err = w.r.SetExchangeKeyPolicy(ceremony.ExchangeKeyPolicy{Exception: e})
 				}
