@@ -12,8 +12,8 @@ import (
 // A production activation in the GUI refuses, with the admission policy's
 // reason on screen and no custodian enrolled, every key that is not a
 // hardware key born on a genuine token: a software key file however its
-// scheme is spelled, a key a drill made, and a SoftHSM token (a drill
-// module, never on the production list). The CLI's refusals are tested in
+// scheme is spelled, a module nobody configured, and a SoftHSM token (a
+// drill module, never on the production list). The CLI's refusals are tested in
 // app/cli; this is the same policy reached through the window.
 func TestProductionEnrollmentRefusesNonHardwareKeysInTheGUI(t *testing.T) {
 	vec := testvectors.Path(t, "sd-3of2", "keys", "cert_0.key")
@@ -24,6 +24,10 @@ func TestProductionEnrollmentRefusesNonHardwareKeysInTheGUI(t *testing.T) {
 		{"File:", "File:" + vec, "never enrolled in production"},
 		{"a new key file in a drill folder", "file:" + filepath.Join(drillKeys, "new.key"), "never enrolled in production"},
 	}
+	// A module the reference names but nobody configured: refused before
+	// anything is loaded.
+	os.WriteFile(filepath.Join(drillKeys, "libevil.so"), []byte("not a library"), 0o644)
+	cases = append(cases, struct{ name, ref, want string }{"a module not on the list", "pkcs11:token=alice?module-path=" + filepath.Join(drillKeys, "libevil.so"), "not on the list of modules"})
 	if mod, err := softhsm.Module(); err == nil {
 		cases = append(cases, struct{ name, ref, want string }{"SoftHSM token", "pkcs11:token=alice?module-path=" + mod, "SoftHSM is a drill module"})
 	} else if os.Getenv("CI") != "" {
