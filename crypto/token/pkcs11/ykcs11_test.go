@@ -53,8 +53,9 @@ func TestYKCS11IsRecognised(t *testing.T) {
 // in a child process (the rig changes process-wide PC/SC state).
 //
 // Debian 12's ykcs11 (2.2.0) lists only readers whose name starts with
-// "Yubico"; the rig's readers are "Virtual PCD …", so there the test
-// skips, saying so, until the rig can name its readers like a YubiKey's.
+// "Yubico"; the rig names its readers as a YubiKey's are named, so the
+// virtual card is seen through ykcs11 (a ykcs11 that does not see it makes
+// the test skip, saying so).
 func TestYKCS11EnrollmentPointsToYubiKeyReference(t *testing.T) {
 	mod := ykcs11Module(t)
 	if os.Getenv("CUSTODIAN_YKCS11_CHILD") == "" {
