@@ -167,7 +167,7 @@ var commands = map[string]command{
 	"transcript print":  {"transcript print FILE --out record.pdf [--force]", transcriptPrintCmd},
 
 	"rotation package": {"rotation package --old-manifest M --cert C ... --quorum M --out-dir D [--witness W] [--drill] [--transcript P]", cmdRotationPackage},
-	"rotation check":   {"rotation check --old-manifest M --sd-file NEW --cert C --key REF ... [--old-sd OLD --old-key REF ...] [--drill] [--transcript P]", cmdRotationCheck},
+	"rotation check":   {"rotation check --old-manifest M --sd-file NEW --cert C --key REF ... [--old-sd OLD --old-key REF ...] [--drill] [--pkcs11-module PATH] [--transcript P]", cmdRotationCheck},
 	"rotation retire":  {"rotation retire --old-manifest M --checked CHECK.jsonl --custodian NAME ... --method 1|2|3 --witness W [--drill]", cmdRotationRetire},
 
 	"drill run": {"drill run --custodians N --quorum M --tokens soft|softhsm|vcard --dir D [--rotation] [--fault-…]", cmdDrillRun},

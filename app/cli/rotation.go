@@ -68,7 +68,7 @@ func cmdRotationPackage(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	r, err := startRotation(plan, old, len(certs), *quorum, *witness)
+	r, err := startRotation(plan, old, len(certs), *quorum, *witness, nil)
 	if err != nil {
 		return err
 	}
@@ -90,7 +90,9 @@ func cmdRotationPackage(env *Env, args []string) error {
 	return nil
 }
 
-func startRotation(plan *runTranscript, old *ceremony.Manifest, n, m int, witness string) (*ceremony.Rotation, error) {
+// startRotation opens the rotation's transcript and workflow. tokens is
+// the mode's token manager (nil for the steps that open no key).
+func startRotation(plan *runTranscript, old *ceremony.Manifest, n, m int, witness string, tokens *token.Manager) (*ceremony.Rotation, error) {
 	if strings.TrimSpace(witness) == "" {
 		witness = "none named on the command line"
 	}
@@ -102,7 +104,10 @@ func startRotation(plan *runTranscript, old *ceremony.Manifest, n, m int, witnes
 	if err != nil {
 		return nil, err
 	}
-	r, err := ceremony.NewRotation(cfg, old, ceremony.Tokens(), rec)
+	if tokens == nil {
+		tokens = token.NewManager()
+	}
+	r, err := ceremony.NewRotation(cfg, old, tokens, rec)
 	if err != nil {
 		rec.Close(ceremony.Closing{Ending: ceremony.Cancelled, Actor: ceremony.System, Reason: err.Error()})
 		return nil, failuref("%v", err)
@@ -145,7 +150,7 @@ func cmdRotationCheck(env *Env, args []string) error {
 	fs.Var(&oldRefs, "old-key", "an old custodian's key (repeat: at least the old quorum) for the comparison")
 	witness := fs.String("witness", "", "the witness present, for the record")
 	transcriptPath := fs.String("transcript", "", "where to write the transcript (default: a new file next to --sd-file)")
-	drill := fs.Bool("drill", false, "a drill rotation")
+	kf := addKeyFlags(fs) // --drill and --pkcs11-module, as every command that opens keys
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -157,12 +162,16 @@ func cmdRotationCheck(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	mode := modeOf(*drill)
+	mode := kf.mode()
 	plan, err := planTranscript(*transcriptPath, filepath.Dir(*sdPath), mode, "rotation check")
 	if err != nil {
 		return err
 	}
-	r, err := startRotation(plan, old, len(in.certs), in.file.SharedKeys.Required, *witness)
+	tokens, err := kf.tokens(env, mode, "")
+	if err != nil {
+		return err
+	}
+	r, err := startRotation(plan, old, len(in.certs), in.file.SharedKeys.Required, *witness, tokens)
 	if err != nil {
 		return err
 	}

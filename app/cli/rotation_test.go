@@ -82,6 +82,9 @@ func TestRotationThroughTheCLI(t *testing.T) {
 		check = append(check, "--cert", p, "--key", "file:"+filepath.Join(newDir, fmt.Sprintf("cert_%d.key", i)))
 	}
 	out := mustRun(t, check...)
+	if !strings.HasPrefix(out, "mode: DRILL") {
+		t.Errorf("rotation check does not say its mode on its first line:\n%s", out)
+	}
 	if !strings.Contains(out, "same master key") || !strings.Contains(out, "the new quorum of 3 recovers") || !strings.Contains(out, "old key of Old 2") {
 		t.Errorf("check:\n%s", out)
 	}
