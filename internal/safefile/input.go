@@ -33,8 +33,8 @@ var ErrNotRegular = errors.New("not a regular file")
 // ErrTooLarge is wrapped by an InputError for a file over its limit.
 var ErrTooLarge = errors.New("file too large")
 
-// describeMode names a file type for a person.
-func describeMode(m fs.FileMode) string {
+// DescribeMode names a file type for a person ("a FIFO (named pipe)").
+func DescribeMode(m fs.FileMode) string {
 	switch {
 	case m.IsRegular():
 		return "a regular file"
@@ -92,7 +92,7 @@ func OpenInput(path string, limit int64) (*os.File, fs.FileInfo, error) {
 }
 
 func notRegular(path string, m fs.FileMode) error {
-	what := describeMode(m)
+	what := DescribeMode(m)
 	hint := "give the file itself"
 	if m.IsDir() {
 		hint = "give a file inside it"
@@ -156,7 +156,7 @@ func CheckDir(path string) error {
 		return &InputError{Path: path, Is: "unreadable", Msg: fmt.Sprintf("%s cannot be examined: %v", path, err), Err: err}
 	}
 	if !st.IsDir() {
-		what := describeMode(st.Mode())
+		what := DescribeMode(st.Mode())
 		return &InputError{Path: path, Is: what, Msg: fmt.Sprintf("%s is %s, not a folder", path, what), Err: ErrNotRegular}
 	}
 	return nil

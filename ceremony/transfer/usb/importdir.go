@@ -67,7 +67,7 @@ func (im Importer) ImportDir(ctx context.Context, dir string, names []string) (*
 			case e.Type().IsRegular():
 				names = append(names, e.Name())
 			default:
-				rep.Problems = append(rep.Problems, fmt.Sprintf("%s is %s, not a regular file: not imported", e.Name(), describeType(e.Type())))
+				rep.Problems = append(rep.Problems, fmt.Sprintf("%s is %s, not a regular file: not imported", e.Name(), safefile.DescribeMode(e.Type())))
 			}
 		}
 		sort.Strings(names)
@@ -112,24 +112,8 @@ func accountSums(dir string) []string {
 		case err != nil:
 			problems = append(problems, fmt.Sprintf("%s lists %s, which cannot be examined: %v", filekind.ChecksumsName, c.Name, err))
 		case !st.Mode().IsRegular():
-			problems = append(problems, fmt.Sprintf("%s lists %s, which is %s, not a regular file", filekind.ChecksumsName, c.Name, describeType(st.Mode().Type())))
+			problems = append(problems, fmt.Sprintf("%s lists %s, which is %s, not a regular file", filekind.ChecksumsName, c.Name, safefile.DescribeMode(st.Mode().Type())))
 		}
 	}
 	return problems
-}
-
-func describeType(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeSymlink != 0:
-		return "a symbolic link"
-	case m.IsDir():
-		return "a folder"
-	case m&fs.ModeNamedPipe != 0:
-		return "a FIFO (named pipe)"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	}
-	return "not a regular file"
 }
