@@ -14,6 +14,7 @@ import (
 	"github.com/custodian-hsm/custodian/crypto/jwe"
 	"github.com/custodian-hsm/custodian/crypto/sd"
 	"github.com/custodian-hsm/custodian/crypto/token"
+	"github.com/custodian-hsm/custodian/internal/safefile"
 )
 
 // Faults are the things a fault drill makes go wrong, so that people
@@ -38,7 +39,10 @@ type DrillConfig struct {
 	Custodians int
 	Quorum     int
 	Tokens     TokenKind
-	// Dir is created for the drill's files; it must not exist.
+	// Dir is where the drill's files end up; it must not exist (or be an
+	// empty folder). The drill runs in a hidden staging folder next to it
+	// (.NAME.staging-PID-*), moved to Dir when the drill is signed off
+	// and removed when it is not (see DrillRun.Close).
 	Dir string
 	// Bits is the custodian key size (2048 default).
 	Bits int
@@ -134,11 +138,20 @@ type DrillRun struct {
 	sdName   string
 	sdBytes  []byte
 	ended    *Outcome // set when the transcript was closed between parts
+
+	// stage is the folder the drill runs in; kept is set once it was
+	// moved to cfg.Dir, settled once Close decided.
+	stage   *safefile.Staged
+	kept    bool
+	settled bool
 }
 
-// StartDrill checks a drill's configuration, creates its folder, the
-// drill HSM, the drill tokens and the transcript. Nothing is created when
-// the configuration is refused.
+// StartDrill checks a drill's configuration, creates its staging folder,
+// the drill HSM, the drill tokens and the transcript. Nothing is created
+// when the configuration is refused, and nothing is left when a step of
+// the start fails. A staging folder that an earlier, interrupted drill
+// left for the same Dir is removed first (reported through
+// safefile.Notice).
 func StartDrill(cfg DrillConfig) (*DrillRun, error) {
 	if err := CheckQuorum(cfg.Custodians, cfg.Quorum); err != nil {
 		return nil, err
@@ -162,27 +175,82 @@ func StartDrill(cfg DrillConfig) (*DrillRun, error) {
 	if cfg.Rotation && cfg.Faults.Any() {
 		return nil, errors.New("a rotation drill runs without faults: drill the faults with a recovery drill")
 	}
-	d := &DrillRun{cfg: cfg, ID: "DRILL-" + filepath.Base(cfg.Dir)}
+	kind, provision, err := drillProvisioner(cfg.Tokens)
+	if err != nil {
+		return nil, err
+	}
+	stage, err := safefile.Stage(cfg.Dir)
+	if errors.Is(err, safefile.ErrExists) {
+		return nil, &DrillDirExistsError{Dir: cfg.Dir}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("creating the drill folder: %w", err)
+	}
+	// Drill keys and security domains are in it: owner only, as before.
+	stage.Private()
+	d := &DrillRun{cfg: cfg, ID: "DRILL-" + filepath.Base(cfg.Dir), stage: stage}
 	d.progress("provisioning drill tokens")
 	n := cfg.Custodians
 	if cfg.Rotation {
 		n *= 2 // the old set, then the new one
 	}
-	session, err := NewDrillSession(cfg.Dir, cfg.Tokens, n)
+	session, err := newDrillSessionIn(stage.Path(), provision, kind, n)
 	if err != nil {
+		stage.Abort()
 		return nil, err
 	}
 	d.Session = session
 	d.rec = cfg.Recorder
 	if d.rec == nil {
-		tr, err := OpenTranscript(cfg.Dir, Drill, "drill", d.ID, "drill-hsm")
+		tr, err := OpenTranscript(stage.Path(), Drill, "drill", d.ID, "drill-hsm")
 		if err != nil {
 			session.Close()
+			stage.Abort()
 			return nil, err
 		}
 		d.rec = tr
 	}
 	return d, nil
+}
+
+// DrillDirExistsError refuses a drill whose folder already holds files
+// (nothing was created). It matches safefile.ErrExists.
+type DrillDirExistsError struct{ Dir string }
+
+func (e *DrillDirExistsError) Error() string {
+	return fmt.Sprintf("the drill folder %s already exists and is not empty: choose a new folder", e.Dir)
+}
+
+func (e *DrillDirExistsError) Unwrap() error { return safefile.ErrExists }
+
+// Dir is the folder the drill's files are in: the staging folder while
+// the drill runs (and after Close removed it), DrillConfig.Dir once Close
+// has moved it there.
+func (d *DrillRun) Dir() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.kept {
+		return d.cfg.Dir
+	}
+	return d.stage.Path()
+}
+
+// Kept reports whether Close moved the drill's folder to DrillConfig.Dir
+// (the drill was signed off); false before Close and when it was removed.
+func (d *DrillRun) Kept() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.kept
+}
+
+// FinalPath is where a path inside the staging folder is once the drill's
+// folder is in place; other paths are returned unchanged.
+func (d *DrillRun) FinalPath(p string) string {
+	rel, err := filepath.Rel(d.stage.Path(), p)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return p
+	}
+	return filepath.Join(d.cfg.Dir, rel)
 }
 
 func (d *DrillRun) progress(s string) {
@@ -197,6 +265,9 @@ func (d *DrillRun) Tokens() DrillTokens { return d.Session.Tokens }
 // Transcript is the drill's transcript file ("" with a memory recorder).
 func (d *DrillRun) Transcript() string {
 	if p, ok := d.rec.(interface{ Path() string }); ok {
+		if d.Kept() {
+			return d.FinalPath(p.Path())
+		}
 		return p.Path()
 	}
 	return ""
@@ -372,14 +443,41 @@ func (d *DrillRun) stop(end func(*Lifecycle) (*Outcome, error), between Closing)
 	return d.ended, err
 }
 
-// Close ends a drill still running as abandoned ("the drill was closed")
-// and releases the drill tokens.
+// Close ends a drill still running as abandoned ("the drill was closed"),
+// releases the drill tokens and settles the drill's folder: a drill
+// signed off is moved from its staging folder to DrillConfig.Dir whole; a
+// drill that failed, was cancelled or abandoned is removed with its
+// staging folder, so that nothing is left under the final name. Calling
+// it again does nothing more.
 func (d *DrillRun) Close() error {
 	_, err := d.Abandon("the drill was closed before it ended")
 	if cerr := d.Session.Close(); err == nil {
 		err = cerr
 	}
+	if serr := d.settle(); err == nil {
+		err = serr
+	}
 	return err
+}
+
+// settle moves the staging folder into place or removes it.
+func (d *DrillRun) settle() error {
+	o := d.Outcome()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.settled {
+		return nil
+	}
+	d.settled = true
+	if o == nil || o.Ending != SignedOff || o.Err != nil {
+		d.stage.Abort()
+		return nil
+	}
+	if err := d.stage.Commit(); err != nil {
+		return fmt.Errorf("moving the drill folder into place: %v; nothing was left", err)
+	}
+	d.kept = true
+	return nil
 }
 
 // RunDrill runs a complete drill: activation against the drill HSM with
@@ -393,8 +491,6 @@ func RunDrill(ctx context.Context, cfg DrillConfig) (*DrillReport, error) {
 	if err != nil {
 		return report, err
 	}
-	report.Transcript = d.Transcript()
-	defer d.Close()
 	if cfg.Started != nil {
 		cfg.Started(d)
 	}
@@ -409,7 +505,25 @@ func RunDrill(ctx context.Context, cfg DrillConfig) (*DrillReport, error) {
 			err = o.Err
 		}
 	}
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	d.settleReport(report)
 	return report, err
+}
+
+// settleReport names the files where Close left them: in DrillConfig.Dir
+// when the drill was kept, none when its folder was removed.
+func (d *DrillRun) settleReport(report *DrillReport) {
+	if !d.Kept() {
+		report.Files, report.Transcript = nil, ""
+		report.say("the drill did not complete: its folder was removed, nothing is left in %s", d.cfg.Dir)
+		return
+	}
+	for i, f := range report.Files {
+		report.Files[i] = d.FinalPath(f)
+	}
+	report.Transcript = d.Transcript()
 }
 
 // script is the drill, step by step, as RunDrill plays it.
@@ -455,7 +569,7 @@ func (d *DrillRun) scriptActivation(ctx context.Context, report *DrillReport) (s
 		}
 	}
 	report.say("activation: %d custodians enrolled with %d-bit keys", cfg.Custodians, cfg.Bits)
-	pkg, err := act.WritePackage(filepath.Join(cfg.Dir, "DRILL-operator-package"))
+	pkg, err := act.WritePackage(filepath.Join(d.stage.Path(), "DRILL-operator-package"))
 	if err != nil {
 		return "", nil, -1, err
 	}
@@ -465,7 +579,7 @@ func (d *DrillRun) scriptActivation(ctx context.Context, report *DrillReport) (s
 	if err != nil {
 		return "", nil, -1, err
 	}
-	report.Files = append(report.Files, filepath.Join(cfg.Dir, sdName))
+	report.Files = append(report.Files, filepath.Join(d.stage.Path(), sdName))
 	if _, err := act.LoadSD(sdName, sdBytes); err != nil {
 		return "", nil, -1, err
 	}
@@ -523,7 +637,7 @@ func (d *DrillRun) scriptRecovery(ctx context.Context, report *DrillReport, sdNa
 	if err != nil {
 		return nil, nil, err
 	}
-	report.Files = append(report.Files, filepath.Join(cfg.Dir, exName))
+	report.Files = append(report.Files, filepath.Join(d.stage.Path(), exName))
 	r, err := d.NewRecovery()
 	if err != nil {
 		return nil, nil, err
@@ -582,7 +696,7 @@ func (d *DrillRun) scriptRecovery(ctx context.Context, report *DrillReport, sdNa
 	if err != nil {
 		return nil, nil, err
 	}
-	blobPath, err := r.Export(filepath.Join(cfg.Dir, "DRILL-restore"))
+	blobPath, err := r.Export(filepath.Join(d.stage.Path(), "DRILL-restore"))
 	if err != nil {
 		return nil, nil, err
 	}

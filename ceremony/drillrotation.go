@@ -86,7 +86,7 @@ func (d *DrillRun) scriptRotation(ctx context.Context, report *DrillReport, oldN
 			return err
 		}
 	}
-	pkg, err := r.WritePackage(filepath.Join(cfg.Dir, "DRILL-rotation-operator-package"))
+	pkg, err := r.WritePackage(filepath.Join(d.stage.Path(), "DRILL-rotation-operator-package"))
 	if err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ func (d *DrillRun) scriptRotation(ctx context.Context, report *DrillReport, oldN
 	if err != nil {
 		return err
 	}
-	report.Files = append(report.Files, filepath.Join(cfg.Dir, name))
+	report.Files = append(report.Files, filepath.Join(d.stage.Path(), name))
 	if _, err := r.LoadSD(name, data); err != nil {
 		return err
 	}
