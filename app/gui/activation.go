@@ -91,8 +91,12 @@ func (w *activationWizard) enrollScreen() {
 		var run func(ex *ceremony.WitnessedException)
 		run = func(ex *ceremony.WitnessedException) {
 			req := token.EnrollRequest{Bits: b, Progress: func(stage string) { w.s.do(func() { status.SetText(stage) }) }}
-			c, err := w.a.EnrollWithException(context.Background(), who, ref, req, opts, ex)
-			w.s.do(func() {
+			var c *ceremony.Custodian
+			// One PIN try left: asked and recorded before the try (pin.go).
+			w.s.withLastTry(w.a, who, opts, func(o token.OpenOptions) (err error) {
+				c, err = w.a.EnrollWithException(context.Background(), who, ref, req, o, ex)
+				return err
+			}, func(err error) {
 				picker.paused.Store(false)
 				progress.Hide()
 				enroll.Enable()
@@ -101,11 +105,15 @@ func (w *activationWizard) enrollScreen() {
 					w.s.askKeyException(ae.Error(), w.a.Config().Witness, func(ex *ceremony.WitnessedException) {
 						enroll.Disable()
 						progress.Show()
-						go run(ex)
+						run(ex)
 					})
 				}
 				if err != nil {
 					status.SetText("Enrollment failed: " + err.Error())
+					if pe := ceremony.Blocked(err); pe != nil {
+						w.s.blockedDialog(w.tokens, who, ref, pe, "generate their key",
+							"The ceremony waits: %[1]s may unblock the token and generate again, or use another token.")
+					}
 					return
 				}
 				fp := fingerprint.Of(c.Certificate.Raw)
@@ -116,7 +124,7 @@ func (w *activationWizard) enrollScreen() {
 					fmt.Sprintf("%s — certificate SHA-256\n%s\n%s\nRead it aloud to the witness; it goes into the record.", c.Name, fp.GroupedHex(), fp.WordString()), w.s.win)
 			})
 		}
-		go run(nil)
+		run(nil)
 	})
 	enroll.Importance = widget.HighImportance
 	form := widget.NewForm(
@@ -256,17 +264,21 @@ func (w *activationWizard) selfTestScreen() {
 		open = widget.NewButtonWithIcon(fmt.Sprintf("Custodian %d of %d — %s: insert your token and open your share", c.Index+1, len(custodians), c.Name), theme.LoginIcon(), func() {
 			open.Disable()
 			opts := w.openOptions(c.Index)
-			go func() {
-				err := w.a.SelfTest(context.Background(), c.Index, opts)
-				w.s.do(func() {
-					if err != nil {
-						open.Enable()
-						status.SetText(err.Error())
-						return
+			// One PIN try left: asked and recorded before the try (pin.go).
+			w.s.withLastTry(w.a, c.Name, opts, func(o token.OpenOptions) error {
+				return w.a.SelfTest(context.Background(), c.Index, o)
+			}, func(err error) {
+				if err != nil {
+					open.Enable()
+					status.SetText(err.Error())
+					if pe := ceremony.Blocked(err); pe != nil {
+						// The shares opened so far stay; the ceremony waits.
+						w.s.showBlocked(w.tokens, c.Name, c.KeyRef, pe)
 					}
-					w.render()
-				})
-			}()
+					return
+				}
+				w.render()
+			})
 		})
 		skip := widget.NewButton("Skip (exception)", func() { w.exceptionDialog(c) })
 		// The token by name, so the right one is inserted.

@@ -227,28 +227,34 @@ func (w *recoveryWizard) custodianScreen() {
 				}
 			}
 		}
-		go func() {
-			c, err := w.r.OpenShare(context.Background(), who, r, opts)
-			w.s.do(func() {
-				picker.paused.Store(false)
-				open.Enable()
-				if err != nil {
-					status.SetText(err.Error())
-					return
+		var c *ceremony.RecoveryCustodian
+		// One PIN try left: asked and recorded before the try (pin.go).
+		w.s.withLastTry(w.r, who, opts, func(o token.OpenOptions) (err error) {
+			c, err = w.r.OpenShare(context.Background(), who, r, o)
+			return err
+		}, func(err error) {
+			picker.paused.Store(false)
+			open.Enable()
+			if err != nil {
+				status.SetText(err.Error())
+				if pe := ceremony.Blocked(err); pe != nil {
+					// The opened shares stay; the ceremony waits.
+					w.s.showBlocked(manager, who, r, pe)
 				}
-				w.render() // cleared between custodians
-				dialog.ShowInformation("Share opened", fmt.Sprintf("%s: share x=%d opens and is well-formed. Remove your token; the next custodian may come.", c.Name, c.ShareX), w.s.win)
-				if c.Warning != "" {
-					// The warning is in the transcript already; the witness
-					// acknowledges it, and that is recorded too.
-					dialog.ShowCustomConfirm("Software key: "+c.Name, "I acknowledge", "Not now", widget.NewLabel(c.Warning), func(ack bool) {
-						if ack {
-							_ = w.r.RecordException("witness acknowledged: "+c.Name+"'s key is a software key file; "+c.Warning, w.cfg.Witness)
-						}
-					}, w.s.win)
-				}
-			})
-		}()
+				return
+			}
+			w.render() // cleared between custodians
+			dialog.ShowInformation("Share opened", fmt.Sprintf("%s: share x=%d opens and is well-formed. Remove your token; the next custodian may come.", c.Name, c.ShareX), w.s.win)
+			if c.Warning != "" {
+				// The warning is in the transcript already; the witness
+				// acknowledges it, and that is recorded too.
+				dialog.ShowCustomConfirm("Software key: "+c.Name, "I acknowledge", "Not now", widget.NewLabel(c.Warning), func(ack bool) {
+					if ack {
+						_ = w.r.RecordException("witness acknowledged: "+c.Name+"'s key is a software key file; "+c.Warning, w.cfg.Witness)
+					}
+				}, w.s.win)
+			}
+		})
 	})
 	open.Importance = widget.HighImportance
 	skip := widget.NewButton("This custodian cannot (exception)", func() {

@@ -72,6 +72,13 @@ func (s *shell) tokenCard(m *token.Manager, c ceremony.TokenChoice) fyne.CanvasO
 	add(ceremony.ActionChangePIN, "Change PIN", func() { s.changeCredential(m, in, "PIN") })
 	add(ceremony.ActionChangePUK, "Change PUK", func() { s.changeCredential(m, in, "PUK") })
 	add(ceremony.ActionManagementKey, "Random management key", func() { s.randomManagementKey(m, in) })
+	add(ceremony.ActionUnblockPIN, "Unblock PIN with PUK", func() { s.unblockDialog(m, in) })
+	if in.Kind == token.KindPKCS11 {
+		// Custodian cannot unblock a PKCS#11 token: say who can.
+		actions = append(actions, widget.NewButton("PIN blocked?", func() {
+			s.showText("A blocked PIN on "+in.String(), "To unblock: "+ceremony.UnblockAdvice(in)+".")
+		}))
+	}
 	box := container.NewVBox(body, ref)
 	if len(actions) > 0 {
 		// A grid, not a row: five buttons in a row widened the window
