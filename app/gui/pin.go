@@ -107,7 +107,13 @@ func (e *lastTryDeclinedError) Error() string {
 // recorded with l (who: the custodian named on screen) and try runs again
 // with the last try allowed. done runs on the UI thread with the outcome:
 // a *lastTryDeclinedError when the custodian declined.
-func (s *shell) withLastTry(l lastTryConfirmer, custodian string, opts token.OpenOptions, try func(token.OpenOptions) error, done func(error)) {
+func (s *shell) withLastTry(l lastTryConfirmer, custodian string, opts token.OpenOptions, open func(token.OpenOptions) error, done func(error)) {
+	// No token listing talks to the card meanwhile (tokenUse).
+	try := func(o token.OpenOptions) error {
+		tokenUse.Lock()
+		defer tokenUse.Unlock()
+		return open(o)
+	}
 	go func() {
 		err := try(opts)
 		pe := ceremony.LastTry(err)
