@@ -16,6 +16,9 @@ import (
 	"github.com/custodian-hsm/custodian/ceremony"
 	"github.com/custodian-hsm/custodian/ceremony/transcript"
 	"github.com/custodian-hsm/custodian/crypto/token"
+	"github.com/custodian-hsm/custodian/crypto/token/piv"
+	"github.com/custodian-hsm/custodian/internal/testinfra/rigtest"
+	"github.com/custodian-hsm/custodian/internal/testinfra/virtualpiv"
 	"github.com/custodian-hsm/custodian/internal/testinfra/virtualpiv/rig"
 )
 
@@ -229,4 +232,99 @@ func TestRecoveryLastPINTryAndBlockedTokenOnVirtualYubiKeys(t *testing.T) {
 	h.tap("Cancel ceremony")
 	h.tap("Yes")
 	h.waitShows("Start drill")
+}
+
+// The Tokens screen unblocks a virtual YubiKey's blocked PIN with its
+// PUK: the PUK and the new PIN (twice) are typed masked, the PUK field
+// first and focused; a wrong PUK says how many PUK tries are left and
+// changes nothing; the right PUK sets the new PIN, which then works, and
+// the fields are cleared once their text is taken.
+func TestTokensScreenUnblocksAVirtualYubiKeyWithItsPUK(t *testing.T) {
+	r := rigtest.StartForTest(t, 1)
+	m := token.NewManager(piv.New(piv.Options{AttestationRoots: r.AttestationRoot(), DrillSerials: r.Serials()}))
+	serial := fmt.Sprint(r.Cards()[0].Serial())
+	ref := "yubikey:serial=" + serial
+	health := func() token.Health {
+		tokenUse.Lock()
+		defer tokenUse.Unlock()
+		hl, err := m.Health(t.Context(), ref, token.OpenOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return hl
+	}
+	tokenUse.Lock()
+	for range 3 {
+		_ = m.ChangeCredential(t.Context(), ref, "PIN", []byte("000000"), []byte("271828"), true)
+	}
+	tokenUse.Unlock()
+	if hl := health(); hl.PINRetries != 0 {
+		t.Fatalf("the PIN is not blocked: %d tries", hl.PINRetries)
+	}
+	h := newHarness(t)
+	h.shell.tokens = m
+	h.locked(func() { h.win.Resize(minimumSize) })
+	h.locked(h.shell.tokensScreen)
+	h.waitShows("serial " + serial)
+	h.settle()
+	h.assertFits(minimumSize)
+
+	unblock := func(puk, pin, again string) (fields []*widget.Entry) {
+		h.tap("Unblock PIN with PUK")
+		h.waitShows("Unblock the PIN of")
+		for _, p := range []string{"PUK", "new PIN (6", "new PIN again"} {
+			e := h.entry(p)
+			if e == nil {
+				t.Fatalf("no %q field:\n%s", p, h.describe())
+			}
+			fields = append(fields, e)
+		}
+		h.waitFor("the PUK field to have the focus", func() (ok bool) {
+			h.locked(func() { ok = h.canvas().Focused() == fyne.Focusable(fields[0]) })
+			return ok
+		})
+		h.locked(func() {
+			for _, e := range fields {
+				if !e.Password {
+					t.Errorf("the %q field does not mask what is typed", e.PlaceHolder)
+				}
+			}
+		})
+		h.typeInto("PUK", puk)
+		h.typeInto("new PIN (6", pin)
+		h.typeInto("new PIN again", again)
+		h.tap("Unblock")
+		return fields
+	}
+	unblock(string(virtualpiv.DefaultPUK), "271828", "271829")
+	h.waitShows("the two new PINs differ")
+	h.tap("Close")
+
+	fields := unblock("87654321", "271828", "271828")
+	h.waitShows("PIN not unblocked")
+	h.waitShows("Wrong PUK")
+	h.waitShows("2 PUK tries left")
+	h.locked(func() {
+		for _, e := range fields {
+			if e.Text != "" {
+				t.Errorf("the %q field still holds what was typed", e.PlaceHolder)
+			}
+		}
+	})
+	if hl := health(); hl.PINRetries != 0 || hl.PUKRetries != 2 {
+		t.Errorf("after a wrong PUK: PIN tries %d, PUK tries %d; want 0 and 2", hl.PINRetries, hl.PUKRetries)
+	}
+	h.tap("Close")
+
+	unblock(string(virtualpiv.DefaultPUK), "271828", "271828")
+	h.waitShows("PIN unblocked")
+	if hl := health(); hl.PINRetries != 3 {
+		t.Errorf("after the unblock %d PIN tries, want 3", hl.PINRetries)
+	}
+	tokenUse.Lock()
+	err := m.ChangeCredential(t.Context(), ref, "PIN", []byte("271828"), []byte("314159"), false)
+	tokenUse.Unlock()
+	if err != nil {
+		t.Errorf("the new PIN set on the Tokens screen does not work: %v", err)
+	}
 }
