@@ -112,7 +112,7 @@ func (w *activationWizard) enrollScreen() {
 					status.SetText("Enrollment failed: " + err.Error())
 					if pe := ceremony.Blocked(err); pe != nil {
 						w.s.blockedDialog(w.tokens, who, ref, pe, "generate their key",
-							"The ceremony waits: %[1]s may unblock the token and generate again, or use another token.")
+							"The ceremony waits: "+who+" may unblock the token and generate again, or use another token.")
 					}
 					return
 				}

@@ -21,19 +21,23 @@ import (
 // custodian — who may unblock the token right here with the PUK (a
 // YubiKey) and open again — or for another custodian.
 func (s *shell) showBlocked(m *token.Manager, custodian, ref string, pe *token.PINError) {
+	who := custodian
+	if who == "" {
+		who = "the custodian"
+	}
 	s.blockedDialog(m, custodian, ref, pe, "open their share",
-		"The shares opened so far are kept and the ceremony waits: %[1]s may unblock the token and open again, or another custodian may open theirs.")
+		"The shares opened so far are kept and the ceremony waits: "+who+" may unblock the token and open again, or another custodian may open theirs.")
 }
 
 // blockedDialog is showBlocked for any step: doing is what the custodian
-// could not do, waits what the ceremony does meanwhile (%[1]s: who).
+// could not do, waits what happens meanwhile.
 func (s *shell) blockedDialog(m *token.Manager, custodian, ref string, pe *token.PINError, doing, waits string) {
 	who := custodian
 	if who == "" {
 		who = "This custodian"
 	}
 	msg := widget.NewLabel(fmt.Sprintf("%s cannot %s: the PIN of %s is blocked.\n\nTo unblock: %s.\n\n",
-		who, doing, pe.Token, ceremony.UnblockAdvice(pe.Token)) + fmt.Sprintf(waits, who))
+		who, doing, pe.Token, ceremony.UnblockAdvice(pe.Token)) + waits)
 	msg.Wrapping = fyne.TextWrapWord
 	var d dialog.Dialog
 	wait := widget.NewButtonWithIcon("Close (the ceremony waits)", theme.ConfirmIcon(), func() { d.Hide() })
@@ -85,7 +89,9 @@ func (s *shell) unblockDialog(m *token.Manager, tok token.Info) {
 // puk, next and again on every path.
 func (s *shell) runUnblock(m *token.Manager, tok token.Info, puk, next, again []byte, allowLastPUKTry bool) {
 	go func() {
+		tokenUse.Lock()
 		err := ceremony.UnblockPIN(context.Background(), m, tok.Ref.String(), puk, next, again, allowLastPUKTry)
+		tokenUse.Unlock()
 		s.do(func() {
 			var pe *token.PINError
 			switch {
