@@ -328,3 +328,75 @@ func TestTokensScreenUnblocksAVirtualYubiKeyWithItsPUK(t *testing.T) {
 		t.Errorf("the new PIN set on the Tokens screen does not work: %v", err)
 	}
 }
+
+// confirmedLastTry says whether the transcript records step confirmed by
+// who, right before the entry next.
+func confirmedLastTry(t *testing.T, h *harness, step, who, next string) bool {
+	t.Helper()
+	entries := runningTranscript(t, h)
+	for i, e := range entries[:len(entries)-1] {
+		if e.Step == step && e.Actor != nil && e.Actor.Name == who && strings.Contains(e.Decision, "confirmed by "+who) {
+			return entries[i+1].Step == next
+		}
+	}
+	return false
+}
+
+// The activation asks before a last PIN try too, at enrollment (the key
+// is generated with the PIN) and at the share self-test, and records the
+// confirmation before the try.
+func TestActivationLastPINTryOnVirtualYubiKeys(t *testing.T) {
+	needVCard(t)
+	h := newHarness(t)
+	h.tap("Start drill")
+	h.waitShows("Drill — set-up")
+	h.locked(func() {
+		for _, o := range h.all() {
+			if r, ok := o.(*widget.RadioGroup); ok {
+				r.SetSelected(string(ceremony.VCardTokens))
+			}
+		}
+	})
+	h.tap("Start the drill")
+	h.waitShows("Activation — custodian 1 of 3")
+	var session *ceremony.DrillSession
+	h.locked(func() { session = h.shell.drill })
+	if left := spendPINTries(t, session, 0, 1); left != 1 {
+		t.Fatalf("custodian 1's token has %d tries left", left)
+	}
+	h.tap("Generate the key on the token")
+	h.waitShows("One PIN try left")
+	h.tap("Use the last try")
+	h.waitShows("Custodian enrolled")
+	h.tap("OK")
+	if !confirmedLastTry(t, h, "activation.pin.last-try-confirmed", "Custodian 1", "activation.enroll") {
+		t.Errorf("the enrollment's last try is not recorded before the enrollment:\n%v", runningTranscript(t, h))
+	}
+	for k := 2; k <= 3; k++ {
+		h.tap("Generate the key on the token")
+		h.waitShows("Custodian enrolled")
+		h.tap("OK")
+	}
+	h.tap("Write the operator package")
+	h.waitShows("Operator package written")
+	h.tap("OK")
+	h.tap("Operator: activate the drill HSM")
+	h.waitShows("Activation — share self-tests")
+	if left := spendPINTries(t, session, 1, 1); left != 1 {
+		t.Fatalf("custodian 2's token has %d tries left", left)
+	}
+	h.tap("Custodian 2 of 3 — Custodian 2: insert your token")
+	h.waitShows("One PIN try left")
+	h.tap("Do not try")
+	h.waitShows("did not use the last PIN try")
+	h.tap("Custodian 2 of 3 — Custodian 2: insert your token")
+	h.waitShows("One PIN try left")
+	h.tap("Use the last try")
+	h.waitShows("Custodian 2 of 3 — Custodian 2: share opened")
+	if !confirmedLastTry(t, h, "activation.pin.last-try-confirmed", "Custodian 2", "activation.self-test") {
+		t.Error("the self-test's last try is not recorded before the self-test")
+	}
+	h.tap("Cancel ceremony")
+	h.tap("Yes")
+	h.waitShows("Start drill")
+}
