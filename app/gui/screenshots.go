@@ -160,6 +160,9 @@ func (s *shell) tourRest(work string, session *ceremony.DrillSession, rw *recove
 	if err != nil {
 		return err
 	}
+	if err := s.pinTriesTour(snap); err != nil {
+		return err
+	}
 	fyne.DoAndWait(func() {
 		for s.win.Canvas().Overlays().Top() != nil {
 			s.win.Canvas().Overlays().Top().Hide()
