@@ -90,3 +90,11 @@ func PUKAdvice(err error) string {
 	}
 	return fmt.Sprintf("Wrong PUK for %s. The PIN is unchanged.", pe.Token)
 }
+
+// RecordPINUnblocked records that custodian's token, blocked during the
+// ceremony, was unblocked with its PUK (UnblockPIN) so that they may open
+// again. Nothing secret is recorded: which token, and that it happened.
+func (l *Lifecycle) RecordPINUnblocked(custodian string, tok token.Info) error {
+	return l.record(Event{Step: l.workflow + ".pin.unblocked", Actor: Actor{RoleCustodian, custodian}, Tokens: []token.Info{tok},
+		Message: "the blocked PIN was unblocked with the PUK (a new PIN set, the PIN tries reset)"})
+}

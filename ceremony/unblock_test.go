@@ -55,3 +55,18 @@ func TestPUKAdviceNamesTriesAndTheReset(t *testing.T) {
 		t.Errorf("a PIN error got PUK advice %q", got)
 	}
 }
+
+// An unblock during a ceremony is recorded, naming the custodian and the
+// token, and nothing secret.
+func TestPINUnblockedIsRecorded(t *testing.T) {
+	rec := &MemoryRecorder{}
+	l := newLifecycle("recovery", Production, rec)
+	yk := token.Info{Kind: token.KindYubiKey, Model: "YubiKey 5", Serial: "123"}
+	if err := l.RecordPINUnblocked("Bob", yk); err != nil {
+		t.Fatal(err)
+	}
+	e := rec.Events[len(rec.Events)-1]
+	if e.Step != "recovery.pin.unblocked" || e.Actor.Name != "Bob" || e.Tokens[0].Serial != "123" {
+		t.Errorf("recorded %+v", e)
+	}
+}

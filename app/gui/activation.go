@@ -111,7 +111,7 @@ func (w *activationWizard) enrollScreen() {
 				if err != nil {
 					status.SetText("Enrollment failed: " + err.Error())
 					if pe := ceremony.Blocked(err); pe != nil {
-						w.s.blockedDialog(w.tokens, who, ref, pe, "generate their key",
+						w.s.blockedDialog(w.tokens, w.a, who, ref, pe, "generate their key",
 							"The ceremony waits: "+who+" may unblock the token and generate again, or use another token.")
 					}
 					return
@@ -273,7 +273,7 @@ func (w *activationWizard) selfTestScreen() {
 					status.SetText(err.Error())
 					if pe := ceremony.Blocked(err); pe != nil {
 						// The shares opened so far stay; the ceremony waits.
-						w.s.showBlocked(w.tokens, c.Name, c.KeyRef, pe)
+						w.s.showBlocked(w.tokens, w.a, c.Name, c.KeyRef, pe)
 					}
 					return
 				}

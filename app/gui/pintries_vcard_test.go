@@ -222,6 +222,13 @@ func TestRecoveryLastPINTryAndBlockedTokenOnVirtualYubiKeys(t *testing.T) {
 	if got := pinTries(t, session, 1); got != 3 {
 		t.Errorf("after the unblock custodian 2's token has %d tries, want 3", got)
 	}
+	unblocked := false
+	for _, e := range runningTranscript(t, h) {
+		unblocked = unblocked || (e.Step == "recovery.pin.unblocked" && e.Actor != nil && e.Actor.Name == "Custodian 2")
+	}
+	if !unblocked {
+		t.Error("the unblock during the recovery is not in its transcript")
+	}
 	if !h.shows("1 of 2 shares") {
 		t.Fatalf("the recovery lost its opened share:\n%s", h.describe())
 	}

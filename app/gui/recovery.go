@@ -239,7 +239,7 @@ func (w *recoveryWizard) custodianScreen() {
 				status.SetText(err.Error())
 				if pe := ceremony.Blocked(err); pe != nil {
 					// The opened shares stay; the ceremony waits.
-					w.s.showBlocked(manager, who, r, pe)
+					w.s.showBlocked(manager, w.r, who, r, pe)
 				}
 				return
 			}

@@ -73,7 +73,7 @@ func (s *shell) tokenCard(m *token.Manager, c ceremony.TokenChoice) fyne.CanvasO
 	add(ceremony.ActionChangePIN, "Change PIN", func() { s.changeCredential(m, in, "PIN") })
 	add(ceremony.ActionChangePUK, "Change PUK", func() { s.changeCredential(m, in, "PUK") })
 	add(ceremony.ActionManagementKey, "Random management key", func() { s.randomManagementKey(m, in) })
-	add(ceremony.ActionUnblockPIN, "Unblock PIN with PUK", func() { s.unblockDialog(m, in) })
+	add(ceremony.ActionUnblockPIN, "Unblock PIN with PUK", func() { s.unblockDialog(m, in, nil) })
 	if in.Kind == token.KindPKCS11 {
 		// Custodian cannot unblock a PKCS#11 token: say who can.
 		actions = append(actions, widget.NewButton("PIN blocked?", func() {
@@ -168,7 +168,7 @@ func (s *shell) runChangeCredential(m *token.Manager, tok token.Info, what strin
 // how to unblock it (and, for a YubiKey, the unblock itself).
 func (s *shell) showTokenError(m *token.Manager, tok token.Info, err error) {
 	if pe := ceremony.Blocked(err); pe != nil && pe.What != "PUK" {
-		s.blockedDialog(m, "", tok.Ref.String(), pe, "use this token", "Nothing was changed on the token.")
+		s.blockedDialog(m, nil, "", tok.Ref.String(), pe, "use this token", "Nothing was changed on the token.")
 		return
 	}
 	var declined *lastTryDeclinedError

@@ -20,18 +20,25 @@ import (
 // is not touched: the shares already opened stay, and it waits for that
 // custodian — who may unblock the token right here with the PUK (a
 // YubiKey) and open again — or for another custodian.
-func (s *shell) showBlocked(m *token.Manager, custodian, ref string, pe *token.PINError) {
+func (s *shell) showBlocked(m *token.Manager, rec unblockRecorder, custodian, ref string, pe *token.PINError) {
 	who := custodian
 	if who == "" {
 		who = "the custodian"
 	}
-	s.blockedDialog(m, custodian, ref, pe, "open their share",
+	s.blockedDialog(m, rec, custodian, ref, pe, "open their share",
 		"The shares opened so far are kept and the ceremony waits: "+who+" may unblock the token and open again, or another custodian may open theirs.")
 }
 
+// unblockRecorder records an unblock done during a ceremony (every
+// workflow's ceremony.Lifecycle); nil outside one.
+type unblockRecorder interface {
+	RecordPINUnblocked(custodian string, tok token.Info) error
+}
+
 // blockedDialog is showBlocked for any step: doing is what the custodian
-// could not do, waits what happens meanwhile.
-func (s *shell) blockedDialog(m *token.Manager, custodian, ref string, pe *token.PINError, doing, waits string) {
+// could not do, waits what happens meanwhile. An unblock from it is
+// recorded with rec.
+func (s *shell) blockedDialog(m *token.Manager, rec unblockRecorder, custodian, ref string, pe *token.PINError, doing, waits string) {
 	who := custodian
 	if who == "" {
 		who = "This custodian"
@@ -50,7 +57,14 @@ func (s *shell) blockedDialog(m *token.Manager, custodian, ref string, pe *token
 	if ceremony.CanUnblockPIN(m, tok) {
 		buttons.Add(widget.NewButtonWithIcon("Unblock with the PUK now", theme.LoginIcon(), func() {
 			d.Hide()
-			s.unblockDialog(m, tok)
+			s.unblockDialog(m, tok, func() {
+				if rec == nil {
+					return
+				}
+				if err := rec.RecordPINUnblocked(custodian, tok); err != nil {
+					dialog.ShowError(err, s.win)
+				}
+			})
 		}))
 	}
 	d = dialog.NewCustomWithoutButtons("PIN blocked: "+who, container.NewVBox(msg, buttons), s.win)
@@ -62,8 +76,9 @@ func (s *shell) blockedDialog(m *token.Manager, custodian, ref string, pe *token
 // unblockDialog asks for the PUK and a new PIN (twice) in masked fields,
 // the PUK focused, and sets the new PIN with ceremony.UnblockPIN. The
 // entries are cleared when their text is taken and the bytes wiped after
-// use; nothing is written anywhere.
-func (s *shell) unblockDialog(m *token.Manager, tok token.Info) {
+// use; nothing is written anywhere. unblocked, when set, runs after a
+// successful unblock (UI thread).
+func (s *shell) unblockDialog(m *token.Manager, tok token.Info, unblocked func()) {
 	puk, next, again := widget.NewPasswordEntry(), widget.NewPasswordEntry(), widget.NewPasswordEntry()
 	puk.SetPlaceHolder("PUK")
 	next.SetPlaceHolder("new PIN (6 to 8 characters)")
@@ -80,14 +95,14 @@ func (s *shell) unblockDialog(m *token.Manager, tok token.Info) {
 			wipeAll(p, n, a)
 			return
 		}
-		s.runUnblock(m, tok, p, n, a, false)
+		s.runUnblock(m, tok, p, n, a, false, unblocked)
 	})
 }
 
 // runUnblock sends the unblock to the token on a worker goroutine and
 // reports the outcome; with one PUK try left it asks first. It wipes
 // puk, next and again on every path.
-func (s *shell) runUnblock(m *token.Manager, tok token.Info, puk, next, again []byte, allowLastPUKTry bool) {
+func (s *shell) runUnblock(m *token.Manager, tok token.Info, puk, next, again []byte, allowLastPUKTry bool, unblocked func()) {
 	go func() {
 		tokenUse.Lock()
 		err := ceremony.UnblockPIN(context.Background(), m, tok.Ref.String(), puk, next, again, allowLastPUKTry)
@@ -97,6 +112,9 @@ func (s *shell) runUnblock(m *token.Manager, tok token.Info, puk, next, again []
 			switch {
 			case err == nil:
 				wipeAll(puk, next, again)
+				if unblocked != nil {
+					unblocked()
+				}
 				s.showText("PIN unblocked", fmt.Sprintf("%s has a new PIN and its PIN tries are reset. The custodian may now open their share with the new PIN.", tok))
 			case errors.As(err, &pe) && pe.What == "PUK" && pe.LastRetry:
 				s.askRisky("One PUK try left", ceremony.PUKAdvice(err), "Do not try", "Use the last PUK try", func(yes bool) {
@@ -104,7 +122,7 @@ func (s *shell) runUnblock(m *token.Manager, tok token.Info, puk, next, again []
 						wipeAll(puk, next, again)
 						return
 					}
-					s.runUnblock(m, tok, puk, next, again, true)
+					s.runUnblock(m, tok, puk, next, again, true, unblocked)
 				})
 			default:
 				wipeAll(puk, next, again)

@@ -32,13 +32,13 @@ func (s *shell) pinTriesTour(snap func(string, func()) error) error {
 	}
 	if err := snap("17-pin-blocked-dialog.png", func() {
 		reset()
-		s.showBlocked(m, "Bob", ref.String(), &token.PINError{Token: yk, What: "PIN", Blocked: true})
+		s.showBlocked(m, nil, "Bob", ref.String(), &token.PINError{Token: yk, What: "PIN", Blocked: true})
 	}); err != nil {
 		return err
 	}
 	err := snap("18-unblock-dialog.png", func() {
 		reset()
-		s.unblockDialog(m, yk)
+		s.unblockDialog(m, yk, nil)
 	})
 	fyne.DoAndWait(func() {
 		for s.win.Canvas().Overlays().Top() != nil {
