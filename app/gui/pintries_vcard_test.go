@@ -334,6 +334,53 @@ func TestTokensScreenUnblocksAVirtualYubiKeyWithItsPUK(t *testing.T) {
 	if err != nil {
 		t.Errorf("the new PIN set on the Tokens screen does not work: %v", err)
 	}
+
+	// Changing the PIN with one try left asks first, "Do not try" the
+	// default; declining sends nothing.
+	tokenUse.Lock()
+	for range 2 {
+		_ = m.ChangeCredential(t.Context(), ref, "PIN", []byte("000000"), []byte("271828"), true)
+	}
+	tokenUse.Unlock()
+	if hl := health(); hl.PINRetries != 1 {
+		t.Fatalf("%d PIN tries, want 1", hl.PINRetries)
+	}
+	change := func() {
+		h.tap("Change PIN")
+		h.waitShows("Change PIN of")
+		var fields []*widget.Entry
+		h.locked(func() {
+			for _, o := range h.all() {
+				if e, ok := o.(*widget.Entry); ok && e.Password {
+					fields = append(fields, e)
+				}
+			}
+		})
+		if len(fields) != 3 {
+			t.Fatalf("the Change PIN dialog has %d masked fields", len(fields))
+		}
+		h.locked(func() {
+			for i, v := range []string{"314159", "271828", "271828"} {
+				h.canvas().Focus(fields[i])
+				for _, r := range v {
+					fields[i].TypedRune(r)
+				}
+			}
+		})
+		h.tap("Change")
+		h.waitShows("One PIN try left")
+	}
+	change()
+	h.tap("Do not try")
+	if hl := health(); hl.PINRetries != 1 {
+		t.Errorf("declining the last try left %d PIN tries, want 1", hl.PINRetries)
+	}
+	change()
+	h.tap("Use the last try")
+	h.waitShows("PIN changed")
+	if hl := health(); hl.PINRetries != 3 {
+		t.Errorf("after the change with the right PIN %d tries, want 3", hl.PINRetries)
+	}
 }
 
 // confirmedLastTry says whether the transcript records step confirmed by

@@ -47,7 +47,11 @@ func (s *shell) blockedDialog(m *token.Manager, rec unblockRecorder, custodian, 
 		who, doing, pe.Token, ceremony.UnblockAdvice(pe.Token)) + waits)
 	msg.Wrapping = fyne.TextWrapWord
 	var d dialog.Dialog
-	wait := widget.NewButtonWithIcon("Close (the ceremony waits)", theme.ConfirmIcon(), func() { d.Hide() })
+	closeLabel := "Close (the ceremony waits)"
+	if rec == nil {
+		closeLabel = "Close" // no ceremony: the Tokens screen
+	}
+	wait := widget.NewButtonWithIcon(closeLabel, theme.ConfirmIcon(), func() { d.Hide() })
 	wait.Importance = widget.HighImportance
 	buttons := container.NewHBox(wait)
 	tok := pe.Token
