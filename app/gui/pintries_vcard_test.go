@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/widget"
@@ -39,10 +40,20 @@ func needVCard(t *testing.T) {
 	}
 }
 
-// vcardDrillToRecovery walks a 2-of-3 drill on virtual YubiKeys to the
-// recovery's first custodian and returns the recovery on screen.
-func vcardDrillToRecovery(t *testing.T, h *harness) *recoveryWizard {
+// startVCardDrill starts a 2-of-3 drill on virtual YubiKeys and waits
+// for its first enrollment. Provisioning the cards (a private pcscd,
+// PIN, PUK and management key of each) takes seconds, and minutes on a
+// loaded machine: it waits longer than the harness does. The drill's
+// rig is closed when the test ends, so the next test may start one.
+func startVCardDrill(t *testing.T, h *harness) {
 	t.Helper()
+	t.Cleanup(func() {
+		// Wait for a provisioning still under way, then end the drill.
+		for i := 0; i < 600 && h.shows("Preparing the drill tokens"); i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+		h.locked(h.shell.endDrill)
+	})
 	h.tap("Start drill")
 	h.waitShows("Drill — set-up")
 	h.locked(func() {
@@ -53,7 +64,20 @@ func vcardDrillToRecovery(t *testing.T, h *harness) *recoveryWizard {
 		}
 	})
 	h.tap("Start the drill")
-	h.waitShows("Activation — custodian 1 of 3")
+	deadline := time.Now().Add(3 * time.Minute)
+	for !h.shows("Activation — custodian 1 of 3") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the vcard drill did not start in 3 minutes:\n%s", h.describe())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// vcardDrillToRecovery walks a 2-of-3 drill on virtual YubiKeys to the
+// recovery's first custodian and returns the recovery on screen.
+func vcardDrillToRecovery(t *testing.T, h *harness) *recoveryWizard {
+	t.Helper()
+	startVCardDrill(t, h)
 	h.enrollAll(h.tap)
 	h.tap("Write the operator package")
 	h.waitShows("Operator package written")
@@ -402,17 +426,7 @@ func confirmedLastTry(t *testing.T, h *harness, step, who, next string) bool {
 func TestActivationLastPINTryOnVirtualYubiKeys(t *testing.T) {
 	needVCard(t)
 	h := newHarness(t)
-	h.tap("Start drill")
-	h.waitShows("Drill — set-up")
-	h.locked(func() {
-		for _, o := range h.all() {
-			if r, ok := o.(*widget.RadioGroup); ok {
-				r.SetSelected(string(ceremony.VCardTokens))
-			}
-		}
-	})
-	h.tap("Start the drill")
-	h.waitShows("Activation — custodian 1 of 3")
+	startVCardDrill(t, h)
 	var session *ceremony.DrillSession
 	h.locked(func() { session = h.shell.drill })
 	if left := spendPINTries(t, session, 0, 1); left != 1 {
