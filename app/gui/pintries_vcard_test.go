@@ -5,6 +5,7 @@ package gui
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -162,6 +163,9 @@ func runningTranscript(t *testing.T, h *harness) []transcript.Entry {
 // custodian unblocks with the PUK from the dialog, and opens their share.
 func TestRecoveryLastPINTryAndBlockedTokenOnVirtualYubiKeys(t *testing.T) {
 	needVCard(t)
+	if ownProcess(t) {
+		return
+	}
 	h := newHarness(t)
 	h.locked(func() { h.win.Resize(minimumSize) })
 	rw := vcardDrillToRecovery(t, h)
@@ -271,6 +275,10 @@ func TestRecoveryLastPINTryAndBlockedTokenOnVirtualYubiKeys(t *testing.T) {
 // changes nothing; the right PUK sets the new PIN, which then works, and
 // the fields are cleared once their text is taken.
 func TestTokensScreenUnblocksAVirtualYubiKeyWithItsPUK(t *testing.T) {
+	needVCard(t)
+	if ownProcess(t) {
+		return
+	}
 	r := rigtest.StartForTest(t, 1)
 	m := token.NewManager(piv.New(piv.Options{AttestationRoots: r.AttestationRoot(), DrillSerials: r.Serials()}))
 	serial := fmt.Sprint(r.Cards()[0].Serial())
@@ -425,6 +433,9 @@ func confirmedLastTry(t *testing.T, h *harness, step, who, next string) bool {
 // confirmation before the try.
 func TestActivationLastPINTryOnVirtualYubiKeys(t *testing.T) {
 	needVCard(t)
+	if ownProcess(t) {
+		return
+	}
 	h := newHarness(t)
 	startVCardDrill(t, h)
 	var session *ceremony.DrillSession
@@ -467,4 +478,29 @@ func TestActivationLastPINTryOnVirtualYubiKeys(t *testing.T) {
 	h.tap("Cancel ceremony")
 	h.tap("Yes")
 	h.waitShows("Start drill")
+}
+
+// ownProcess runs the calling test again in a child process and reports its
+// outcome there, returning true in the parent; it returns false in the
+// child, which runs the test. libpcsclite binds a process to the first
+// PC/SC socket it is given, and other tests of this package may already
+// have talked to the machine's pcscd: a rig needs a process of its own.
+func ownProcess(t *testing.T) bool {
+	t.Helper()
+	if os.Getenv("CUSTODIAN_PINTRIES_CHILD") == t.Name() {
+		return false
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), "CUSTODIAN_PINTRIES_CHILD="+t.Name())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s in its own process: %v\n%s", t.Name(), err, out)
+	}
+	if strings.Contains(string(out), "--- SKIP") {
+		t.Skipf("skipped in its own process:\n%s", out)
+	}
+	if !strings.Contains(string(out), "--- PASS: "+t.Name()) {
+		t.Fatalf("%s did not run in its own process:\n%s", t.Name(), out)
+	}
+	return true
 }
