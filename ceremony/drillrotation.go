@@ -129,3 +129,13 @@ func (d *DrillRun) scriptRotation(ctx context.Context, report *DrillReport, oldN
 	report.Accepted = true
 	return r.SignOff(DrillWitness, true, "")
 }
+
+// IsRotation reports whether the drill was set up as a rotation drill
+// (a front-end then goes on to NewRotation after the activation).
+func (d *DrillRun) IsRotation() bool { return d.cfg.Rotation }
+
+// Custodians and Quorum are the drill's N and M.
+func (d *DrillRun) Custodians() int { return d.cfg.Custodians }
+
+// Quorum is the drill's M.
+func (d *DrillRun) Quorum() int { return d.cfg.Quorum }

@@ -40,6 +40,9 @@ func NewRotation(cfg ActivationConfig, old *Manifest, tokens *token.Manager, rec
 	if old.HSMName != cfg.HSMName {
 		return nil, fmt.Errorf("the previous manifest is for HSM %q, this rotation for %q", old.HSMName, cfg.HSMName)
 	}
+	if err := CheckManifestMode("the previous manifest", old, cfg.Mode); err != nil {
+		return nil, err
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
