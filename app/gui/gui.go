@@ -118,6 +118,7 @@ func (s *shell) actions() map[string]func() {
 	return map[string]func(){
 		"Activation":  s.activationSetup,
 		"Recovery":    s.recoverySetup,
+		"Rotation":    s.rotationSetup,
 		"Drill":       s.drillScreen,
 		"Tokens":      s.tokensScreen,
 		"Verify":      s.verifyScreen,
