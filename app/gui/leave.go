@@ -84,6 +84,9 @@ func (s *shell) goHome() { s.confirmLeave("Home", s.home) }
 // quit is Ctrl+Q and closing the window.
 func (s *shell) quit() {
 	s.confirmLeave("the window was closed", func() {
+		// The drill's tokens are released (pcscd, SoftHSM set-up) before
+		// the app goes.
+		s.endDrill()
 		saveSize(s.app, s.win.Canvas().Size())
 		s.app.Quit()
 	})

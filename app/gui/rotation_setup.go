@@ -32,6 +32,7 @@ func (s *shell) rotationSetup() {
 	status := widget.NewLabel("")
 	status.Wrapping = fyne.TextWrapWord
 	start := widget.NewButtonWithIcon("I have read the guard rails — start the rotation", theme.ConfirmIcon(), func() {
+		status.SetText("")
 		name, data, err := manifest.Read()
 		var old *ceremony.Manifest
 		if err == nil {
