@@ -12,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/custodian-hsm/custodian/ceremony"
+	"github.com/custodian-hsm/custodian/ceremony/transcript"
 )
 
 // setUpDrill sets the drill set-up's N and M and ticks the rotation
@@ -70,7 +71,10 @@ func (h *harness) selfTestAll(role string, n int) {
 // what to retire.
 func TestGUIRotationDrill3of5(t *testing.T) {
 	h := newHarness(t)
+	// Every rotation screen fits the smallest window.
+	h.locked(func() { h.win.Resize(minimumSize) })
 	h.setUpDrill(5, 3, true)
+	h.assertFits(minimumSize)
 	h.tap("Start the drill")
 	h.enrollAllOf("Activation — custodian", 5)
 	h.waitShows("Activation — operator package")
@@ -95,15 +99,19 @@ func TestGUIRotationDrill3of5(t *testing.T) {
 	h.tap("OK")
 	h.waitShows("Rotation — verify the new security domain")
 	h.waitShows("az keyvault security-domain download") // the operator's instructions
+	h.assertFits(minimumSize)
 	h.tap("Operator: download the drill HSM's security domain again")
 	h.waitShows("Rotation — share self-tests")
 	h.selfTestAll("New custodian", 5)
 	h.waitShows("Rotation — compare and prove the new quorum")
+	h.assertFits(minimumSize)
 	h.tap("Compare with the old security domain")
 	h.waitShows("SAME KEYS")
+	h.assertFits(minimumSize)
 	h.tap("Prove the new quorum recovers")
 	h.waitShows("Rotation — retire the old keys")
 	h.waitShows("old key of Custodian 5")
+	h.assertFits(minimumSize)
 	for k := 1; k <= 5; k++ {
 		h.tap(fmt.Sprintf("Record the destruction of Custodian %d's old key", k))
 		h.tap("Record the destruction")
@@ -115,6 +123,7 @@ func TestGUIRotationDrill3of5(t *testing.T) {
 	h.tap("Sign off")
 	h.waitShows("Rotation — closed")
 	h.waitShows("Final digest of the transcript")
+	h.assertFits(minimumSize)
 
 	v := drillTranscript(t, h)
 	if v.Ending() != "signed off" {
@@ -175,6 +184,8 @@ func TestProductionRotationRefusesADrillFile(t *testing.T) {
 	if !h.shows("PRODUCTION") {
 		t.Fatal("the rotation set-up does not say PRODUCTION")
 	}
+	h.locked(func() { h.win.Resize(minimumSize) })
+	h.assertFits(minimumSize)
 	h.typeInto("manifest.json of the old operator package", writeManifest(t, files, ceremony.Drill))
 	h.typeInto("ceremony identifier", "contoso-hsm-rotation-2027")
 	h.typeInto("witness's full name", "Wendy Witness")
@@ -192,5 +203,24 @@ func TestProductionRotationRefusesADrillFile(t *testing.T) {
 	h.waitShows("test finding") // the air-gap check comes next
 	if h.shows("is a DRILL file") {
 		t.Error("the production manifest was refused as a drill file")
+	}
+	h.tap("Witness: I have read the findings")
+	h.waitShows("Rotation — new custodian 1 of 3")
+	if !h.shows("PRODUCTION") || h.shows("DRILL —") {
+		t.Fatal("a production rotation does not say PRODUCTION")
+	}
+
+	// Leaving asks, then closes the rotation's transcript as abandoned.
+	h.tap("Home")
+	h.waitShows("End this ceremony?")
+	h.tap("End the ceremony")
+	h.waitShows("Start rotation")
+	matches, _ := filepath.Glob(filepath.Join(h.shell.workDir, "*rotation-transcript.jsonl"))
+	if len(matches) != 1 {
+		t.Fatalf("production rotation transcripts: %v", matches)
+	}
+	v, err := transcript.VerifyFile(matches[0])
+	if err != nil || !v.OK() || v.Ending() != "abandoned" || strings.HasPrefix(filepath.Base(matches[0]), "DRILL-") {
+		t.Errorf("the abandoned rotation's transcript %s: %v, ending %q", matches[0], err, v.Ending())
 	}
 }
