@@ -248,7 +248,11 @@ func (r *Rotation) ToRetire() []string {
 		if r.retired[i] {
 			state = "retired"
 		}
-		list = append(list, fmt.Sprintf("old key of %s (share x=%d): %s token %s, certificate %s (SHA-256 %s) — %s", c.Name, c.ShareX, c.TokenKind, c.TokenSerial, c.CertificateFile, c.CertificateSHA256, state))
+		tok := c.TokenKind + " token"
+		if c.TokenSerial != "" {
+			tok += " " + c.TokenSerial
+		}
+		list = append(list, fmt.Sprintf("old key of %s (share x=%d): %s, certificate %s (SHA-256 %s) — %s", c.Name, c.ShareX, tok, c.CertificateFile, c.CertificateSHA256, state))
 	}
 	m := r.oldManifest
 	list = append(list, fmt.Sprintf("the old security domain file %s of ceremony %s: it opens with the old keys only — destroy every copy once the new one is verified", m.SDFileName, m.CeremonyID),

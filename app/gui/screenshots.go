@@ -121,6 +121,9 @@ func (s *shell) tourRest(work string, session *ceremony.DrillSession, rw *recove
 	if err := snap("08-transcripts.png", s.transcriptsScreen); err != nil {
 		return err
 	}
+	if err := s.rotationTour(work, snap); err != nil {
+		return err
+	}
 	if hsm, err := softhsm.Start(filepath.Join(work, "softhsm")); err == nil {
 		for _, l := range []string{"custodian-alice", "custodian-bob"} {
 			if err := hsm.InitToken(l, []byte("87654321"), []byte("314159")); err != nil {
