@@ -117,15 +117,15 @@ func (d *DrillRun) scriptRotation(ctx context.Context, report *DrillReport, oldN
 		return err
 	}
 	report.say("rotation: %d new custodians opened their shares; the new quorum of %d recovers the security domain", cfg.Custodians, cfg.Quorum)
+	if !c.Same() {
+		return fmt.Errorf("the rotated security domain differs from the old one: %s", c)
+	}
 	for i := range r.OldCustodians() {
 		if err := r.Retire(i, DestructionMethods[0], DrillWitness); err != nil {
 			return err
 		}
 	}
 	report.say("rotation: %d old keys retired with destruction records", len(r.OldCustodians()))
-	if !c.Same() {
-		return fmt.Errorf("the rotated security domain differs from the old one: %s", c)
-	}
 	report.Accepted = true
 	return r.SignOff(DrillWitness, true, "")
 }

@@ -77,8 +77,9 @@ func (r *Rotation) Pending() []ManifestCustodian {
 }
 
 // Retire records the destruction of old custodian i's key. It is refused
-// until the new security domain has been verified and its quorum proven:
-// retiring first could leave the HSM with no recoverable security domain.
+// until the new security domain has been verified and its quorum proven,
+// and when the comparison found the two domains different: retiring then
+// could leave the HSM with no recoverable security domain.
 func (r *Rotation) Retire(i int, method, witness string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -87,6 +88,10 @@ func (r *Rotation) Retire(i int, method, witness string) error {
 	}
 	if i < 0 || i >= len(r.old) {
 		return fmt.Errorf("there is no old custodian %d", i+1)
+	}
+	if r.compared != nil && !r.compared.Same() {
+		// The old keys may be all that opens the HSM's real domain.
+		return fmt.Errorf("the old and the new security domains differ (%s): do not retire the old keys", r.compared)
 	}
 	if r.retired[i] {
 		return fmt.Errorf("%s's old key is already retired", r.old[i].Name)

@@ -1,9 +1,15 @@
 package ceremony
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/custodian-hsm/custodian/crypto/token"
 )
 
 func manifestOf(mode Mode) *Manifest {
@@ -48,5 +54,68 @@ func TestStartRotationRefusesTheOtherModesManifest(t *testing.T) {
 	}
 	if _, err := StartRotation(dir, cfg, manifestOf(Production), tokens); err == nil {
 		t.Error("a second rotation with the same identifier was started")
+	}
+}
+
+// When the comparison finds the old and the new domains different (here
+// the "new" file is another HSM's domain), no old key may be retired: it
+// may be all that opens the HSM's real security domain.
+func TestRotationRefusesRetiringWhenTheDomainsDiffer(t *testing.T) {
+	old, _, oldSD, oldTokens := activationWithSoftKeys(t, 3, 2, &MemoryRecorder{})
+	data, err := os.ReadFile(filepath.Join(old.Package().Dir, "DRILL-manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldManifest, err := ParseManifest(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	tokens := newSoftDrillTokens(dir)
+	rec := &MemoryRecorder{}
+	r, err := NewRotation(ActivationConfig{Mode: Drill, HSMName: "test-hsm", CeremonyID: "ROT", Custodians: 3, Quorum: 2, Witness: "Wendy"}, oldManifest, tokens.Manager(), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := r.Enroll(context.Background(), fmt.Sprintf("New %d", i+1), tokens.Ref(i), token.EnrollRequest{}, tokens.Options(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.WritePackage(filepath.Join(dir, "pkg")); err != nil {
+		t.Fatal(err)
+	}
+	session := &DrillSession{Dir: dir, Tokens: tokens, HSM: newTestHSM(t)}
+	name, sdBytes, err := session.OperatorActivate(r.Activation, drillActivateDefaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.LoadSD(name, sdBytes); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if err := r.SelfTest(context.Background(), i, tokens.Options(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var keys []OldKey
+	for i := 0; i < 2; i++ {
+		keys = append(keys, OldKey{Name: fmt.Sprintf("Custodian %c", 'A'+i), Ref: oldTokens.Ref(i), Opts: oldTokens.Options(i)})
+	}
+	c, err := r.CompareWithOld(context.Background(), oldManifest.SDFileName, oldSD, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Same() || c.SameMasterKey {
+		t.Fatalf("another HSM's domain compared the same: %s", c)
+	}
+	if err := r.ProveQuorum(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Retire(0, DestructionMethods[0], "Wendy"); err == nil || !strings.Contains(err.Error(), "do not retire") {
+		t.Errorf("an old key was retired although the domains differ: %v", err)
+	}
+	if len(r.Pending()) != 3 {
+		t.Errorf("pending %v", r.Pending())
 	}
 }
