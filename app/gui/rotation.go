@@ -241,7 +241,7 @@ func (w *rotationWizard) retireScreen() {
 			continue
 		}
 		i, c := i, c
-		items = append(items, widget.NewButtonWithIcon("Record the destruction of "+c.Name+"'s old key", theme.DeleteIcon(), func() { w.retireDialog(i, c.Name) }))
+		items = append(items, widget.NewButtonWithIcon("Retire the old key of "+c.Name, theme.DeleteIcon(), func() { w.retireDialog(i, c.Name) }))
 	}
 	sign := widget.NewButtonWithIcon("Witness sign-off", theme.DocumentCreateIcon(), func() {
 		signOffDialog(w.s, w.a.Config().Witness, w.r.SignOff, func() {

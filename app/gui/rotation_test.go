@@ -42,21 +42,21 @@ func (h *harness) setUpDrill(n, m int, rotation bool) {
 }
 
 // enrollAllOf enrolls n custodians on the screens titled title k of n.
-func (h *harness) enrollAllOf(title string, n int) {
+func (h *harness) enrollAllOf(act func(string), title string, n int) {
 	h.t.Helper()
 	for k := 1; k <= n; k++ {
 		h.waitShows(fmt.Sprintf("%s %d of %d", title, k, n))
-		h.tap("Generate the key on the token")
+		act("Generate the key on the token")
 		h.waitShows("Custodian enrolled")
-		h.tap("OK")
+		act("OK")
 	}
 }
 
 // selfTestAll has the n custodians named role k open their shares.
-func (h *harness) selfTestAll(role string, n int) {
+func (h *harness) selfTestAll(act func(string), role string, n int) {
 	h.t.Helper()
 	for k := 1; k <= n; k++ {
-		h.tap(fmt.Sprintf("Custodian %d of %d — %s %d: insert your token", k, n, role, k))
+		act(fmt.Sprintf("Custodian %d of %d — %s %d: insert your token", k, n, role, k))
 		if k < n {
 			h.waitShows(fmt.Sprintf("Custodian %d of %d — %s %d: share opened", k, n, role, k))
 		}
@@ -69,58 +69,64 @@ func (h *harness) selfTestAll(role string, n int) {
 // new, the new quorum proven, the five old keys retired and the rotation
 // signed off. The transcript verifies and ends in the sign-off, listing
 // what to retire.
-func TestGUIRotationDrill3of5(t *testing.T) {
+func TestGUIRotationDrill3of5(t *testing.T) { walkRotationDrill(t, (*harness).tap) }
+
+// The same rotation drill with Tab and Space alone.
+func TestGUIRotationDrillByKeyboard(t *testing.T) { walkRotationDrill(t, (*harness).press) }
+
+func walkRotationDrill(t *testing.T, with func(*harness, string)) {
 	h := newHarness(t)
+	act := func(label string) { h.t.Helper(); with(h, label) }
 	// Every rotation screen fits the smallest window.
 	h.locked(func() { h.win.Resize(minimumSize) })
 	h.setUpDrill(5, 3, true)
 	h.assertFits(minimumSize)
-	h.tap("Start the drill")
-	h.enrollAllOf("Activation — custodian", 5)
+	act("Start the drill")
+	h.enrollAllOf(act, "Activation — custodian", 5)
 	h.waitShows("Activation — operator package")
-	h.tap("Write the operator package")
+	act("Write the operator package")
 	h.waitShows("Operator package written")
-	h.tap("OK")
-	h.tap("Operator: activate the drill HSM")
+	act("OK")
+	act("Operator: activate the drill HSM")
 	h.waitShows("Activation — share self-tests")
-	h.selfTestAll("Custodian", 5)
-	h.tap("Prove the quorum recovers")
+	h.selfTestAll(act, "Custodian", 5)
+	act("Prove the quorum recovers")
 	h.waitShows("Activation — complete")
-	h.tap("Witness sign-off")
-	h.tap("Sign off")
+	act("Witness sign-off")
+	act("Sign off")
 
-	h.enrollAllOf("Rotation — new custodian", 5)
+	h.enrollAllOf(act, "Rotation — new custodian", 5)
 	h.waitShows("Rotation — operator package")
 	if !h.shows(drillBanner) {
 		t.Fatal("the drill's rotation does not say DRILL")
 	}
-	h.tap("Write the operator package")
+	act("Write the operator package")
 	h.waitShows("Operator package written")
-	h.tap("OK")
+	act("OK")
 	h.waitShows("Rotation — verify the new security domain")
 	h.waitShows("az keyvault security-domain download") // the operator's instructions
 	h.assertFits(minimumSize)
-	h.tap("Operator: download the drill HSM's security domain again")
+	act("Operator: download the drill HSM's security domain again")
 	h.waitShows("Rotation — share self-tests")
-	h.selfTestAll("New custodian", 5)
+	h.selfTestAll(act, "New custodian", 5)
 	h.waitShows("Rotation — compare and prove the new quorum")
 	h.assertFits(minimumSize)
-	h.tap("Compare with the old security domain")
+	act("Compare with the old security domain")
 	h.waitShows("SAME KEYS")
 	h.assertFits(minimumSize)
-	h.tap("Prove the new quorum recovers")
+	act("Prove the new quorum recovers")
 	h.waitShows("Rotation — retire the old keys")
 	h.waitShows("old key of Custodian 5")
 	h.assertFits(minimumSize)
 	for k := 1; k <= 5; k++ {
-		h.tap(fmt.Sprintf("Record the destruction of Custodian %d's old key", k))
-		h.tap("Record the destruction")
+		act(fmt.Sprintf("Retire the old key of Custodian %d", k))
+		act("Record the destruction")
 		h.waitFor(fmt.Sprintf("custodian %d's key retired", k), func() bool {
-			return h.button(fmt.Sprintf("Record the destruction of Custodian %d's old key", k)) == nil
+			return h.button(fmt.Sprintf("Retire the old key of Custodian %d", k)) == nil
 		})
 	}
-	h.tap("Witness sign-off")
-	h.tap("Sign off")
+	act("Witness sign-off")
+	act("Sign off")
 	h.waitShows("Rotation — closed")
 	h.waitShows("Final digest of the transcript")
 	h.assertFits(minimumSize)
@@ -153,7 +159,7 @@ func TestGUIRotationDrill3of5(t *testing.T) {
 	if last.Step != "transcript.close" || v.Entries[len(v.Entries)-2].Step != "rotation.sign-off" {
 		t.Errorf("the transcript ends %q after %q", last.Step, v.Entries[len(v.Entries)-2].Step)
 	}
-	h.tap("Back to Home")
+	act("Back to Home")
 	h.waitShows("Start rotation")
 }
 
