@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"fyne.io/fyne/v2/test"
@@ -228,5 +229,49 @@ func TestProductionRotationRefusesADrillFile(t *testing.T) {
 	v, err := transcript.VerifyFile(matches[0])
 	if err != nil || !v.OK() || v.Ending() != "abandoned" || strings.HasPrefix(filepath.Base(matches[0]), "DRILL-") {
 		t.Errorf("the abandoned rotation's transcript %s: %v, ending %q", matches[0], err, v.Ending())
+	}
+}
+
+// Home during the drill's rotation, after a new custodian opened their
+// share, abandons the drill through DrillRun: the rotation's share is
+// wiped and the drill's one transcript closed "abandoned".
+func TestGUIRotationDrillLeftWithHomeIsAbandoned(t *testing.T) {
+	h := newHarness(t)
+	h.setUpDrill(3, 2, true)
+	h.tap("Start the drill")
+	h.enrollAllOf(h.tap, "Activation — custodian", 3)
+	h.tap("Write the operator package")
+	h.waitShows("Operator package written")
+	h.tap("OK")
+	h.tap("Operator: activate the drill HSM")
+	h.waitShows("Activation — share self-tests")
+	h.selfTestAll(h.tap, "Custodian", 3)
+	h.tap("Prove the quorum recovers")
+	h.tap("Witness sign-off")
+	h.tap("Sign off")
+	h.enrollAllOf(h.tap, "Rotation — new custodian", 3)
+	h.tap("Write the operator package")
+	h.waitShows("Operator package written")
+	h.tap("OK")
+	h.tap("Operator: download the drill HSM's security domain again")
+	h.waitShows("Rotation — share self-tests")
+	var rw *activationWizard
+	h.waitFor("the rotation's wizard", func() bool { rw = currentActivation(h); return rw != nil && rw.kind == "Rotation" })
+	var mu sync.Mutex
+	var wiped []string
+	rw.a.WipeHook(func(label string) { mu.Lock(); wiped = append(wiped, label); mu.Unlock() })
+	h.tap("Custodian 1 of 3 — New custodian 1: insert your token")
+	h.waitShows("Custodian 1 of 3 — New custodian 1: share opened")
+
+	h.tap("Home")
+	h.waitShows("End this ceremony?")
+	h.tap("End the ceremony")
+	h.waitShows("Start rotation")
+	v := drillTranscript(t, h)
+	last := v.Entries[len(v.Entries)-1]
+	mu.Lock()
+	defer mu.Unlock()
+	if v.Ending() != "abandoned" || !strings.Contains(last.Message, "Home") || strings.Join(wiped, ",") != "share of New custodian 1" || len(rw.a.Held()) != 0 {
+		t.Errorf("rotation drill left with Home: ending %q (%s), wiped %v, held %v", v.Ending(), last.Message, wiped, rw.a.Held())
 	}
 }
