@@ -162,7 +162,8 @@ func StartDrill(cfg DrillConfig) (*DrillRun, error) {
 	if cfg.Rotation && cfg.Faults.Any() {
 		return nil, errors.New("a rotation drill runs without faults: drill the faults with a recovery drill")
 	}
-	d := &DrillRun{cfg: cfg, ID: "DRILL-" + filepath.Base(cfg.Dir)}
+	// A folder named DRILL-… (the GUI's) is not prefixed twice.
+	d := &DrillRun{cfg: cfg, ID: Drill.FileName(filepath.Base(cfg.Dir))}
 	d.progress("provisioning drill tokens")
 	n := cfg.Custodians
 	if cfg.Rotation {

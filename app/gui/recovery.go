@@ -25,9 +25,12 @@ import (
 // key, confirm the exchange key with the operator, then custodians open
 // their shares one at a time, then the restore blob is written.
 type recoveryWizard struct {
-	s       *shell
-	r       *ceremony.Recovery
-	cfg     ceremony.RecoveryConfig
+	s   *shell
+	r   *ceremony.Recovery
+	cfg ceremony.RecoveryConfig
+	// In a drill, drill plays the operator and the HSM; session holds
+	// its tokens.
+	drill   *ceremony.DrillRun
 	session *ceremony.DrillSession
 	// sdName/sdBytes preload the SD file (a drill carries it over).
 	sdName  string
@@ -80,7 +83,7 @@ func (w *recoveryWizard) loadScreen() {
 	exException := widget.NewEntry()
 	exException.SetPlaceHolder("only if the exchange key's attestation fails: REASON; approved by NAME")
 	items := []fyne.CanvasObject{}
-	if w.session != nil {
+	if w.drill != nil {
 		var b *widget.Button
 		b = widget.NewButtonWithIcon("Operator: start recovery on the drill HSM and bring the exchange key", theme.MailForwardIcon(), func() {
 			// The drill HSM generates an RSA exchange key: seconds.
@@ -88,7 +91,7 @@ func (w *recoveryWizard) loadScreen() {
 				if _, err := w.r.LoadSD(w.sdName, w.sdBytes); err != nil {
 					return err
 				}
-				name, data, err := w.session.OperatorInitRecovery()
+				name, data, err := w.drill.OperatorInitRecovery()
 				if err != nil {
 					return err
 				}
@@ -318,12 +321,13 @@ func (w *recoveryWizard) doneScreen() {
 	items := []fyne.CanvasObject{widget.NewLabel("The restore blob is written. Upload it with the commands in UPLOAD-INSTRUCTIONS.txt.")}
 	result := widget.NewLabel("")
 	result.Wrapping = fyne.TextWrapWord
-	if w.session != nil {
+	if w.drill != nil {
 		var up *widget.Button
 		up = widget.NewButtonWithIcon("Operator: upload the blob to the drill HSM", theme.UploadIcon(), func() {
 			var res *drillhsm.UploadResult
 			w.s.busy(up, result, "The drill HSM is checking the blob", func() (err error) {
-				res, err = w.session.OperatorUpload(w.blob)
+				// DrillRun records the drill HSM's verdict.
+				res, err = w.drill.OperatorUpload(w.blob)
 				return err
 			}, func(err error) {
 				switch {
