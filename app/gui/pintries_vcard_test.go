@@ -439,7 +439,7 @@ func TestActivationLastPINTryOnVirtualYubiKeys(t *testing.T) {
 	h := newHarness(t)
 	startVCardDrill(t, h)
 	var session *ceremony.DrillSession
-	h.locked(func() { session = h.shell.drill })
+	h.locked(func() { session = h.shell.drill.Session })
 	if left := spendPINTries(t, session, 0, 1); left != 1 {
 		t.Fatalf("custodian 1's token has %d tries left", left)
 	}
