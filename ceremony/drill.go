@@ -39,11 +39,15 @@ type DrillConfig struct {
 	Custodians int
 	Quorum     int
 	Tokens     TokenKind
-	// Dir is where the drill's files end up; it must not exist (or be an
-	// empty folder). The drill runs in a hidden staging folder next to it
-	// (.NAME.staging-PID-*), moved to Dir when the drill is signed off
-	// and removed when it is not (see DrillRun.Close).
+	// Dir is where the drill's files end up; it must not exist (or, when
+	// Staged, be an empty folder).
 	Dir string
+	// Staged runs the drill in a hidden staging folder next to Dir
+	// (.NAME.staging-PID-*), moved to Dir when the drill is signed off and
+	// removed when it is not (see DrillRun.Close). RunDrill always stages.
+	// Unstaged (the GUI's drill, whose end screen shows the closed
+	// transcript of a cancelled drill), Dir is made at once and kept.
+	Staged bool
 	// Bits is the custodian key size (2048 default).
 	Bits int
 	// Items is the number of EncData items the drill HSM makes (default
@@ -175,9 +179,8 @@ func StartDrill(cfg DrillConfig) (*DrillRun, error) {
 	if cfg.Rotation && cfg.Faults.Any() {
 		return nil, errors.New("a rotation drill runs without faults: drill the faults with a recovery drill")
 	}
-	kind, provision, err := drillProvisioner(cfg.Tokens)
-	if err != nil {
-		return nil, err
+	if !cfg.Staged {
+		return startDrillIn(cfg, nil)
 	}
 	stage, err := safefile.Stage(cfg.Dir)
 	if errors.Is(err, safefile.ErrExists) {
@@ -188,29 +191,56 @@ func StartDrill(cfg DrillConfig) (*DrillRun, error) {
 	}
 	// Drill keys and security domains are in it: owner only, as before.
 	stage.Private()
-	d := &DrillRun{cfg: cfg, ID: "DRILL-" + filepath.Base(cfg.Dir), stage: stage}
+	d, err := startDrillIn(cfg, stage)
+	if err != nil {
+		stage.Abort()
+	}
+	return d, err
+}
+
+// startDrillIn provisions the drill in its staging folder, or (stage nil)
+// in cfg.Dir, made here.
+func startDrillIn(cfg DrillConfig, stage *safefile.Staged) (*DrillRun, error) {
+	// A folder named DRILL-… (the GUI's) is not prefixed twice.
+	d := &DrillRun{cfg: cfg, ID: Drill.FileName(filepath.Base(cfg.Dir)), stage: stage}
 	d.progress("provisioning drill tokens")
 	n := cfg.Custodians
 	if cfg.Rotation {
 		n *= 2 // the old set, then the new one
 	}
-	session, err := newDrillSessionIn(stage.Path(), provision, kind, n)
+	var session *DrillSession
+	var err error
+	if stage == nil {
+		session, err = NewDrillSession(cfg.Dir, cfg.Tokens, n)
+	} else {
+		kind, provision, perr := drillProvisioner(cfg.Tokens)
+		if perr != nil {
+			return nil, perr
+		}
+		session, err = newDrillSessionIn(stage.Path(), provision, kind, n)
+	}
 	if err != nil {
-		stage.Abort()
 		return nil, err
 	}
 	d.Session = session
 	d.rec = cfg.Recorder
 	if d.rec == nil {
-		tr, err := OpenTranscript(stage.Path(), Drill, "drill", d.ID, "drill-hsm")
+		tr, err := OpenTranscript(d.workDir(), Drill, "drill", d.ID, "drill-hsm")
 		if err != nil {
 			session.Close()
-			stage.Abort()
 			return nil, err
 		}
 		d.rec = tr
 	}
 	return d, nil
+}
+
+// workDir is where the drill writes while it runs.
+func (d *DrillRun) workDir() string {
+	if d.stage == nil {
+		return d.cfg.Dir
+	}
+	return d.stage.Path()
 }
 
 // DrillDirExistsError refuses a drill whose folder already holds files
@@ -229,23 +259,27 @@ func (e *DrillDirExistsError) Unwrap() error { return safefile.ErrExists }
 func (d *DrillRun) Dir() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.kept {
+	if d.kept || d.stage == nil {
 		return d.cfg.Dir
 	}
 	return d.stage.Path()
 }
 
-// Kept reports whether Close moved the drill's folder to DrillConfig.Dir
-// (the drill was signed off); false before Close and when it was removed.
+// Kept reports whether the drill's folder is at DrillConfig.Dir: always
+// for an unstaged drill; for a staged one once Close moved it there (the
+// drill was signed off), false before and when it was removed.
 func (d *DrillRun) Kept() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.kept
+	return d.kept || d.stage == nil
 }
 
 // FinalPath is where a path inside the staging folder is once the drill's
 // folder is in place; other paths are returned unchanged.
 func (d *DrillRun) FinalPath(p string) string {
+	if d.stage == nil {
+		return p
+	}
 	rel, err := filepath.Rel(d.stage.Path(), p)
 	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 		return p
@@ -465,7 +499,7 @@ func (d *DrillRun) settle() error {
 	o := d.Outcome()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.settled {
+	if d.settled || d.stage == nil {
 		return nil
 	}
 	d.settled = true
@@ -487,6 +521,7 @@ func (d *DrillRun) settle() error {
 // the transcript is closed, saying how the drill ended.
 func RunDrill(ctx context.Context, cfg DrillConfig) (*DrillReport, error) {
 	report := &DrillReport{Dir: cfg.Dir, Rotation: cfg.Rotation}
+	cfg.Staged = true
 	d, err := StartDrill(cfg)
 	if err != nil {
 		return report, err
@@ -569,7 +604,7 @@ func (d *DrillRun) scriptActivation(ctx context.Context, report *DrillReport) (s
 		}
 	}
 	report.say("activation: %d custodians enrolled with %d-bit keys", cfg.Custodians, cfg.Bits)
-	pkg, err := act.WritePackage(filepath.Join(d.stage.Path(), "DRILL-operator-package"))
+	pkg, err := act.WritePackage(filepath.Join(d.workDir(), "DRILL-operator-package"))
 	if err != nil {
 		return "", nil, -1, err
 	}
@@ -579,7 +614,7 @@ func (d *DrillRun) scriptActivation(ctx context.Context, report *DrillReport) (s
 	if err != nil {
 		return "", nil, -1, err
 	}
-	report.Files = append(report.Files, filepath.Join(d.stage.Path(), sdName))
+	report.Files = append(report.Files, filepath.Join(d.workDir(), sdName))
 	if _, err := act.LoadSD(sdName, sdBytes); err != nil {
 		return "", nil, -1, err
 	}
@@ -637,7 +672,7 @@ func (d *DrillRun) scriptRecovery(ctx context.Context, report *DrillReport, sdNa
 	if err != nil {
 		return nil, nil, err
 	}
-	report.Files = append(report.Files, filepath.Join(d.stage.Path(), exName))
+	report.Files = append(report.Files, filepath.Join(d.workDir(), exName))
 	r, err := d.NewRecovery()
 	if err != nil {
 		return nil, nil, err
@@ -696,7 +731,7 @@ func (d *DrillRun) scriptRecovery(ctx context.Context, report *DrillReport, sdNa
 	if err != nil {
 		return nil, nil, err
 	}
-	blobPath, err := r.Export(filepath.Join(d.stage.Path(), "DRILL-restore"))
+	blobPath, err := r.Export(filepath.Join(d.workDir(), "DRILL-restore"))
 	if err != nil {
 		return nil, nil, err
 	}

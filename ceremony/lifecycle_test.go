@@ -154,7 +154,7 @@ func (f *fakeSecret) Wipe() { f.wiped = true }
 
 func TestDrillEndsOnEveryPath(t *testing.T) {
 	start := func(t *testing.T) *DrillRun {
-		d, err := StartDrill(DrillConfig{Custodians: 3, Quorum: 2, Dir: filepath.Join(t.TempDir(), "drill")})
+		d, err := StartDrill(DrillConfig{Custodians: 3, Quorum: 2, Dir: filepath.Join(t.TempDir(), "drill"), Staged: true})
 		if err != nil {
 			t.Fatal(err)
 		}
