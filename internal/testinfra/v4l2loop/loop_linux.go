@@ -144,9 +144,19 @@ func Find(dir string) (capture, output string, err error) {
 	return capture, output, nil
 }
 
-// SetLoop turns on the capture node's "Loop Video" control, found by name
-// (its id differs between kernel versions).
+// SetLoop turns on the capture node's "Loop Video" control and turns off
+// its on-screen text, which vivid draws over the top left of every frame
+// (over a code's finder pattern).
 func SetLoop(capture string) error {
+	if err := SetControl(capture, "OSD Text Mode", 2); err != nil { // 2: None
+		return err
+	}
+	return SetControl(capture, "Loop Video", 1)
+}
+
+// SetControl sets a control found by name (vivid's ids differ between
+// kernel versions).
+func SetControl(capture, want string, value uint32) error {
 	fd, err := unix.Open(capture, unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
@@ -158,13 +168,16 @@ func SetLoop(capture string) error {
 		if i := strings.IndexByte(name, 0); i >= 0 {
 			name = name[:i]
 		}
-		if name == "Loop Video" {
-			c := control{ID: q.ID, Value: 1}
-			return ioctl(fd, vidiocSCtrl, unsafe.Pointer(&c))
+		if name == want {
+			c := control{ID: q.ID, Value: value}
+			if err := ioctl(fd, vidiocSCtrl, unsafe.Pointer(&c)); err != nil {
+				return fmt.Errorf("setting %q: %w", want, err)
+			}
+			return nil
 		}
 		q = queryCtrl{ID: q.ID | ctrlNextCtrl}
 	}
-	return errors.New(`vivid has no "Loop Video" control`)
+	return fmt.Errorf("vivid has no %q control", want)
 }
 
 // Output is vivid's output node, streaming.
