@@ -31,6 +31,12 @@ func TestQRScanThroughAV4L2Loopback(t *testing.T) {
 	if *vividDir == "" {
 		t.Skip("needs the vivid driver as a loopback: run with -vivid /dev")
 	}
+	for _, f := range []camera.PixelFormat{camera.GREY, camera.YUYV} {
+		t.Run(f.String(), func(t *testing.T) { scanThroughVivid(t, f) })
+	}
+}
+
+func scanThroughVivid(t *testing.T, format camera.PixelFormat) {
 	capPath, outPath, err := v4l2loop.Find(*vividDir)
 	if err != nil {
 		t.Fatal(err)
@@ -43,13 +49,16 @@ func TestQRScanThroughAV4L2Loopback(t *testing.T) {
 	if len(devs) == 0 || devs[0].Path != capPath || !strings.Contains(devs[0].Card, "vivid") {
 		t.Errorf("the capture node is not listed first by its card name: %v", devs)
 	}
-	cam, err := camera.Open(capPath, camera.Options{})
+	cam, err := camera.Open(capPath, camera.Options{Formats: []camera.PixelFormat{format}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cam.Close()
 	l := cam.Layout()
 	t.Logf("capture layout %+v (format %v)", l, l.Format)
+	if l.Format != format {
+		t.Fatalf("asked for %v, the camera reads %v", format, l.Format)
+	}
 	out, err := v4l2loop.OpenOutput(outPath, uint32(l.Format), l.Width, l.Height)
 	if err != nil {
 		t.Fatal(err)
@@ -68,18 +77,19 @@ func TestQRScanThroughAV4L2Loopback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var frames [][]byte
+	var frames, lumas [][]byte
 	for i, sym := range seq.Symbols {
 		if i%4 == 1 {
 			continue // never shown: the receiver must do without it
 		}
-		frames = append(frames, rawFrame(t, sym, l))
+		raw, luma := rawFrame(t, sym, l)
+		frames, lumas = append(frames, raw), append(lumas, luma)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	shown := make(chan error, 1)
 	go func() { shown <- out.Show(ctx, frames, 200*time.Millisecond) }()
-	looped(t, ctx, cam, frames)
+	looped(t, ctx, cam, lumas)
 	progress := func(p QRScanProgress) {
 		if p.Refused != nil {
 			t.Logf("refused: %v", p.Refused)
@@ -104,10 +114,10 @@ func TestQRScanThroughAV4L2Loopback(t *testing.T) {
 	}
 }
 
-// looped waits until the capture shows one of the frames written to the
-// output: the loopback works and the format is what both ends agreed on
-// (vivid shows a test pattern otherwise).
-func looped(t *testing.T, ctx context.Context, cam *camera.Camera, frames [][]byte) {
+// looped waits until the capture's luminance is that of one of the frames
+// written to the output: the loopback works and the format is what both
+// ends agreed on (vivid shows a test pattern otherwise).
+func looped(t *testing.T, ctx context.Context, cam *camera.Camera, lumas [][]byte) {
 	t.Helper()
 	for i := 0; i < 50; i++ {
 		g, err := cam.Next(ctx)
@@ -115,7 +125,7 @@ func looped(t *testing.T, ctx context.Context, cam *camera.Camera, frames [][]by
 			t.Fatal(err)
 		}
 		best := 0
-		for _, f := range frames {
+		for _, f := range lumas {
 			if len(f) != len(g.Pix) {
 				continue
 			}
@@ -138,8 +148,9 @@ func looped(t *testing.T, ctx context.Context, cam *camera.Camera, frames [][]by
 	t.Fatal("in 50 captured frames none was a frame written to the output: the loopback is not on")
 }
 
-// rawFrame lays a symbol out as the device's pixel format.
-func rawFrame(t *testing.T, sym qr.Symbol, l camera.Layout) []byte {
+// rawFrame lays a symbol out as the device's pixel format; it also
+// returns the frame's luminance, one byte a pixel.
+func rawFrame(t *testing.T, sym qr.Symbol, l camera.Layout) (raw, luma []byte) {
 	rgba := image.NewRGBA(image.Rect(0, 0, l.Width, l.Height))
 	sym.Draw(rgba, sym.ModulePixels(l.Width, l.Height), color.White)
 	step, off := 1, 0
@@ -153,11 +164,13 @@ func rawFrame(t *testing.T, sym qr.Symbol, l camera.Layout) []byte {
 		t.Fatalf("the loopback test renders GREY, YUYV or UYVY, not %v", l.Format)
 	}
 	line := max(l.BytesPerLine, l.Width*step)
-	buf := bytes.Repeat([]byte{128}, line*l.Height)
+	raw = bytes.Repeat([]byte{128}, line*l.Height)
+	luma = make([]byte, l.Width*l.Height)
 	for y := 0; y < l.Height; y++ {
 		for x := 0; x < l.Width; x++ {
-			buf[y*line+x*step+off] = rgba.Pix[y*rgba.Stride+4*x]
+			v := rgba.Pix[y*rgba.Stride+4*x]
+			raw[y*line+x*step+off], luma[y*l.Width+x] = v, v
 		}
 	}
-	return buf
+	return raw, luma
 }

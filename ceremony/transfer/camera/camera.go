@@ -32,6 +32,9 @@ type Options struct {
 	// Stall is how long Next waits for a frame before it reports the
 	// camera as stalled (default 5 s).
 	Stall time.Duration
+	// Formats, if set, replaces the order of preference (GREY, YUYV,
+	// UYVY, NV12, YU12, MJPEG, JPEG); only formats ToGray reads count.
+	Formats []PixelFormat
 }
 
 func (o Options) withDefaults() Options {

@@ -29,6 +29,15 @@ var (
 
 var preferred = []PixelFormat{GREY, YUYV, UYVY, NV12, YU12, MJPEG, JPEG}
 
+func readable(f PixelFormat) bool {
+	for _, p := range preferred {
+		if p == f {
+			return true
+		}
+	}
+	return false
+}
+
 func (f PixelFormat) String() string {
 	b := []byte{byte(f), byte(f >> 8), byte(f >> 16), byte(f >> 24)}
 	for _, c := range b {
@@ -39,9 +48,16 @@ func (f PixelFormat) String() string {
 	return string(b)
 }
 
-// choose returns the most preferred of the offered formats.
-func choose(offered []PixelFormat) (PixelFormat, bool) {
-	for _, want := range preferred {
+// choose returns the most preferred of the offered formats, in the order
+// of order when given (formats ToGray does not read are ignored).
+func choose(offered []PixelFormat, order ...PixelFormat) (PixelFormat, bool) {
+	if len(order) == 0 {
+		order = preferred
+	}
+	for _, want := range order {
+		if !readable(want) {
+			continue
+		}
 		for _, o := range offered {
 			if o == want {
 				return want, true

@@ -126,6 +126,12 @@ func TestChoosePrefersPlainLuminance(t *testing.T) {
 			t.Errorf("choose(%v) = %v %v, want %v %v", c.offered, got, ok, c.want, c.ok)
 		}
 	}
+	if got, ok := choose([]PixelFormat{GREY, YUYV, MJPEG}, YUYV, fourcc("H264")); got != YUYV || !ok {
+		t.Errorf("an order given: %v %v", got, ok)
+	}
+	if _, ok := choose([]PixelFormat{fourcc("H264")}, fourcc("H264")); ok {
+		t.Error("a format ToGray cannot read was chosen because it was asked for")
+	}
 	if s := PixelFormat(0x01020304).String(); s != "0x01020304" {
 		t.Errorf("an unprintable FourCC reads %q", s)
 	}

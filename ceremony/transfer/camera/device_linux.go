@@ -162,7 +162,7 @@ func (c *Camera) setFormat() error {
 	if err != nil {
 		return err
 	}
-	want, ok := choose(offered)
+	want, ok := choose(offered, c.opts.Formats...)
 	if !ok {
 		return &FormatError{Path: c.dev.Path, Offered: offered}
 	}
@@ -172,7 +172,7 @@ func (c *Camera) setFormat() error {
 		return &DeviceError{Path: c.dev.Path, Op: "VIDIOC_S_FMT " + want.String(), Err: err}
 	}
 	got := PixelFormat(f.Pix.PixelFormat)
-	if _, ok := choose([]PixelFormat{got}); !ok || f.Pix.Width == 0 || f.Pix.Height == 0 || f.Pix.Width > 8192 || f.Pix.Height > 8192 {
+	if !readable(got) || f.Pix.Width == 0 || f.Pix.Height == 0 || f.Pix.Width > 8192 || f.Pix.Height > 8192 {
 		return &FormatError{Path: c.dev.Path, Offered: []PixelFormat{got}}
 	}
 	c.layout = Layout{Format: got, Width: int(f.Pix.Width), Height: int(f.Pix.Height), BytesPerLine: int(f.Pix.BytesPerLine)}
