@@ -23,13 +23,17 @@ func OpenWebcam(device string) (*Webcam, error) {
 	return &Webcam{cam: cam}, nil
 }
 
-// Next waits for the next frame (its luminance; reused by the next call).
+// Next waits for the next frame and returns a copy of its luminance: a
+// FrameSource's images may be kept (the Transfer screen shows them while
+// the next frame is read), and package camera reuses its buffer.
 func (c *Webcam) Next(ctx context.Context) (image.Image, error) {
 	g, err := c.cam.Next(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return g, nil
+	out := image.NewGray(g.Rect)
+	copy(out.Pix, g.Pix)
+	return out, nil
 }
 
 // Close stops streaming and releases the device.
