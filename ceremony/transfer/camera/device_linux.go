@@ -38,9 +38,9 @@ func ListIn(dir string) ([]Device, error) {
 			}
 			continue
 		}
-		d, cap, err := query(fd, p)
+		d, caps, err := query(fd, p)
 		unix.Close(fd)
-		if err == nil && cap&capVideoCapture != 0 {
+		if err == nil && caps&capVideoCapture != 0 {
 			found = append(found, d)
 		}
 	}
@@ -96,6 +96,7 @@ type Camera struct {
 	layout Layout
 	bufs   [][]byte // mmapped driver buffers; nil in read() mode
 	read   []byte   // the read() buffer
+	size   int      // the driver's largest frame (sizeimage)
 	gray   *image.Gray
 	last   time.Time
 	closed bool
@@ -134,8 +135,7 @@ func (c *Camera) start(path string) error {
 	case caps&capStreaming != 0:
 		return c.startStreaming()
 	case caps&capReadWrite != 0:
-		size := c.layout.BytesPerLine * c.layout.Height * 2
-		c.read = make([]byte, max(size, 1<<20))
+		c.read = make([]byte, max(c.size, c.layout.BytesPerLine*c.layout.Height, 1<<20))
 		return nil
 	}
 	return &DeviceError{Path: path, Op: "open", Err: errors.New("offers neither streaming nor read() I/O")}
@@ -176,6 +176,7 @@ func (c *Camera) setFormat() error {
 		return &FormatError{Path: c.dev.Path, Offered: []PixelFormat{got}}
 	}
 	c.layout = Layout{Format: got, Width: int(f.Pix.Width), Height: int(f.Pix.Height), BytesPerLine: int(f.Pix.BytesPerLine)}
+	c.size = int(min(f.Pix.SizeImage, 64<<20)) // a driver's claim, bounded
 	return nil
 }
 
