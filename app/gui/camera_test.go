@@ -172,3 +172,32 @@ func TestScanWithCameraCancelReleasesTheCamera(t *testing.T) {
 		}
 	})
 }
+
+// A camera that cannot be opened says why on the panel and offers to try
+// again; the step is left as it was.
+func TestScanWithCameraSaysWhyACameraDidNotOpen(t *testing.T) {
+	h := newHarness(t)
+	var in *fileInput
+	var opens atomic.Int32 // counted on the scan's worker
+	h.locked(func() {
+		in = h.shell.newFileInput("file")
+		in.cameras = func() ([]camera.Device, error) {
+			return []camera.Device{{Path: "/dev/video0", Card: "USB camera"}}, nil
+		}
+		in.openCamera = func(path string) (cameraSource, error) {
+			opens.Add(1)
+			return nil, &camera.PermissionError{Path: path}
+		}
+		h.shell.show(ceremony.Production, "A step that needs a file", in.box)
+	})
+	h.tap("Scan with camera…")
+	h.waitShows("the user must be in group video")
+	h.tap("Scan again")
+	h.waitFor("a second open", func() bool { return opens.Load() == 2 })
+	h.tap("Cancel")
+	h.locked(func() {
+		if len(h.canvas().Overlays().List()) != 0 || in.Path.Text != "" {
+			t.Errorf("after Cancel: %d overlays, path %q", len(h.canvas().Overlays().List()), in.Path.Text)
+		}
+	})
+}
