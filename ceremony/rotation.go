@@ -115,6 +115,20 @@ type OldKey struct {
 	Opts token.OpenOptions
 }
 
+// OldKeyError is CompareWithOld failing to open keys[Index]'s old share.
+// A front-end branches on it: when LastTry(err) is set, it asks Name,
+// records the confirmation and compares again with that key's
+// AllowLastRetry set; when Blocked(err) is set, it says how to unblock.
+type OldKeyError struct {
+	Index int
+	Name  string
+	Err   error
+}
+
+func (e *OldKeyError) Error() string { return fmt.Sprintf("old custodian %s: %v", e.Name, e.Err) }
+
+func (e *OldKeyError) Unwrap() error { return e.Err }
+
 // DomainComparison is what comparing the old and the new security domains
 // found. The service may re-encrypt items between downloads, so different
 // ciphertexts are reported, not failed; what matters is that both
@@ -152,11 +166,11 @@ func (r *Rotation) CompareWithOld(ctx context.Context, oldName string, oldSD []b
 			s.Wipe()
 		}
 	}()
-	for _, k := range keys {
+	for i, k := range keys {
 		share, _, _, err := openShare(ctx, AdmissionPolicy{Mode: r.cfg.Mode}, r.tokens, oldFile, k.Ref, nil, k.Opts)
 		if err != nil {
 			_ = r.record(Event{Step: "rotation.compare.share-failed", Actor: Actor{RoleCustodian, k.Name}, Inputs: []FileRef{RefOf(oldName, oldSD)}, Message: err.Error()})
-			return nil, fmt.Errorf("old custodian %s: %w", k.Name, err)
+			return nil, &OldKeyError{Index: i, Name: k.Name, Err: err}
 		}
 		if err := r.hold(share, "old share of "+k.Name); err != nil {
 			return nil, err

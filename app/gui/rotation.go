@@ -2,6 +2,7 @@ package gui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -127,15 +128,39 @@ func (w *rotationWizard) compareScreen() {
 	status.Wrapping = fyne.TextWrapWord
 	found := widget.NewLabel(w.comparison)
 	found.Wrapping = fyne.TextWrapWord
-	compare := func(b *widget.Button, name string, data []byte, keys []ceremony.OldKey) {
+	var compare func(b *widget.Button, name string, data []byte, keys []ceremony.OldKey)
+	compare = func(b *widget.Button, name string, data []byte, keys []ceremony.OldKey) {
 		var c *ceremony.DomainComparison
 		w.s.busy(b, status, "Opening the old shares and comparing the two security domains", func() (err error) {
+			tokenUse.Lock()
+			defer tokenUse.Unlock()
 			c, err = w.r.CompareWithOld(context.Background(), name, data, keys)
 			return err
-		}, orShow(status, func() {
-			w.comparison = comparisonText(c)
-			w.render()
-		}))
+		}, func(err error) {
+			// An old custodian's token down to its last PIN try: they
+			// decide, the decision is recorded, and the comparison runs
+			// again with that one try allowed.
+			var oe *ceremony.OldKeyError
+			if pe := ceremony.LastTry(err); pe != nil && errors.As(err, &oe) && !keys[oe.Index].Opts.AllowLastRetry {
+				w.s.askLastTry(oe.Name, pe, func(yes bool) {
+					if !yes {
+						status.SetText((&lastTryDeclinedError{custodian: oe.Name, tok: pe.Token}).Error())
+						return
+					}
+					if err := w.r.ConfirmLastTry(oe.Name, pe.Token, oe.Name); err != nil {
+						status.SetText(err.Error())
+						return
+					}
+					keys[oe.Index].Opts.AllowLastRetry = true
+					compare(b, name, data, keys)
+				})
+				return
+			}
+			orShow(status, func() {
+				w.comparison = comparisonText(c)
+				w.render()
+			})(err)
+		})
 	}
 	items := []fyne.CanvasObject{}
 	var picker *tokenPicker
