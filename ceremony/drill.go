@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -148,6 +150,9 @@ type DrillRun struct {
 	stage   *safefile.Staged
 	kept    bool
 	settled bool
+	// keptTranscript is where the closed transcript of a drill that did
+	// not complete was kept when its folder was removed.
+	keptTranscript string
 }
 
 // StartDrill checks a drill's configuration, creates its staging folder,
@@ -504,14 +509,45 @@ func (d *DrillRun) settle() error {
 	}
 	d.settled = true
 	if o == nil || o.Ending != SignedOff || o.Err != nil {
+		// The files of a drill that did not complete go, but its record
+		// stays: the closed transcript says how the drill ended.
+		var kerr error
+		if o != nil && o.Transcript != "" {
+			d.keptTranscript, kerr = keepTranscript(o.Transcript, d.cfg.Dir, o.Ending)
+		}
 		d.stage.Abort()
-		return nil
+		return kerr
 	}
 	if err := d.stage.Commit(); err != nil {
 		return fmt.Errorf("moving the drill folder into place: %v; nothing was left", err)
 	}
 	d.kept = true
 	return nil
+}
+
+// keepTranscript links the closed transcript at path (inside the
+// staging folder) next to the drill's destination dir, as
+// DIR-ENDING-transcript.jsonl, never over an existing file; a hard link
+// keeps it whole when the staging folder is removed.
+func keepTranscript(path, dir string, ending Ending) (string, error) {
+	base := dir + "-" + strings.ReplaceAll(ending.String(), " ", "-") + "-transcript"
+	for i := 1; i <= 100; i++ {
+		dst := base + ".jsonl"
+		if i > 1 {
+			dst = fmt.Sprintf("%s-%d.jsonl", base, i)
+		}
+		err := os.Link(path, dst)
+		if err == nil {
+			if err := safefile.SyncDir(filepath.Dir(dst)); err != nil {
+				return dst, fmt.Errorf("keeping the drill's transcript at %s: %v", dst, err)
+			}
+			return dst, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", fmt.Errorf("keeping the drill's transcript next to %s: %v", dir, err)
+		}
+	}
+	return "", fmt.Errorf("keeping the drill's transcript: %s and 99 numbered names exist already", base+".jsonl")
 }
 
 // RunDrill runs a complete drill: activation against the drill HSM with
@@ -551,8 +587,12 @@ func RunDrill(ctx context.Context, cfg DrillConfig) (*DrillReport, error) {
 // when the drill was kept, none when its folder was removed.
 func (d *DrillRun) settleReport(report *DrillReport) {
 	if !d.Kept() {
-		report.Files, report.Transcript = nil, ""
-		report.say("the drill did not complete: its folder was removed, nothing is left in %s", d.cfg.Dir)
+		report.Files, report.Transcript = nil, d.keptTranscript
+		if d.keptTranscript != "" {
+			report.say("the drill did not complete: its folder was removed, nothing is left in %s; its closed transcript is kept at %s", d.cfg.Dir, d.keptTranscript)
+		} else {
+			report.say("the drill did not complete: its folder was removed, nothing is left in %s", d.cfg.Dir)
+		}
 		return
 	}
 	for i, f := range report.Files {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/custodian-hsm/custodian/ceremony/transcript"
 	"github.com/custodian-hsm/custodian/internal/safefile"
 )
 
@@ -43,13 +44,15 @@ func parentEntries(t *testing.T, parent string) []string {
 
 // A drill that fails after it started (an injected transcript error in
 // the middle of the activation, or an interruption right after the
-// start) leaves nothing: no folder under the final name, no staging
-// folder next to it.
+// start) leaves no folder under the final name and no staging folder
+// next to it. Its record stays: the closed transcript, when there is one
+// on disk, is kept next to the destination and ends as the drill ended.
 func TestFailedDrillLeavesNothing(t *testing.T) {
 	for name, cfg := range map[string]DrillConfig{
 		"a step fails": {Recorder: &failingRecorder{n: 4}},
 		"interrupted":  {Started: func(d *DrillRun) { d.Abandon("interrupted (SIGINT)") }},
 	} {
+		wantKept := name == "interrupted" // the failing recorder writes nothing to disk
 		t.Run(name, func(t *testing.T) {
 			parent := t.TempDir()
 			cfg.Custodians, cfg.Quorum, cfg.Dir = 3, 2, filepath.Join(parent, "drill")
@@ -68,14 +71,28 @@ func TestFailedDrillLeavesNothing(t *testing.T) {
 			if err == nil {
 				t.Fatalf("the drill did not fail:\n%s", report)
 			}
-			if left := parentEntries(t, parent); len(left) != 0 {
-				t.Errorf("a failed drill left %v in %s", left, parent)
+			left := parentEntries(t, parent)
+			if wantKept {
+				if len(left) != 1 || left[0] != "drill-abandoned-transcript.jsonl" || report.Transcript != filepath.Join(parent, left[0]) {
+					t.Fatalf("an interrupted drill left %v in %s (report names %q), want only its transcript", left, parent, report.Transcript)
+				}
+				v, err := transcript.VerifyFile(report.Transcript)
+				if err != nil {
+					t.Errorf("the kept transcript does not verify: %v", err)
+				} else if v.Ending() != "abandoned" {
+					t.Errorf("the kept transcript ends %q, want abandoned", v.Ending())
+				}
+				if !strings.Contains(report.String(), "its closed transcript is kept at "+report.Transcript) {
+					t.Errorf("the report does not say where the transcript is:\n%s", report)
+				}
+			} else if len(left) != 0 || report.Transcript != "" {
+				t.Errorf("a failed drill left %v in %s (report names %q)", left, parent, report.Transcript)
 			}
 			if staged == "" {
 				t.Fatal("the drill never started")
 			}
-			if report.Transcript != "" || len(report.Files) != 0 {
-				t.Errorf("the report names files that were removed: %q %q", report.Transcript, report.Files)
+			if len(report.Files) != 0 {
+				t.Errorf("the report names files that were removed: %q", report.Files)
 			}
 			if !strings.Contains(report.String(), "its folder was removed") {
 				t.Errorf("the report does not say the folder was removed:\n%s", report)
