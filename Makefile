@@ -144,10 +144,10 @@ fuzz: deps
 # few kilobytes, hence its lower bound). Mesa's llvmpipe reads back blank captures under Xvfb, softpipe
 # does not, hence GALLIUM_DRIVER.
 SCREENSHOTS_DIR := screenshots
-SCREENSHOT_FILES := 01-home 02-drill-setup 03-activation-setup 04-drill-activation-enroll 05-recovery-setup 06-drill-recovery-confirm 07-drill-recovery-end 08-transcripts 09-tokens 10-token-picker 12-pin-dialog 13-home-1280x800 14-qr-transmitter-1024x768 15-qr-transmitter-fullscreen
+SCREENSHOT_FILES := 01-home 02-drill-setup 03-activation-setup 04-drill-activation-enroll 05-recovery-setup 06-drill-recovery-confirm 07-drill-recovery-end 08-transcripts 09-tokens 10-token-picker 12-pin-dialog 13-home-1280x800 14-qr-transmitter-1024x768 15-qr-transmitter-fullscreen 16-rotation-setup 17-drill-rotation-new-sd 18-drill-rotation-compare 19-drill-rotation-retire 20-last-pin-try-dialog 21-pin-blocked-dialog 22-unblock-dialog
 screenshots: test-deps build-drill
 	@rm -rf $(SCREENSHOTS_DIR)
-	GALLIUM_DRIVER=softpipe CUSTODIAN_SCREENSHOTS=$(SCREENSHOTS_DIR) timeout 150 \
+	GALLIUM_DRIVER=softpipe CUSTODIAN_SCREENSHOTS=$(SCREENSHOTS_DIR) timeout 420 \
 	  xvfb-run -a -s "-screen 0 1280x1024x24" ./$(DRILL_BIN)
 	@for f in $(SCREENSHOT_FILES); do \
 	  p=$(SCREENSHOTS_DIR)/$$f.png; \

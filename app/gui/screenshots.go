@@ -25,7 +25,7 @@ import (
 
 // tourTimeout bounds the whole tour, so a hung screen fails the run
 // instead of blocking CI.
-const tourTimeout = 3 * time.Minute
+const tourTimeout = 6 * time.Minute
 
 // screenshotTour visits the main screens and writes dir/NN-name.png for
 // each. It runs on its own goroutine, as a worker would, and talks to the

@@ -24,7 +24,8 @@ func TestScreenshotTourWritesEveryScreen(t *testing.T) {
 		"04-drill-activation-enroll.png", "05-recovery-setup.png", "06-drill-recovery-confirm.png",
 		"07-drill-recovery-end.png", "08-transcripts.png", "09-tokens.png", "10-token-picker.png", "11-airgap-dialog.png",
 		"12-pin-dialog.png", "13-home-1280x800.png",
-		"16-last-pin-try-dialog.png", "17-pin-blocked-dialog.png", "18-unblock-dialog.png"}
+		"16-rotation-setup.png", "17-drill-rotation-new-sd.png", "18-drill-rotation-compare.png", "19-drill-rotation-retire.png",
+		"20-last-pin-try-dialog.png", "21-pin-blocked-dialog.png", "22-unblock-dialog.png"}
 	seen := map[string]string{}
 	for _, name := range want {
 		data, err := os.ReadFile(filepath.Join(dir, name))

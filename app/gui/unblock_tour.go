@@ -24,19 +24,19 @@ func (s *shell) pinTriesTour(snap func(string, func()) error) error {
 		}
 		s.recoverySetup()
 	}
-	if err := snap("16-last-pin-try-dialog.png", func() {
+	if err := snap("20-last-pin-try-dialog.png", func() {
 		reset()
 		s.askLastTry("Alice", &token.PINError{Token: yk, What: "PIN", RetriesLeft: 1, LastRetry: true}, func(bool) {})
 	}); err != nil {
 		return err
 	}
-	if err := snap("17-pin-blocked-dialog.png", func() {
+	if err := snap("21-pin-blocked-dialog.png", func() {
 		reset()
 		s.showBlocked(m, nil, "Bob", ref.String(), &token.PINError{Token: yk, What: "PIN", Blocked: true})
 	}); err != nil {
 		return err
 	}
-	err := snap("18-unblock-dialog.png", func() {
+	err := snap("22-unblock-dialog.png", func() {
 		reset()
 		s.unblockDialog(m, yk, nil)
 	})
