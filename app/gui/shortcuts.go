@@ -23,6 +23,7 @@ func (s *shell) shortcuts() []shortcut {
 		{"Home", fyne.KeyH, s.goHome},
 		{"Start a drill", fyne.KeyD, func() { s.confirmLeave("Ctrl+D", s.drillScreen) }},
 		{"Tokens", fyne.KeyT, func() { s.confirmLeave("Ctrl+T", s.tokensScreen) }},
+		{"This build and the air-gap self-check", fyne.KeyI, func() { showBuildDetails(s.win, s.id, s.checkAirGap()) }},
 	}
 }
 
