@@ -123,7 +123,7 @@ printf 'total: %d screens, %d key presses (a Ctrl+key chord counts once), %.0f s
 
 xwd -silent -id "$win" >"${END_XWD:-/tmp/keyboard-drill-end.xwd}"
 
-# The drill really ran to its end: two transcripts, both signed off.
+# The drill really ran to its end: its transcript verifies and is signed off.
 mapfile -t transcripts < <(find "$work" -name '*.jsonl' | sort)
 echo "transcripts: ${#transcripts[@]}"
 ok=1
@@ -131,4 +131,4 @@ for t in "${transcripts[@]}"; do
 	v=$("$bin" transcript verify "$t" 2>&1 || true)
 	if grep -q "signed off" <<<"$v"; then echo "  signed off: ${t#"$work"/}"; else echo "  NOT signed off: ${t#"$work"/}: $v"; ok=0; fi
 done
-[ "${#transcripts[@]}" -ge 2 ] && [ "$ok" = 1 ] || { echo "keyboard-drill: the drill did not end"; exit 1; }
+[ "${#transcripts[@]}" -ge 1 ] && [ "$ok" = 1 ] || { echo "keyboard-drill: the drill did not end"; exit 1; }
