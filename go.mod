@@ -7,7 +7,6 @@ toolchain go1.26.8
 require (
 	fyne.io/fyne/v2 v2.7.1
 	github.com/ThalesGroup/crypto11 v1.5.0
-	github.com/blackjack/webcam v0.6.1
 	github.com/fxamacker/cbor/v2 v2.10.0
 	github.com/go-pdf/fpdf v0.9.0
 	github.com/go-piv/piv-go/v2 v2.6.0

@@ -9,6 +9,9 @@ import (
 	"strings"
 
 	"github.com/custodian-hsm/custodian/app/cli"
+	// Starts hashing the binary for the transcripts' identity at once,
+	// beside the other packages' initialisation: see the package doc.
+	_ "github.com/custodian-hsm/custodian/ceremony/identity/prefetch"
 	"github.com/custodian-hsm/custodian/crypto/secret"
 )
 

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +16,7 @@ import (
 	"github.com/custodian-hsm/custodian/crypto/jwe"
 	"github.com/custodian-hsm/custodian/crypto/sd"
 	"github.com/custodian-hsm/custodian/crypto/token"
+	"github.com/custodian-hsm/custodian/internal/safefile"
 )
 
 // Faults are the things a fault drill makes go wrong, so that people
@@ -38,8 +41,15 @@ type DrillConfig struct {
 	Custodians int
 	Quorum     int
 	Tokens     TokenKind
-	// Dir is created for the drill's files; it must not exist.
+	// Dir is where the drill's files end up; it must not exist (or, when
+	// Staged, be an empty folder).
 	Dir string
+	// Staged runs the drill in a hidden staging folder next to Dir
+	// (.NAME.staging-PID-*), moved to Dir when the drill is signed off and
+	// removed when it is not (see DrillRun.Close). RunDrill always stages.
+	// Unstaged (the GUI's drill, whose end screen shows the closed
+	// transcript of a cancelled drill), Dir is made at once and kept.
+	Staged bool
 	// Bits is the custodian key size (2048 default).
 	Bits int
 	// Items is the number of EncData items the drill HSM makes (default
@@ -134,11 +144,23 @@ type DrillRun struct {
 	sdName   string
 	sdBytes  []byte
 	ended    *Outcome // set when the transcript was closed between parts
+
+	// stage is the folder the drill runs in; kept is set once it was
+	// moved to cfg.Dir, settled once Close decided.
+	stage   *safefile.Staged
+	kept    bool
+	settled bool
+	// keptTranscript is where the closed transcript of a drill that did
+	// not complete was kept when its folder was removed.
+	keptTranscript string
 }
 
-// StartDrill checks a drill's configuration, creates its folder, the
-// drill HSM, the drill tokens and the transcript. Nothing is created when
-// the configuration is refused.
+// StartDrill checks a drill's configuration, creates its staging folder,
+// the drill HSM, the drill tokens and the transcript. Nothing is created
+// when the configuration is refused, and nothing is left when a step of
+// the start fails. A staging folder that an earlier, interrupted drill
+// left for the same Dir is removed first (reported through
+// safefile.Notice).
 func StartDrill(cfg DrillConfig) (*DrillRun, error) {
 	if err := CheckQuorum(cfg.Custodians, cfg.Quorum); err != nil {
 		return nil, err
@@ -162,20 +184,53 @@ func StartDrill(cfg DrillConfig) (*DrillRun, error) {
 	if cfg.Rotation && cfg.Faults.Any() {
 		return nil, errors.New("a rotation drill runs without faults: drill the faults with a recovery drill")
 	}
-	d := &DrillRun{cfg: cfg, ID: "DRILL-" + filepath.Base(cfg.Dir)}
+	if !cfg.Staged {
+		return startDrillIn(cfg, nil)
+	}
+	stage, err := safefile.Stage(cfg.Dir)
+	if errors.Is(err, safefile.ErrExists) {
+		return nil, &DrillDirExistsError{Dir: cfg.Dir}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("creating the drill folder: %w", err)
+	}
+	// Drill keys and security domains are in it: owner only, as before.
+	stage.Private()
+	d, err := startDrillIn(cfg, stage)
+	if err != nil {
+		stage.Abort()
+	}
+	return d, err
+}
+
+// startDrillIn provisions the drill in its staging folder, or (stage nil)
+// in cfg.Dir, made here.
+func startDrillIn(cfg DrillConfig, stage *safefile.Staged) (*DrillRun, error) {
+	// A folder named DRILL-… (the GUI's) is not prefixed twice.
+	d := &DrillRun{cfg: cfg, ID: Drill.FileName(filepath.Base(cfg.Dir)), stage: stage}
 	d.progress("provisioning drill tokens")
 	n := cfg.Custodians
 	if cfg.Rotation {
 		n *= 2 // the old set, then the new one
 	}
-	session, err := NewDrillSession(cfg.Dir, cfg.Tokens, n)
+	var session *DrillSession
+	var err error
+	if stage == nil {
+		session, err = NewDrillSession(cfg.Dir, cfg.Tokens, n)
+	} else {
+		kind, provision, perr := drillProvisioner(cfg.Tokens)
+		if perr != nil {
+			return nil, perr
+		}
+		session, err = newDrillSessionIn(stage.Path(), provision, kind, n)
+	}
 	if err != nil {
 		return nil, err
 	}
 	d.Session = session
 	d.rec = cfg.Recorder
 	if d.rec == nil {
-		tr, err := OpenTranscript(cfg.Dir, Drill, "drill", d.ID, "drill-hsm")
+		tr, err := OpenTranscript(d.workDir(), Drill, "drill", d.ID, "drill-hsm")
 		if err != nil {
 			session.Close()
 			return nil, err
@@ -183,6 +238,58 @@ func StartDrill(cfg DrillConfig) (*DrillRun, error) {
 		d.rec = tr
 	}
 	return d, nil
+}
+
+// workDir is where the drill writes while it runs.
+func (d *DrillRun) workDir() string {
+	if d.stage == nil {
+		return d.cfg.Dir
+	}
+	return d.stage.Path()
+}
+
+// DrillDirExistsError refuses a drill whose folder already holds files
+// (nothing was created). It matches safefile.ErrExists.
+type DrillDirExistsError struct{ Dir string }
+
+func (e *DrillDirExistsError) Error() string {
+	return fmt.Sprintf("the drill folder %s already exists and is not empty: choose a new folder", e.Dir)
+}
+
+func (e *DrillDirExistsError) Unwrap() error { return safefile.ErrExists }
+
+// Dir is the folder the drill's files are in: the staging folder while
+// the drill runs (and after Close removed it), DrillConfig.Dir once Close
+// has moved it there.
+func (d *DrillRun) Dir() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.kept || d.stage == nil {
+		return d.cfg.Dir
+	}
+	return d.stage.Path()
+}
+
+// Kept reports whether the drill's folder is at DrillConfig.Dir: always
+// for an unstaged drill; for a staged one once Close moved it there (the
+// drill was signed off), false before and when it was removed.
+func (d *DrillRun) Kept() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.kept || d.stage == nil
+}
+
+// FinalPath is where a path inside the staging folder is once the drill's
+// folder is in place; other paths are returned unchanged.
+func (d *DrillRun) FinalPath(p string) string {
+	if d.stage == nil {
+		return p
+	}
+	rel, err := filepath.Rel(d.stage.Path(), p)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return p
+	}
+	return filepath.Join(d.cfg.Dir, rel)
 }
 
 func (d *DrillRun) progress(s string) {
@@ -197,6 +304,9 @@ func (d *DrillRun) Tokens() DrillTokens { return d.Session.Tokens }
 // Transcript is the drill's transcript file ("" with a memory recorder).
 func (d *DrillRun) Transcript() string {
 	if p, ok := d.rec.(interface{ Path() string }); ok {
+		if d.Kept() {
+			return d.FinalPath(p.Path())
+		}
 		return p.Path()
 	}
 	return ""
@@ -372,14 +482,72 @@ func (d *DrillRun) stop(end func(*Lifecycle) (*Outcome, error), between Closing)
 	return d.ended, err
 }
 
-// Close ends a drill still running as abandoned ("the drill was closed")
-// and releases the drill tokens.
+// Close ends a drill still running as abandoned ("the drill was closed"),
+// releases the drill tokens and settles the drill's folder: a drill
+// signed off is moved from its staging folder to DrillConfig.Dir whole; a
+// drill that failed, was cancelled or abandoned is removed with its
+// staging folder, so that nothing is left under the final name. Calling
+// it again does nothing more.
 func (d *DrillRun) Close() error {
 	_, err := d.Abandon("the drill was closed before it ended")
 	if cerr := d.Session.Close(); err == nil {
 		err = cerr
 	}
+	if serr := d.settle(); err == nil {
+		err = serr
+	}
 	return err
+}
+
+// settle moves the staging folder into place or removes it.
+func (d *DrillRun) settle() error {
+	o := d.Outcome()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.settled || d.stage == nil {
+		return nil
+	}
+	d.settled = true
+	if o == nil || o.Ending != SignedOff || o.Err != nil {
+		// The files of a drill that did not complete go, but its record
+		// stays: the closed transcript says how the drill ended.
+		var kerr error
+		if o != nil && o.Transcript != "" {
+			d.keptTranscript, kerr = keepTranscript(o.Transcript, d.cfg.Dir, o.Ending)
+		}
+		d.stage.Abort()
+		return kerr
+	}
+	if err := d.stage.Commit(); err != nil {
+		return fmt.Errorf("moving the drill folder into place: %v; nothing was left", err)
+	}
+	d.kept = true
+	return nil
+}
+
+// keepTranscript links the closed transcript at path (inside the
+// staging folder) next to the drill's destination dir, as
+// DIR-ENDING-transcript.jsonl, never over an existing file; a hard link
+// keeps it whole when the staging folder is removed.
+func keepTranscript(path, dir string, ending Ending) (string, error) {
+	base := dir + "-" + strings.ReplaceAll(ending.String(), " ", "-") + "-transcript"
+	for i := 1; i <= 100; i++ {
+		dst := base + ".jsonl"
+		if i > 1 {
+			dst = fmt.Sprintf("%s-%d.jsonl", base, i)
+		}
+		err := os.Link(path, dst)
+		if err == nil {
+			if err := safefile.SyncDir(filepath.Dir(dst)); err != nil {
+				return dst, fmt.Errorf("keeping the drill's transcript at %s: %v", dst, err)
+			}
+			return dst, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", fmt.Errorf("keeping the drill's transcript next to %s: %v", dir, err)
+		}
+	}
+	return "", fmt.Errorf("keeping the drill's transcript: %s and 99 numbered names exist already", base+".jsonl")
 }
 
 // RunDrill runs a complete drill: activation against the drill HSM with
@@ -389,12 +557,11 @@ func (d *DrillRun) Close() error {
 // the transcript is closed, saying how the drill ended.
 func RunDrill(ctx context.Context, cfg DrillConfig) (*DrillReport, error) {
 	report := &DrillReport{Dir: cfg.Dir, Rotation: cfg.Rotation}
+	cfg.Staged = true
 	d, err := StartDrill(cfg)
 	if err != nil {
 		return report, err
 	}
-	report.Transcript = d.Transcript()
-	defer d.Close()
 	if cfg.Started != nil {
 		cfg.Started(d)
 	}
@@ -409,7 +576,29 @@ func RunDrill(ctx context.Context, cfg DrillConfig) (*DrillReport, error) {
 			err = o.Err
 		}
 	}
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	d.settleReport(report)
 	return report, err
+}
+
+// settleReport names the files where Close left them: in DrillConfig.Dir
+// when the drill was kept, none when its folder was removed.
+func (d *DrillRun) settleReport(report *DrillReport) {
+	if !d.Kept() {
+		report.Files, report.Transcript = nil, d.keptTranscript
+		if d.keptTranscript != "" {
+			report.say("the drill did not complete: its folder was removed, nothing is left in %s; its closed transcript is kept at %s", d.cfg.Dir, d.keptTranscript)
+		} else {
+			report.say("the drill did not complete: its folder was removed, nothing is left in %s", d.cfg.Dir)
+		}
+		return
+	}
+	for i, f := range report.Files {
+		report.Files[i] = d.FinalPath(f)
+	}
+	report.Transcript = d.Transcript()
 }
 
 // script is the drill, step by step, as RunDrill plays it.
@@ -455,7 +644,7 @@ func (d *DrillRun) scriptActivation(ctx context.Context, report *DrillReport) (s
 		}
 	}
 	report.say("activation: %d custodians enrolled with %d-bit keys", cfg.Custodians, cfg.Bits)
-	pkg, err := act.WritePackage(filepath.Join(cfg.Dir, "DRILL-operator-package"))
+	pkg, err := act.WritePackage(filepath.Join(d.workDir(), "DRILL-operator-package"))
 	if err != nil {
 		return "", nil, -1, err
 	}
@@ -465,7 +654,7 @@ func (d *DrillRun) scriptActivation(ctx context.Context, report *DrillReport) (s
 	if err != nil {
 		return "", nil, -1, err
 	}
-	report.Files = append(report.Files, filepath.Join(cfg.Dir, sdName))
+	report.Files = append(report.Files, filepath.Join(d.workDir(), sdName))
 	if _, err := act.LoadSD(sdName, sdBytes); err != nil {
 		return "", nil, -1, err
 	}
@@ -523,7 +712,7 @@ func (d *DrillRun) scriptRecovery(ctx context.Context, report *DrillReport, sdNa
 	if err != nil {
 		return nil, nil, err
 	}
-	report.Files = append(report.Files, filepath.Join(cfg.Dir, exName))
+	report.Files = append(report.Files, filepath.Join(d.workDir(), exName))
 	r, err := d.NewRecovery()
 	if err != nil {
 		return nil, nil, err
@@ -582,7 +771,7 @@ func (d *DrillRun) scriptRecovery(ctx context.Context, report *DrillReport, sdNa
 	if err != nil {
 		return nil, nil, err
 	}
-	blobPath, err := r.Export(filepath.Join(cfg.Dir, "DRILL-restore"))
+	blobPath, err := r.Export(filepath.Join(d.workDir(), "DRILL-restore"))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -86,7 +86,7 @@ func (d *DrillRun) scriptRotation(ctx context.Context, report *DrillReport, oldN
 			return err
 		}
 	}
-	pkg, err := r.WritePackage(filepath.Join(cfg.Dir, "DRILL-rotation-operator-package"))
+	pkg, err := r.WritePackage(filepath.Join(d.workDir(), "DRILL-rotation-operator-package"))
 	if err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ func (d *DrillRun) scriptRotation(ctx context.Context, report *DrillReport, oldN
 	if err != nil {
 		return err
 	}
-	report.Files = append(report.Files, filepath.Join(cfg.Dir, name))
+	report.Files = append(report.Files, filepath.Join(d.workDir(), name))
 	if _, err := r.LoadSD(name, data); err != nil {
 		return err
 	}
@@ -117,15 +117,25 @@ func (d *DrillRun) scriptRotation(ctx context.Context, report *DrillReport, oldN
 		return err
 	}
 	report.say("rotation: %d new custodians opened their shares; the new quorum of %d recovers the security domain", cfg.Custodians, cfg.Quorum)
+	if !c.Same() {
+		return fmt.Errorf("the rotated security domain differs from the old one: %s", c)
+	}
 	for i := range r.OldCustodians() {
 		if err := r.Retire(i, DestructionMethods[0], DrillWitness); err != nil {
 			return err
 		}
 	}
 	report.say("rotation: %d old keys retired with destruction records", len(r.OldCustodians()))
-	if !c.Same() {
-		return fmt.Errorf("the rotated security domain differs from the old one: %s", c)
-	}
 	report.Accepted = true
 	return r.SignOff(DrillWitness, true, "")
 }
+
+// IsRotation reports whether the drill was set up as a rotation drill
+// (a front-end then goes on to NewRotation after the activation).
+func (d *DrillRun) IsRotation() bool { return d.cfg.Rotation }
+
+// Custodians and Quorum are the drill's N and M.
+func (d *DrillRun) Custodians() int { return d.cfg.Custodians }
+
+// Quorum is the drill's M.
+func (d *DrillRun) Quorum() int { return d.cfg.Quorum }

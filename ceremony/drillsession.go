@@ -23,19 +23,19 @@ type DrillSession struct {
 // NewDrillSession creates the drill folder (it must not exist), the drill
 // HSM inside it and one drill token per custodian.
 func NewDrillSession(dir string, kind TokenKind, custodians int) (*DrillSession, error) {
-	if kind == "" {
-		kind = SoftTokens
-	}
-	provision, ok := drillProvisioners[kind]
-	if !ok && kind == VCardTokens {
-		return nil, ErrNeedsDrillBuild
-	}
-	if !ok {
-		return nil, fmt.Errorf("drill tokens %q are not available in this build (available: %v)", kind, DrillTokenKinds())
+	kind, provision, err := drillProvisioner(kind)
+	if err != nil {
+		return nil, err
 	}
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the drill folder: %w (choose a new folder)", err)
 	}
+	return newDrillSessionIn(dir, provision, kind, custodians)
+}
+
+// newDrillSessionIn fills dir, an existing empty folder (StartDrill's
+// staging folder), with the drill HSM and the drill tokens.
+func newDrillSessionIn(dir string, provision func(string, int) (DrillTokens, error), kind TokenKind, custodians int) (*DrillSession, error) {
 	hsm, err := drillhsm.Create(filepath.Join(dir, "DRILL-hsm"))
 	if err != nil {
 		return nil, err
@@ -45,6 +45,21 @@ func NewDrillSession(dir string, kind TokenKind, custodians int) (*DrillSession,
 		return nil, fmt.Errorf("provisioning %s drill tokens: %w", kind, err)
 	}
 	return &DrillSession{Dir: dir, HSM: hsm, Tokens: tokens, Kind: kind}, nil
+}
+
+// drillProvisioner finds the provisioner of a drill token kind ("": soft).
+func drillProvisioner(kind TokenKind) (TokenKind, func(string, int) (DrillTokens, error), error) {
+	if kind == "" {
+		kind = SoftTokens
+	}
+	provision, ok := drillProvisioners[kind]
+	if !ok && kind == VCardTokens {
+		return kind, nil, ErrNeedsDrillBuild
+	}
+	if !ok {
+		return kind, nil, fmt.Errorf("drill tokens %q are not available in this build (available: %v)", kind, DrillTokenKinds())
+	}
+	return kind, provision, nil
 }
 
 // OperatorActivate plays the operator at activation: the drill HSM is

@@ -1,6 +1,7 @@
 package ceremony
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
@@ -32,6 +33,13 @@ type ExchangeKeyPolicy struct {
 	// transcript or a plan file: a different signer or a lower ISVSVN
 	// needs the exception.
 	Earlier []sgx.Identity
+	// Prior is a check CheckExchangeKey already made of this certificate
+	// in this mode at this clock (the CLI checks before it writes
+	// anything): its attestation verification — three ECDSA and an
+	// RSA-4096 signature — is reused instead of repeated. Every decision
+	// of the policy is still made again. Only a check CheckExchangeKey
+	// returned carries a verification to reuse; any other is ignored.
+	Prior *ExchangeKeyCheck
 }
 
 // ExchangeKeyCheck is the decision on an exchange key, with everything
@@ -48,6 +56,28 @@ type ExchangeKeyCheck struct {
 	Exception     *WitnessedException
 	Mode          Mode
 	SHA256        string // of the certificate
+
+	// verified is what the attestation was verified for, set only by
+	// CheckExchangeKey (ExchangeKeyPolicy.Prior).
+	verified *verifiedAttestation
+}
+
+// verifiedAttestation is one sgx.Verify: its inputs and its result.
+type verifiedAttestation struct {
+	raw    []byte
+	mode   Mode
+	at     time.Time
+	result *sgx.Result
+}
+
+// reuse is the prior verification when it was made of the same
+// certificate bytes, in the same mode (hence the same roots) and at the
+// same ceremony clock; nil otherwise.
+func (v *verifiedAttestation) reuse(cert *x509.Certificate, p ExchangeKeyPolicy) *sgx.Result {
+	if v == nil || v.mode != p.Mode || !v.at.Equal(p.At) || !bytes.Equal(v.raw, cert.Raw) {
+		return nil
+	}
+	return v.result
 }
 
 // ExchangeKeyRefusedError is returned when an exchange key is refused.
@@ -63,8 +93,15 @@ func CheckExchangeKey(cert *x509.Certificate, p ExchangeKeyPolicy) (*ExchangeKey
 	if p.Mode == Drill {
 		opts.Roots = []*sgx.Root{sgx.IntelRoot(), sgx.DrillRoot()}
 	}
-	res := sgx.Verify(cert, opts)
-	c := &ExchangeKeyCheck{Result: res, Mode: p.Mode, SHA256: fingerprint.Of(cert.Raw).Hex()}
+	var res *sgx.Result
+	if p.Prior != nil {
+		res = p.Prior.verified.reuse(cert, p)
+	}
+	if res == nil {
+		res = sgx.Verify(cert, opts)
+	}
+	c := &ExchangeKeyCheck{Result: res, Mode: p.Mode, SHA256: fingerprint.Of(cert.Raw).Hex(),
+		verified: &verifiedAttestation{raw: cert.Raw, mode: p.Mode, at: p.At, result: res}}
 	if p.Collateral != nil {
 		c.TCB = sgx.EvaluateCollateral(p.Collateral, &res.Facts, opts)
 	}

@@ -50,8 +50,19 @@ func LastTryWarning(custodian string, pe *token.PINError) string {
 	if what == "" {
 		what = "PIN"
 	}
-	return fmt.Sprintf("%s: %s has ONE %s try left. A wrong %s now blocks the token; then it must be unblocked (%s). Try only if you are sure of the %s.",
-		custodian, pe.Token, what, what, strings.SplitN(UnblockAdvice(pe.Token), ",", 2)[0], what)
+	return fmt.Sprintf("%s: %s has ONE %s try left. A wrong %s now blocks the token; then %s. Try only if you are sure of the %s.",
+		custodian, pe.Token, what, what, unblockHow(pe.Token.Kind), what)
+}
+
+// unblockHow is UnblockAdvice in a few words, for the last-try warning.
+func unblockHow(k token.Kind) string {
+	switch k {
+	case token.KindYubiKey:
+		return "it must be unblocked with its PUK (on Custodian's Tokens screen, or with ykman)"
+	case token.KindPKCS11:
+		return "it must be unblocked with the token vendor's tool"
+	}
+	return "Custodian cannot unblock it"
 }
 
 // ConfirmLastTry records that custodian was told their token has one PIN

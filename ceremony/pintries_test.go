@@ -22,8 +22,12 @@ func TestPINTriesAreNamedAndTheLastTryIsRecorded(t *testing.T) {
 	if a := UnblockAdvice(p11); !strings.Contains(a, "vendor's tool") {
 		t.Errorf("PKCS#11 advice: %s", a)
 	}
-	if w := LastTryWarning("Alice", LastTry(last)); !strings.Contains(w, "ONE PIN try left") || !strings.Contains(w, "PUK") {
+	if w := LastTryWarning("Alice", LastTry(last)); !strings.Contains(w, "ONE PIN try left") || !strings.Contains(w, "unblocked with its PUK (on Custodian's Tokens screen, or with ykman). Try only") {
 		t.Errorf("warning: %s", w)
+	}
+	p11last := &token.PINError{Token: p11, What: "PIN", RetriesLeft: 1, LastRetry: true}
+	if w := LastTryWarning("Bob", p11last); !strings.Contains(w, "unblocked with the token vendor's tool. Try only") || strings.Count(w, "(") != strings.Count(w, ")") {
+		t.Errorf("PKCS#11 warning: %s", w)
 	}
 	be := &BlockedError{Custodian: "Alice", Err: Blocked(blocked)}
 	if !strings.Contains(be.Error(), "Alice cannot open their share") || !strings.Contains(be.Error(), "vendor's tool") {

@@ -40,6 +40,9 @@ func NewRotation(cfg ActivationConfig, old *Manifest, tokens *token.Manager, rec
 	if old.HSMName != cfg.HSMName {
 		return nil, fmt.Errorf("the previous manifest is for HSM %q, this rotation for %q", old.HSMName, cfg.HSMName)
 	}
+	if err := CheckManifestMode("the previous manifest", old, cfg.Mode); err != nil {
+		return nil, err
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -74,8 +77,9 @@ func (r *Rotation) Pending() []ManifestCustodian {
 }
 
 // Retire records the destruction of old custodian i's key. It is refused
-// until the new security domain has been verified and its quorum proven:
-// retiring first could leave the HSM with no recoverable security domain.
+// until the new security domain has been verified and its quorum proven,
+// and when the comparison found the two domains different: retiring then
+// could leave the HSM with no recoverable security domain.
 func (r *Rotation) Retire(i int, method, witness string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -84,6 +88,10 @@ func (r *Rotation) Retire(i int, method, witness string) error {
 	}
 	if i < 0 || i >= len(r.old) {
 		return fmt.Errorf("there is no old custodian %d", i+1)
+	}
+	if r.compared != nil && !r.compared.Same() {
+		// The old keys may be all that opens the HSM's real domain.
+		return fmt.Errorf("the old and the new security domains differ (%s): do not retire the old keys", r.compared)
 	}
 	if r.retired[i] {
 		return fmt.Errorf("%s's old key is already retired", r.old[i].Name)
@@ -106,6 +114,20 @@ type OldKey struct {
 	Ref  string
 	Opts token.OpenOptions
 }
+
+// OldKeyError is CompareWithOld failing to open keys[Index]'s old share.
+// A front-end branches on it: when LastTry(err) is set, it asks Name,
+// records the confirmation and compares again with that key's
+// AllowLastRetry set; when Blocked(err) is set, it says how to unblock.
+type OldKeyError struct {
+	Index int
+	Name  string
+	Err   error
+}
+
+func (e *OldKeyError) Error() string { return fmt.Sprintf("old custodian %s: %v", e.Name, e.Err) }
+
+func (e *OldKeyError) Unwrap() error { return e.Err }
 
 // DomainComparison is what comparing the old and the new security domains
 // found. The service may re-encrypt items between downloads, so different
@@ -144,11 +166,11 @@ func (r *Rotation) CompareWithOld(ctx context.Context, oldName string, oldSD []b
 			s.Wipe()
 		}
 	}()
-	for _, k := range keys {
+	for i, k := range keys {
 		share, _, _, err := openShare(ctx, AdmissionPolicy{Mode: r.cfg.Mode}, r.tokens, oldFile, k.Ref, nil, k.Opts)
 		if err != nil {
 			_ = r.record(Event{Step: "rotation.compare.share-failed", Actor: Actor{RoleCustodian, k.Name}, Inputs: []FileRef{RefOf(oldName, oldSD)}, Message: err.Error()})
-			return nil, fmt.Errorf("old custodian %s: %w", k.Name, err)
+			return nil, &OldKeyError{Index: i, Name: k.Name, Err: err}
 		}
 		if err := r.hold(share, "old share of "+k.Name); err != nil {
 			return nil, err
@@ -245,7 +267,11 @@ func (r *Rotation) ToRetire() []string {
 		if r.retired[i] {
 			state = "retired"
 		}
-		list = append(list, fmt.Sprintf("old key of %s (share x=%d): %s token %s, certificate %s (SHA-256 %s) — %s", c.Name, c.ShareX, c.TokenKind, c.TokenSerial, c.CertificateFile, c.CertificateSHA256, state))
+		tok := c.TokenKind + " token"
+		if c.TokenSerial != "" {
+			tok += " " + c.TokenSerial
+		}
+		list = append(list, fmt.Sprintf("old key of %s (share x=%d): %s, certificate %s (SHA-256 %s) — %s", c.Name, c.ShareX, tok, c.CertificateFile, c.CertificateSHA256, state))
 	}
 	m := r.oldManifest
 	list = append(list, fmt.Sprintf("the old security domain file %s of ceremony %s: it opens with the old keys only — destroy every copy once the new one is verified", m.SDFileName, m.CeremonyID),

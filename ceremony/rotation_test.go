@@ -2,6 +2,7 @@ package ceremony
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,6 +60,18 @@ func TestRotationRetiresOldKeysOnlyAfterTheNewSDIsProven(t *testing.T) {
 		if err := r.SelfTest(context.Background(), i, tokens.Options(i)); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// An old key that cannot be opened is named, with its place in the
+	// list, so that a front-end can ask that custodian (last PIN try)
+	// and compare again.
+	missing := filepath.Join(dir, "no-such-old-key.pem")
+	_, err = r.CompareWithOld(context.Background(), name, sdBytes, []OldKey{
+		{Name: "Old A", Ref: tokens.Ref(0), Opts: tokens.Options(0)},
+		{Name: "Old B", Ref: "file:" + missing},
+	})
+	var oe *OldKeyError
+	if !errors.As(err, &oe) || oe.Index != 1 || oe.Name != "Old B" || !strings.Contains(err.Error(), "old custodian Old B: ") {
+		t.Fatalf("an old key that does not open: %v (%#v)", err, oe)
 	}
 	if err := r.ProveQuorum(); err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ const (
 	ActionChangePIN     TokenAction = "change-pin"
 	ActionChangePUK     TokenAction = "change-puk"
 	ActionManagementKey TokenAction = "management-key"
+	ActionUnblockPIN    TokenAction = "unblock-pin" // with the PUK (UnblockPIN)
 )
 
 // TokenChoice is one token present, described for a person choosing
@@ -182,6 +183,9 @@ func tokenActions(m *token.Manager, in token.Info) []TokenAction {
 	}
 	if _, ok := p.(token.ManagementKeySetter); ok {
 		acts = append(acts, ActionManagementKey)
+	}
+	if _, ok := p.(pinUnblocker); ok {
+		acts = append(acts, ActionUnblockPIN)
 	}
 	return acts
 }

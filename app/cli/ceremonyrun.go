@@ -169,6 +169,17 @@ func withLastTry(env *Env, l *ceremony.Lifecycle, custodian string, try func(tok
 	if pe == nil {
 		return err
 	}
+	if err := confirmLastTry(env, l, custodian, pe); err != nil {
+		return err
+	}
+	opts.AllowLastRetry = true
+	return try(opts)
+}
+
+// confirmLastTry tells custodian their token has one PIN try left and
+// asks at the terminal; a yes is recorded with l. Without a terminal, or
+// with any answer but yes, it is an error and nothing is tried.
+func confirmLastTry(env *Env, l *ceremony.Lifecycle, custodian string, pe *token.PINError) error {
 	fmt.Fprintln(env.Stderr, ceremony.LastTryWarning(custodian, pe))
 	if env.Ask == nil {
 		return failuref("%s: %s has one PIN try left and there is no terminal to confirm the last try on: run the command at a terminal", custodian, pe.Token)
@@ -180,6 +191,5 @@ func withLastTry(env *Env, l *ceremony.Lifecycle, custodian string, try func(tok
 	if err := l.ConfirmLastTry(custodian, pe.Token, "the custodian at the terminal"); err != nil {
 		return failuref("%v", err)
 	}
-	opts.AllowLastRetry = true
-	return try(opts)
+	return nil
 }

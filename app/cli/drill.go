@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/custodian-hsm/custodian/crypto/drillhsm"
@@ -116,15 +117,34 @@ func drillHSMActivate(env *Env, args []string) error {
 	if _, err := sd.BuildDownloadRequest(certs, *quorum); err != nil {
 		return badInput(err)
 	}
-	h, err := drillhsm.Create(*dir)
+	// The drill HSM's files are made in a staging folder next to
+	// --hsm-dir and moved there whole; a failure leaves nothing.
+	stage, err := safefile.Stage(*dir)
+	if errors.Is(err, safefile.ErrExists) {
+		return usageErrorf("--hsm-dir %s already holds files: a drill HSM needs a new or empty folder", *dir)
+	}
 	if err != nil {
-		return usageErrorf("%v", err)
+		return failuref("%v", err)
+	}
+	stage.Private() // the drill exchange key's private half is in it
+	defer stage.Abort()
+	h, err := drillhsm.CreateNamed(stage.Path(), filepath.Base(stage.Dest()))
+	if err != nil {
+		return failuref("%v", err)
 	}
 	sdBytes, err := h.Activate(certs, *quorum, drillhsm.ActivateOptions{Items: *items})
 	if err != nil {
 		return badInput(err)
 	}
+	if err := stage.Commit(); err != nil {
+		return failuref("%v", err)
+	}
+	// After the commit, so that --out may lie inside --hsm-dir; if it
+	// cannot be written the new HSM goes too (it would only block a rerun).
 	if err := safefile.Write(*out, sdBytes, safefile.Private()); err != nil {
+		if rerr := os.RemoveAll(stage.Dest()); rerr != nil {
+			return failuref("writing %s: %v; removing the drill HSM %s again failed too: %v", *out, err, stage.Dest(), rerr)
+		}
 		return writeFailed(*out, err)
 	}
 	fmt.Fprintf(env.Stdout, "DRILL HSM activated: %d custodians, quorum %d; security domain written to %s (SHA-256 %s)\n",

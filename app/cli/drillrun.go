@@ -2,10 +2,12 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/custodian-hsm/custodian/ceremony"
 	"github.com/custodian-hsm/custodian/ceremony/identity"
+	"github.com/custodian-hsm/custodian/internal/safefile"
 )
 
 // cmdDrillRun runs a complete drill and prints a one-screen report.
@@ -62,6 +64,9 @@ func cmdDrillRun(env *Env, args []string) error {
 		Started:  func(d *ceremony.DrillRun) { stop = interruptibleDrill(env, d) },
 		Progress: func(step string) { fmt.Fprintln(env.Stderr, "drill:", step) },
 	})
+	if errors.Is(err, safefile.ErrExists) {
+		return usageErrorf("--dir: %v", err) // refused before it started: no report
+	}
 	if report != nil {
 		fmt.Fprint(env.Stdout, report.String())
 	}

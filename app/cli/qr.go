@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"syscall"
 
 	"github.com/custodian-hsm/custodian/ceremony/transfer/filekind"
 	"github.com/custodian-hsm/custodian/ceremony/transfer/qr"
@@ -78,7 +80,7 @@ func cmdQREncode(env *Env, args []string) error {
 		return badInput(err)
 	}
 	if err != nil {
-		return failuref("writing QR frames: %v", err)
+		return framesFailed(*outDir, err)
 	}
 	digest := sha256.Sum256(data)
 	fmt.Fprintf(env.Stdout, "%s (%s, %d bytes) SHA-256 %s\n", f.Name, f.Kind, len(data), hex.EncodeToString(digest[:]))
@@ -90,6 +92,29 @@ func cmdQREncode(env *Env, args []string) error {
 	}
 	fmt.Fprintln(env.Stdout, "also written: parts.txt (the codes as text), page.png and page.pdf (printable)")
 	return nil
+}
+
+// framesFailed says what a failed write of the frames means: which
+// folder, why, and that nothing was kept (qr.WriteDir stages the frames
+// next to the folder and removes them all on failure). The temporary
+// names are not shown: the person never sees or uses them.
+func framesFailed(dir string, err error) error {
+	var pe *fs.PathError
+	cause := err.Error()
+	if errors.As(err, &pe) {
+		cause = pe.Err.Error()
+	}
+	switch {
+	case errors.Is(err, syscall.ENOSPC):
+		free := ""
+		if n, ok := freeBytes(filepath.Dir(filepath.Clean(dir))); ok {
+			free = fmt.Sprintf(" (%d KiB free once the partial frames were removed)", n>>10)
+		}
+		return failuref("writing the QR frames to %s: the file system is full%s; no frames were kept: free space or choose a folder on another disk", dir, free)
+	case errors.Is(err, syscall.EROFS):
+		return failuref("writing the QR frames to %s: the file system is read-only; no frames were kept: choose a writable folder", dir)
+	}
+	return failuref("writing the QR frames to %s: %s; no frames were kept", dir, cause)
 }
 
 // reportReceived prints what arrived and writes it atomically.

@@ -11,3 +11,6 @@ import (
 func openCamera(string) (qr.FrameSource, error) {
 	return nil, errors.New("camera scanning needs Linux (V4L2); use qr decode with photos instead")
 }
+
+// freeBytes is not measured on this system.
+func freeBytes(string) (uint64, bool) { return 0, false }

@@ -2,9 +2,13 @@ package cli
 
 import (
 	"bytes"
+	"crypto/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -59,5 +63,75 @@ func TestQREncodeDecode(t *testing.T) {
 	err = Run(env, []string{"qr", "decode", "--out", filepath.Join(dir, "x"), filepath.Join(frames, "parts.txt")})
 	if ExitCode(err) != 1 || !strings.Contains(err.Error(), "scan more") {
 		t.Errorf("no codes: %v", err)
+	}
+}
+
+// smallTmpfs mounts a tmpfs of size bytes for the test (root only; the
+// mount is the test's real full disk: ENOSPC from the kernel, no fake).
+func smallTmpfs(t *testing.T, size int) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true: needs root to mount a small tmpfs")
+		}
+		t.Skip("needs root to mount a small tmpfs")
+	}
+	mnt := filepath.Join(t.TempDir(), "small")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+strconv.Itoa(size)+",mode=0755", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("environment limit: cannot mount a tmpfs here: %v %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+			t.Logf("umount: %v %s; detaching lazily", err, out)
+			_ = exec.Command("umount", "-l", mnt).Run()
+		}
+	})
+	return mnt
+}
+
+// qr encode onto a file system that fills part-way through the frames
+// fails with exit 1 and a message naming the folder and the full disk,
+// and leaves nothing: no frames, no staging folder, no partial file.
+func TestQREncodeFullDisk(t *testing.T) {
+	mnt := smallTmpfs(t, 256<<10)
+	in := filepath.Join(t.TempDir(), "notes.bin")
+	data := make([]byte, 16<<10) // about 55 fragments, 120 frames of ~5 KB: more than 256 KB
+	if _, err := rand.Read(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(in, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	env := &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut}
+	frames := filepath.Join(mnt, "frames")
+	err := Run(env, []string{"qr", "encode", "--in", in, "--out-dir", frames, "--kind", "other"})
+	if ExitCode(err) != 1 {
+		t.Fatalf("qr encode on a full disk: %v (exit %d), want exit 1\n%s", err, ExitCode(err), errOut.String())
+	}
+	line := "custodian: " + Message(err) // what main prints last on stderr
+	t.Log(line)
+	for _, want := range []string{frames, "full", "no frames were kept"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("message %q does not say %q", line, want)
+		}
+	}
+	if strings.Contains(line, ".staging-") || strings.Contains(line, ".partial-") {
+		t.Errorf("message %q names a temporary file instead of the folder", line)
+	}
+	ents, rerr := os.ReadDir(mnt)
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	for _, e := range ents {
+		t.Errorf("left on the full disk: %s", e.Name())
+	}
+	// The disk was really full: the frames did not fit.
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(mnt, &st); err != nil || st.Blocks*uint64(st.Bsize) > 300<<10 {
+		t.Errorf("the test file system is not small: %+v %v", st, err)
 	}
 }

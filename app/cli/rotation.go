@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -278,7 +279,7 @@ func rotationCheckSteps(env *Env, r *ceremony.Rotation, in *rotationCheckInput, 
 			keys = append(keys, ceremony.OldKey{Name: fmt.Sprintf("old custodian with key %d", i+1), Ref: ref, Opts: token.OpenOptions{PIN: pinPrompt(env), AllowLastRetry: false}})
 		}
 		var err error
-		if c, err = r.CompareWithOld(ctx, in.oldName, in.oldData, keys); err != nil {
+		if c, err = compareWithOld(env, r, in, keys); err != nil {
 			return nil, failuref("comparing with the old security domain: %v", err)
 		}
 	}
@@ -286,6 +287,24 @@ func rotationCheckSteps(env *Env, r *ceremony.Rotation, in *rotationCheckInput, 
 		return nil, failuref("%v", err)
 	}
 	return c, nil
+}
+
+// compareWithOld runs the comparison; when an old custodian's token is
+// down to its last PIN try, it asks them (confirmLastTry) and compares
+// again with that try allowed. Each old key asks for its last try once.
+func compareWithOld(env *Env, r *ceremony.Rotation, in *rotationCheckInput, keys []ceremony.OldKey) (*ceremony.DomainComparison, error) {
+	for {
+		c, err := r.CompareWithOld(context.Background(), in.oldName, in.oldData, keys)
+		var oe *ceremony.OldKeyError
+		pe := ceremony.LastTry(err)
+		if pe == nil || !errors.As(err, &oe) || keys[oe.Index].Opts.AllowLastRetry {
+			return c, err
+		}
+		if err := confirmLastTry(env, r.Lifecycle, oe.Name, pe); err != nil {
+			return nil, err
+		}
+		keys[oe.Index].Opts.AllowLastRetry = true
+	}
 }
 
 func cmdRotationRetire(env *Env, args []string) error {

@@ -346,7 +346,8 @@ func (in *restoreInput) checkExchangeKey(env *Env, exFlags *exchangeKeyFlags, f 
 	} else {
 		in.exSummary = "exchange key attestation: " + check.Sentence()
 	}
-	p.SD = nil // the recovery sets its own
+	p.SD = nil      // the recovery sets its own
+	p.Prior = check // and reuses this verification rather than repeating it
 	in.exPolicy = p
 	return nil
 }

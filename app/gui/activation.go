@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -13,21 +14,43 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/custodian-hsm/custodian/ceremony"
-	"github.com/custodian-hsm/custodian/crypto/drillhsm"
 	"github.com/custodian-hsm/custodian/crypto/fingerprint"
 	"github.com/custodian-hsm/custodian/crypto/token"
 )
 
 // activationWizard walks an activation ceremony one step and one custodian
-// at a time. In a drill, session plays the operator and the HSM.
+// at a time. In a drill, drill plays the operator and the HSM and session
+// holds its tokens. A rotation is an activation of the new set: the
+// rotation wizard reuses these screens under its own name (kind, role),
+// with its drill tokens after the old set's (offset), and shows its own
+// screens for the steps in screens.
 type activationWizard struct {
 	s       *shell
 	a       *ceremony.Activation
+	drill   *ceremony.DrillRun
 	session *ceremony.DrillSession
 	tokens  *token.Manager
 	// next is called when the activation is done (a drill goes on to the
 	// recovery).
 	next func()
+
+	kind, role string // "Activation"/"custodian" unless set
+	offset     int    // the drill token of custodian i is offset+i
+	screens    map[ceremony.ActivationStep]func()
+}
+
+func (w *activationWizard) title(step string) string {
+	if w.kind == "" {
+		return "Activation — " + step
+	}
+	return w.kind + " — " + step
+}
+
+func (w *activationWizard) custodian() string {
+	if w.role == "" {
+		return "custodian"
+	}
+	return w.role
 }
 
 func (w *activationWizard) mode() ceremony.Mode { return w.a.Config().Mode }
@@ -35,6 +58,10 @@ func (w *activationWizard) mode() ceremony.Mode { return w.a.Config().Mode }
 // render shows the screen for the ceremony's current step.
 func (w *activationWizard) render() {
 	w.s.wizard = w
+	if f, ok := w.screens[w.a.Step()]; ok {
+		f()
+		return
+	}
 	switch w.a.Step() {
 	case ceremony.ActEnroll:
 		w.enrollScreen()
@@ -63,13 +90,13 @@ func (w *activationWizard) cancelButton() fyne.CanvasObject {
 
 func (w *activationWizard) enrollScreen() {
 	k, n := w.a.NextCustodian()
-	title := fmt.Sprintf("Activation — custodian %d of %d", k, n)
+	title := w.title(fmt.Sprintf("%s %d of %d", w.custodian(), k, n))
 	name := widget.NewEntry()
 	name.SetPlaceHolder("custodian's full name")
 	ref := ""
 	if w.session != nil {
-		ref = w.session.Tokens.Ref(k - 1)
-		name.SetText(fmt.Sprintf("Custodian %d", k))
+		ref = w.session.Tokens.Ref(w.offset + k - 1)
+		name.SetText(fmt.Sprintf("%s %d", capitalize(w.custodian()), k))
 	}
 	picker := w.s.newTokenPicker(w.tokens, ref)
 	refEntry := picker.Ref
@@ -91,8 +118,12 @@ func (w *activationWizard) enrollScreen() {
 		var run func(ex *ceremony.WitnessedException)
 		run = func(ex *ceremony.WitnessedException) {
 			req := token.EnrollRequest{Bits: b, Progress: func(stage string) { w.s.do(func() { status.SetText(stage) }) }}
-			c, err := w.a.EnrollWithException(context.Background(), who, ref, req, opts, ex)
-			w.s.do(func() {
+			var c *ceremony.Custodian
+			// One PIN try left: asked and recorded before the try (pin.go).
+			w.s.withLastTry(w.a, who, opts, func(o token.OpenOptions) (err error) {
+				c, err = w.a.EnrollWithException(context.Background(), who, ref, req, o, ex)
+				return err
+			}, func(err error) {
 				picker.paused.Store(false)
 				progress.Hide()
 				enroll.Enable()
@@ -101,11 +132,15 @@ func (w *activationWizard) enrollScreen() {
 					w.s.askKeyException(ae.Error(), w.a.Config().Witness, func(ex *ceremony.WitnessedException) {
 						enroll.Disable()
 						progress.Show()
-						go run(ex)
+						run(ex)
 					})
 				}
 				if err != nil {
 					status.SetText("Enrollment failed: " + err.Error())
+					if pe := ceremony.Blocked(err); pe != nil {
+						w.s.blockedDialog(w.tokens, w.a, who, ref, pe, "generate their key",
+							"The ceremony waits: "+who+" may unblock the token and generate again, or use another token.")
+					}
 					return
 				}
 				fp := fingerprint.Of(c.Certificate.Raw)
@@ -116,7 +151,7 @@ func (w *activationWizard) enrollScreen() {
 					fmt.Sprintf("%s — certificate SHA-256\n%s\n%s\nRead it aloud to the witness; it goes into the record.", c.Name, fp.GroupedHex(), fp.WordString()), w.s.win)
 			})
 		}
-		go run(nil)
+		run(nil)
 	})
 	enroll.Importance = widget.HighImportance
 	form := widget.NewForm(
@@ -134,7 +169,7 @@ func (w *activationWizard) enrollScreen() {
 // supplied by the drill tokens, real ones are asked in a dialog.
 func (w *activationWizard) openOptions(i int) token.OpenOptions {
 	if w.session != nil {
-		o := w.session.Tokens.Options(i)
+		o := w.session.Tokens.Options(w.offset + i)
 		if o.PIN != nil {
 			return o
 		}
@@ -157,7 +192,11 @@ func (w *activationWizard) enrolledList() fyne.CanvasObject {
 }
 
 func (w *activationWizard) packageScreen() {
-	dir := exportFolder(w.session, "DRILL-operator-package")
+	folder := "DRILL-operator-package"
+	if w.kind != "" {
+		folder = "DRILL-" + strings.ToLower(w.kind) + "-operator-package"
+	}
+	dir := exportFolder(w.session, folder)
 	status := widget.NewLabel("")
 	status.Wrapping = fyne.TextWrapWord
 	var write *widget.Button
@@ -179,27 +218,33 @@ func (w *activationWizard) packageScreen() {
 	write.Importance = widget.HighImportance
 	intro := widget.NewLabel("All custodians are enrolled. Write the operator package: the certificates in share order, a manifest and the commands that activate the HSM.")
 	intro.Wrapping = fyne.TextWrapWord
-	w.s.show(w.mode(), "Activation — operator package", container.NewVBox(intro, w.enrolledList(), widget.NewForm(widget.NewFormItem("Folder", dir)), write, status, w.cancelButton()))
+	w.s.show(w.mode(), w.title("operator package"), container.NewVBox(intro, w.enrolledList(), widget.NewForm(widget.NewFormItem("Folder", dir)), write, status, w.cancelButton()))
 }
 
 func (w *activationWizard) awaitSDScreen() {
 	status := widget.NewLabel("")
 	status.Wrapping = fyne.TextWrapWord
 	load := func(name string, data []byte) {
-		if _, err := w.a.LoadSD(name, data); err != nil {
+		var err error
+		if w.drill != nil {
+			err = w.drill.LoadSD(name, data)
+		} else {
+			_, err = w.a.LoadSD(name, data)
+		}
+		if err != nil {
 			status.SetText("The security domain was REJECTED: " + err.Error())
 			return
 		}
 		w.render()
 	}
 	var body []fyne.CanvasObject
-	if w.session != nil {
+	if w.drill != nil {
 		var b *widget.Button
 		b = widget.NewButtonWithIcon("Operator: activate the drill HSM and bring the SD back", theme.MailForwardIcon(), func() {
 			var name string
 			var data []byte
 			w.s.busy(b, status, "The drill HSM is being activated", func() (err error) {
-				name, data, err = w.session.OperatorActivate(w.a, drillhsm.ActivateOptions{})
+				name, data, err = w.drill.OperatorActivate()
 				return err
 			}, func(err error) {
 				if err != nil {
@@ -230,7 +275,7 @@ func (w *activationWizard) awaitSDScreen() {
 	if pkg := w.a.Package(); pkg != nil {
 		body = append([]fyne.CanvasObject{w.s.outputActions(pkg.Dir, pkg.Files)}, body...)
 	}
-	w.s.show(w.mode(), "Activation — verify the security domain", container.NewVBox(append(append([]fyne.CanvasObject{intro}, body...), status, w.cancelButton())...))
+	w.s.show(w.mode(), w.title("verify the security domain"), container.NewVBox(append(append([]fyne.CanvasObject{intro}, body...), status, w.cancelButton())...))
 }
 
 func (w *activationWizard) selfTestScreen() {
@@ -256,17 +301,21 @@ func (w *activationWizard) selfTestScreen() {
 		open = widget.NewButtonWithIcon(fmt.Sprintf("Custodian %d of %d — %s: insert your token and open your share", c.Index+1, len(custodians), c.Name), theme.LoginIcon(), func() {
 			open.Disable()
 			opts := w.openOptions(c.Index)
-			go func() {
-				err := w.a.SelfTest(context.Background(), c.Index, opts)
-				w.s.do(func() {
-					if err != nil {
-						open.Enable()
-						status.SetText(err.Error())
-						return
+			// One PIN try left: asked and recorded before the try (pin.go).
+			w.s.withLastTry(w.a, c.Name, opts, func(o token.OpenOptions) error {
+				return w.a.SelfTest(context.Background(), c.Index, o)
+			}, func(err error) {
+				if err != nil {
+					open.Enable()
+					status.SetText(err.Error())
+					if pe := ceremony.Blocked(err); pe != nil {
+						// The shares opened so far stay; the ceremony waits.
+						w.s.showBlocked(w.tokens, w.a, c.Name, c.KeyRef, pe)
 					}
-					w.render()
-				})
-			}()
+					return
+				}
+				w.render()
+			})
 		})
 		skip := widget.NewButton("Skip (exception)", func() { w.exceptionDialog(c) })
 		// The token by name, so the right one is inserted.
@@ -276,7 +325,7 @@ func (w *activationWizard) selfTestScreen() {
 	}
 	intro := widget.NewLabel("Each custodian opens their own share on their token: it proves the token, the PIN and the share all work. Nothing secret is shown.")
 	intro.Wrapping = fyne.TextWrapWord
-	w.s.show(w.mode(), "Activation — share self-tests", container.NewVBox(intro, list, status, w.cancelButton()))
+	w.s.show(w.mode(), w.title("share self-tests"), container.NewVBox(intro, list, status, w.cancelButton()))
 }
 
 func (w *activationWizard) exceptionDialog(c *ceremony.Custodian) {
@@ -316,7 +365,7 @@ func (w *activationWizard) proveScreen() {
 		}()
 	})
 	prove.Importance = widget.HighImportance
-	w.s.show(w.mode(), "Activation — prove the quorum", container.NewVBox(
+	w.s.show(w.mode(), w.title("prove the quorum"), container.NewVBox(
 		widget.NewLabel("The opened shares rebuild the security domain in memory and every item is authenticated; then everything is wiped."),
 		prove, status, w.cancelButton()))
 }
@@ -328,11 +377,11 @@ func (w *activationWizard) doneScreen() {
 				w.next()
 				return
 			}
-			w.s.endScreen(w.mode(), "Activation — closed", w.a.Outcome())
+			w.s.endScreen(w.mode(), w.title("closed"), w.a.Outcome())
 		})
 	})
 	next.Importance = widget.HighImportance
-	w.s.show(w.mode(), "Activation — complete", container.NewVBox(
+	w.s.show(w.mode(), w.title("complete"), container.NewVBox(
 		widget.NewLabel("The security domain is verified: every share belongs to an enrolled custodian, the self-tests passed and the quorum recovers it. All secrets are wiped."),
 		w.enrolledList(), next))
 }
@@ -380,4 +429,12 @@ func (s *shell) askKeyException(refusal, witness string, done func(*ceremony.Wit
 			}
 			done(ex)
 		}, s.win)
+}
+
+// capitalize upper-cases the first letter of an ASCII word.
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }

@@ -2,7 +2,6 @@ package gui
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -37,30 +36,30 @@ func (s *shell) drillScreen() {
 	showRails := func(string) { rails.SetText(guardRailText(atoi(n.Selected), atoi(m.Selected))) }
 	n.OnChanged, m.OnChanged = showRails, showRails
 	showRails("")
+	rotate := widget.NewCheck("Rotate custodians afterwards (a new set replaces them, instead of a recovery)", nil)
 	var start *widget.Button
 	start = widget.NewButtonWithIcon("Start the drill", theme.MediaPlayIcon(), func() {
-		nn, mm := atoi(n.Selected), atoi(m.Selected)
-		if err := ceremony.CheckQuorum(nn, mm); err != nil {
+		cfg := ceremony.DrillConfig{Custodians: atoi(n.Selected), Quorum: atoi(m.Selected), Tokens: ceremony.TokenKind(kind.Selected),
+			Dir: filepath.Join(s.workDir, "DRILL-"+time.Now().UTC().Format("20060102-150405.000")), Rotation: rotate.Checked}
+		if err := ceremony.CheckQuorum(cfg.Custodians, cfg.Quorum); err != nil {
 			status.SetText(err.Error())
 			return
 		}
-		dir := filepath.Join(s.workDir, "DRILL-"+time.Now().UTC().Format("20060102-150405.000"))
-		tokenKind := ceremony.TokenKind(kind.Selected)
-		var session *ceremony.DrillSession
+		var d *ceremony.DrillRun
 		// SoftHSM and virtual cards take seconds to provision.
 		s.busy(start, status, "Preparing the drill tokens and the drill HSM", func() (err error) {
-			session, err = ceremony.NewDrillSession(dir, tokenKind, nn)
+			d, err = ceremony.StartDrill(cfg)
 			return err
 		}, func(err error) {
 			if err != nil {
 				status.SetText(err.Error())
 				return
 			}
-			s.startDrill(session, nn, mm)
+			s.startDrill(d)
 		})
 	})
 	start.Importance = widget.HighImportance
-	intro := widget.NewLabel("A drill rehearses the whole activation and recovery against a simulated HSM. Software keys need nothing installed; SoftHSM and virtual YubiKeys exercise the token code paths. Every file and record says DRILL.")
+	intro := widget.NewLabel("A drill rehearses the whole activation and recovery (or a rotation of the custodians) against a simulated HSM. Software keys need nothing installed; SoftHSM and virtual YubiKeys exercise the token code paths. Every file and record says DRILL.")
 	intro.Wrapping = fyne.TextWrapWord
 	tokens := fyne.CanvasObject(kind)
 	if !slices.Contains(ceremony.DrillTokenKinds(), ceremony.VCardTokens) {
@@ -70,46 +69,52 @@ func (s *shell) drillScreen() {
 		tokens = container.NewVBox(kind, hint)
 	}
 	s.show(ceremony.Drill, "Drill — set-up", container.NewVBox(intro,
-		widget.NewForm(widget.NewFormItem("Custodians (N)", n), widget.NewFormItem("Quorum (M)", m), widget.NewFormItem("Tokens", tokens)),
+		widget.NewForm(widget.NewFormItem("Custodians (N)", n), widget.NewFormItem("Quorum (M)", m), widget.NewFormItem("Tokens", tokens),
+			widget.NewFormItem("Rotation", rotate)),
 		rails, start, status))
 }
 
-// startDrill runs the activation wizard, then the recovery wizard, with the
-// drill session playing the operator and the HSM.
-func (s *shell) startDrill(session *ceremony.DrillSession, n, m int) {
-	if s.drill != session {
+// startDrill puts the wizards in front of a drill: the activation wizard
+// drives the activation DrillRun hands out, then the recovery (or the
+// rotation) wizard the next one, with DrillRun playing the operator and
+// the HSM. The drill is the shell's until it ends (Home, or a new drill),
+// so leaving abandons it through DrillRun.
+func (s *shell) startDrill(d *ceremony.DrillRun) {
+	if s.drill != d {
 		s.endDrill()
-		s.drill = session
+		s.drill = d
 	}
-	rec, err := s.recorder(session.Dir, ceremony.Drill, "drill", "DRILL-"+filepath.Base(session.Dir), "drill-hsm")
+	a, err := d.NewActivation()
 	if err != nil {
-		s.showError("Drill", err)
+		s.drillFailed(d, err)
 		return
 	}
-	a, err := ceremony.NewActivation(ceremony.ActivationConfig{Mode: ceremony.Drill, HSMName: "drill-hsm",
-		CeremonyID: "DRILL-" + filepath.Base(session.Dir), Custodians: n, Quorum: m, Witness: "Drill witness"}, session.Tokens.Manager(), ceremony.Part(rec))
-	if err != nil {
-		s.showError("Drill", err)
-		return
-	}
-	aw := &activationWizard{s: s, a: a, session: session, tokens: session.Tokens.Manager()}
-	aw.next = func() {
-		name := a.Package().Manifest.SDFileName
-		sdBytes, err := os.ReadFile(filepath.Join(session.Dir, name))
-		if err != nil {
-			s.showError("Drill", err)
-			return
-		}
-		cfg := ceremony.RecoveryConfig{Mode: ceremony.Drill, HSMName: "drill-hsm", CeremonyID: a.Config().CeremonyID + "-recovery", Witness: "Drill witness"}
-		r, err := ceremony.NewRecovery(cfg, session.Tokens.Manager(), rec)
-		if err != nil {
-			s.showError("Drill", err)
-			return
-		}
-		rw := &recoveryWizard{s: s, r: r, cfg: cfg, session: session, sdName: name, sdBytes: sdBytes}
-		rw.render()
-	}
+	aw := &activationWizard{s: s, a: a, drill: d, session: d.Session, tokens: d.Session.Tokens.Manager()}
+	aw.next = func() { s.drillAfterActivation(d) }
 	aw.render()
+}
+
+// drillAfterActivation goes on to the drill's second workflow once the
+// activation is signed off.
+func (s *shell) drillAfterActivation(d *ceremony.DrillRun) {
+	if d.IsRotation() {
+		s.startDrillRotation(d)
+		return
+	}
+	r, err := d.NewRecovery()
+	if err != nil {
+		s.drillFailed(d, err)
+		return
+	}
+	name, data := d.SecurityDomain()
+	(&recoveryWizard{s: s, r: r, cfg: r.Config(), drill: d, session: d.Session, sdName: name, sdBytes: data}).render()
+}
+
+// drillFailed ends a drill whose next step could not start: Custodian
+// cancels it saying why, and the end screen shows the closed transcript.
+func (s *shell) drillFailed(d *ceremony.DrillRun, cause error) {
+	o, _ := d.Fail(cause)
+	s.endScreen(ceremony.Drill, "Drill — stopped", o, widget.NewLabel(cause.Error()))
 }
 
 func (s *shell) showError(title string, err error) {

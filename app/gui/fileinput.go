@@ -16,6 +16,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/custodian-hsm/custodian/ceremony/transfer/camera"
 	"github.com/custodian-hsm/custodian/ceremony/transfer/filekind"
 	"github.com/custodian-hsm/custodian/ceremony/transfer/qr"
 	"github.com/custodian-hsm/custodian/ceremony/transfer/usb"
@@ -24,7 +25,8 @@ import (
 
 // fileInput is a ceremony step's way in for a file, in the step itself:
 // a typed path, a file chosen in a dialog, a file read from a removable
-// medium (checked against its SHA256SUMS), or QR code images decoded.
+// medium (checked against its SHA256SUMS), QR code images decoded, or QR
+// codes scanned with a camera (camera.go).
 // After each input it says what the file is, its SHA-256 and its words.
 type fileInput struct {
 	s     *shell
@@ -36,17 +38,22 @@ type fileInput struct {
 	qrName  string
 	qrLabel string
 	box     *fyne.Container
+	// cameras and openCamera find and open cameras (package camera's
+	// List and Open; tests give others).
+	cameras    func() ([]camera.Device, error)
+	openCamera func(path string) (cameraSource, error)
 }
 
 func (s *shell) newFileInput(placeholder string) *fileInput {
-	f := &fileInput{s: s, Path: widget.NewEntry(), about: widget.NewLabel("")}
+	f := &fileInput{s: s, Path: widget.NewEntry(), about: widget.NewLabel(""), cameras: camera.List, openCamera: openDevice}
 	f.Path.SetPlaceHolder(placeholder)
 	f.about.Wrapping = fyne.TextWrapWord
 	f.about.TextStyle = fyne.TextStyle{Monospace: true}
 	choose := widget.NewButtonWithIcon("Choose a file…", theme.FolderOpenIcon(), f.choose)
 	medium := widget.NewButtonWithIcon("From a USB medium…", theme.StorageIcon(), f.fromMedium)
 	scan := widget.NewButtonWithIcon("Scan QR images…", theme.GridIcon(), f.scanQR)
-	f.box = container.NewVBox(f.Path, container.NewGridWithColumns(3, choose, medium, scan), f.about)
+	cam := widget.NewButtonWithIcon("Scan with camera…", theme.MediaRecordIcon(), f.scanCamera)
+	f.box = container.NewVBox(f.Path, container.NewGridWithColumns(4, choose, medium, scan, cam), f.about)
 	return f
 }
 

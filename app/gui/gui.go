@@ -64,8 +64,7 @@ func Run(id Identity, opts Options) {
 		// (The screenshot tour's sizes are not the person's.)
 		w.SetOnClosed(func() { saveSize(a, w.Canvas().Size()) })
 	}
-	// Closing the window during a ceremony asks first (see confirmLeave).
-	w.SetCloseIntercept(s.quit)
+	s.installCloseIntercept()
 	s.installShortcuts()
 	w.SetMaster()
 	tour := s.startScreenshotTour()
@@ -130,11 +129,16 @@ func newShell(a fyne.App, w fyne.Window, id Identity, opts Options) *shell {
 	return s
 }
 
+// installCloseIntercept makes the window's close button ask first during
+// a ceremony (see confirmLeave, quit) instead of ending the app.
+func (s *shell) installCloseIntercept() { s.win.SetCloseIntercept(s.quit) }
+
 // actions are the home screen's entries.
 func (s *shell) actions() map[string]func() {
 	return map[string]func(){
 		"Activation":  s.activationSetup,
 		"Recovery":    s.recoverySetup,
+		"Rotation":    s.rotationSetup,
 		"Drill":       s.drillScreen,
 		"Tokens":      s.tokensScreen,
 		"Verify":      s.verifyScreen,

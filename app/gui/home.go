@@ -9,7 +9,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 )
 
-// journey is one of the three things people come to Custodian for.
+// journey is one of the four things people come to Custodian for.
 type journey struct {
 	title, who, what, cli string
 	icon                  func() fyne.Resource
@@ -20,7 +20,7 @@ func journeys() []journey {
 	return []journey{
 		{
 			title: "Activation",
-			who:   "Custodians and a witness, when a Managed HSM is first activated or custodians rotate.",
+			who:   "Custodians and a witness, when a Managed HSM is first activated.",
 			what:  "Generate custodian keys on YubiKeys or PKCS#11 tokens, hand the certificates to the operator, then check the security domain the HSM returns: every share maps to a custodian, each custodian opens their own, the quorum recovers it.",
 			cli:   "custodian sd verify --sd-file sd.json --cert c0.cer … --quorum M",
 			icon:  theme.ContentAddIcon,
@@ -33,9 +33,16 @@ func journeys() []journey {
 			icon:  theme.HistoryIcon,
 		},
 		{
+			title: "Rotation",
+			who:   "The old and the new custodians and a witness, when the custodian set changes.",
+			what:  "The new custodians enroll, the operator downloads the security domain again for their certificates, each new custodian opens their share and the new quorum rebuilds it, compared with the old domain when an old quorum is here. The record lists the old tokens and files to retire.",
+			cli:   "custodian rotation package|check|retire --old-manifest manifest.json …",
+			icon:  theme.ViewRefreshIcon,
+		},
+		{
 			title: "Drill",
 			who:   "Everyone, regularly: rehearse before it matters.",
-			what:  "The whole activation and recovery against a simulated HSM with software keys or virtual tokens. Every file, screen and record says DRILL.",
+			what:  "The whole activation and recovery — or a rotation — against a simulated HSM with software keys or virtual tokens. Every file, screen and record says DRILL.",
 			cli:   "custodian drill run --custodians 3 --quorum 2 --tokens soft --dir my-drill",
 			icon:  theme.MediaReplayIcon,
 		},
@@ -51,7 +58,7 @@ func NewHomeWithActions(id Identity, actions map[string]func()) fyne.CanvasObjec
 	return newHome(id, actions, nil)
 }
 
-// newHome builds the home screen: the three journeys, each with a button
+// newHome builds the home screen: the four journeys, each with a button
 // that starts its wizard, the tools, settings (the theme switch) and the
 // build's identity.
 func newHome(id Identity, actions map[string]func(), settings fyne.CanvasObject) fyne.CanvasObject {
@@ -68,17 +75,21 @@ func newHome(id Identity, actions map[string]func(), settings fyne.CanvasObject)
 		what.Wrapping = fyne.TextWrapWord
 		cli := widget.NewLabelWithStyle("From the command line:\n"+j.cli, fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
 		cli.Wrapping = fyne.TextWrapWord
-		body := container.NewVBox(widget.NewIcon(j.icon()), who, what)
+		// The button right under who it is for: with four journeys in two
+		// rows every Start button shows without scrolling at 1024×768.
+		body := container.NewVBox(who)
 		if act, ok := actions[j.title]; ok {
 			b := widget.NewButtonWithIcon("Start "+strings.ToLower(j.title), j.icon(), act)
 			b.Importance = widget.HighImportance
 			body.Add(b)
 		}
+		body.Add(what)
 		body.Add(cli)
 		card := widget.NewCard(j.title, "", body)
 		cards = append(cards, card)
 	}
-	grid := container.NewGridWithColumns(3, cards...)
+	// Two by two: four cards side by side would not fit 1024 px.
+	grid := container.NewGridWithColumns(2, cards...)
 	var tools []fyne.CanvasObject
 	for _, t := range []struct {
 		name, label string

@@ -27,8 +27,18 @@ type lifecycled interface {
 func (w *activationWizard) lifecycle() *ceremony.Lifecycle { return w.a.Lifecycle }
 func (w *recoveryWizard) lifecycle() *ceremony.Lifecycle   { return w.r.Lifecycle }
 
-// running is the ceremony on screen that has not ended, or nil.
-func (s *shell) running() *ceremony.Lifecycle {
+// abandoner is what leaving ends: a drill or a ceremony's lifecycle.
+type abandoner interface {
+	Abandon(why string) (*ceremony.Outcome, error)
+}
+
+// running is what leaving would end, or nil: a drill that has not ended
+// (DrillRun abandons the workflow it runs, or closes its transcript
+// between workflows), else the ceremony on screen that has not ended.
+func (s *shell) running() abandoner {
+	if s.drill != nil && s.drill.Outcome() == nil {
+		return s.drill
+	}
 	if w, ok := s.wizard.(lifecycled); ok {
 		if l := w.lifecycle(); l != nil && !l.Ended() {
 			return l
@@ -74,6 +84,9 @@ func (s *shell) goHome() { s.confirmLeave("Home", s.home) }
 // quit is Ctrl+Q and closing the window.
 func (s *shell) quit() {
 	s.confirmLeave("the window was closed", func() {
+		// The drill's tokens are released (pcscd, SoftHSM set-up) before
+		// the app goes.
+		s.endDrill()
 		saveSize(s.app, s.win.Canvas().Size())
 		s.app.Quit()
 	})

@@ -7,6 +7,10 @@ import (
 	"sync"
 	"testing"
 
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+
+	"github.com/custodian-hsm/custodian/ceremony/airgap"
 	"github.com/custodian-hsm/custodian/ceremony/transcript"
 )
 
@@ -83,13 +87,60 @@ func TestGUIDrillLeftWithHomeIsAbandoned(t *testing.T) {
 	}
 }
 
-// Closing the window asks the same question (shell.quit); ending the
-// ceremony there abandons it. The app's Quit is not called here: the
-// test app would end the test.
+// closeButtonWindow is the test window with a close button: the desktop
+// driver, when the window's close button is pressed, calls the close
+// intercept the app installed, or closes the window when there is none.
+// Fyne's test window stores the intercept but its Close skips it, so the
+// button is played here exactly as the driver plays it.
+type closeButtonWindow struct {
+	fyne.Window
+	intercept func()
+}
+
+func (w *closeButtonWindow) SetCloseIntercept(f func()) {
+	w.intercept = f
+	w.Window.SetCloseIntercept(f)
+}
+
+func (w *closeButtonWindow) pressClose() {
+	if w.intercept != nil {
+		w.intercept()
+		return
+	}
+	w.Close()
+}
+
+// newCloseButtonHarness is newHarness on a window with a close button,
+// the close intercept installed by the shell as Run installs it.
+func newCloseButtonHarness(t *testing.T) (*harness, *closeButtonWindow) {
+	t.Helper()
+	a := test.NewTempApp(t)
+	w := &closeButtonWindow{Window: test.NewWindow(nil)}
+	t.Cleanup(w.Window.Close)
+	s := newShell(a, w, testIdentity, Options{WorkDir: t.TempDir()})
+	s.uiLock = new(sync.Mutex)
+	s.airGap = func() *airgap.Report { return testAirGap }
+	w.Resize(fyne.NewSize(1280, 800))
+	s.installCloseIntercept()
+	s.installShortcuts()
+	s.home()
+	return &harness{t: t, app: a, win: w, shell: s}, w
+}
+
+// The window's close button during a drill asks first (Stay keeps the
+// drill as it was); ending it there abandons the drill through DrillRun:
+// the shares are wiped and the transcript closed "abandoned".
 func TestGUIDrillWindowCloseIsAbandoned(t *testing.T) {
-	h := newHarness(t)
+	h, win := newCloseButtonHarness(t)
 	aw, wiped := toSelfTests(t, h)
-	h.locked(func() { h.shell.confirmLeave("the window was closed", func() {}) })
+	h.locked(win.pressClose)
+	h.waitShows("End this ceremony?")
+	h.tap("Stay")
+	h.waitFor("the question to go", func() bool { return !h.shows("End this ceremony?") })
+	if aw.a.Ended() || len(aw.a.Held()) != 1 || len(wiped()) != 0 {
+		t.Fatalf("Stay ended the drill or wiped its share: ended %v, held %v, wiped %v", aw.a.Ended(), aw.a.Held(), wiped())
+	}
+	h.locked(win.pressClose)
 	h.waitShows("End this ceremony?")
 	h.tap("End the ceremony")
 	h.waitFor("the ceremony to end", func() bool { return aw.a.Ended() })
@@ -97,5 +148,14 @@ func TestGUIDrillWindowCloseIsAbandoned(t *testing.T) {
 	last := v.Entries[len(v.Entries)-1]
 	if v.Ending() != "abandoned" || !strings.Contains(last.Message, "window was closed") || strings.Join(wiped(), ",") != "share of Custodian 1" || len(aw.a.Held()) != 0 {
 		t.Errorf("drill closed with the window: ending %q (%s), wiped %v", v.Ending(), last.Message, wiped())
+	}
+}
+
+// Outside a ceremony the close button closes the window at once.
+func TestWindowCloseOnHomeAsksNothing(t *testing.T) {
+	h, win := newCloseButtonHarness(t)
+	h.locked(win.pressClose)
+	if h.shows("End this ceremony?") {
+		t.Fatal("closing the window on Home asked to end a ceremony")
 	}
 }

@@ -25,9 +25,12 @@ import (
 // key, confirm the exchange key with the operator, then custodians open
 // their shares one at a time, then the restore blob is written.
 type recoveryWizard struct {
-	s       *shell
-	r       *ceremony.Recovery
-	cfg     ceremony.RecoveryConfig
+	s   *shell
+	r   *ceremony.Recovery
+	cfg ceremony.RecoveryConfig
+	// In a drill, drill plays the operator and the HSM; session holds
+	// its tokens.
+	drill   *ceremony.DrillRun
 	session *ceremony.DrillSession
 	// sdName/sdBytes preload the SD file (a drill carries it over).
 	sdName  string
@@ -80,7 +83,7 @@ func (w *recoveryWizard) loadScreen() {
 	exException := widget.NewEntry()
 	exException.SetPlaceHolder("only if the exchange key's attestation fails: REASON; approved by NAME")
 	items := []fyne.CanvasObject{}
-	if w.session != nil {
+	if w.drill != nil {
 		var b *widget.Button
 		b = widget.NewButtonWithIcon("Operator: start recovery on the drill HSM and bring the exchange key", theme.MailForwardIcon(), func() {
 			// The drill HSM generates an RSA exchange key: seconds.
@@ -88,7 +91,7 @@ func (w *recoveryWizard) loadScreen() {
 				if _, err := w.r.LoadSD(w.sdName, w.sdBytes); err != nil {
 					return err
 				}
-				name, data, err := w.session.OperatorInitRecovery()
+				name, data, err := w.drill.OperatorInitRecovery()
 				if err != nil {
 					return err
 				}
@@ -227,28 +230,34 @@ func (w *recoveryWizard) custodianScreen() {
 				}
 			}
 		}
-		go func() {
-			c, err := w.r.OpenShare(context.Background(), who, r, opts)
-			w.s.do(func() {
-				picker.paused.Store(false)
-				open.Enable()
-				if err != nil {
-					status.SetText(err.Error())
-					return
+		var c *ceremony.RecoveryCustodian
+		// One PIN try left: asked and recorded before the try (pin.go).
+		w.s.withLastTry(w.r, who, opts, func(o token.OpenOptions) (err error) {
+			c, err = w.r.OpenShare(context.Background(), who, r, o)
+			return err
+		}, func(err error) {
+			picker.paused.Store(false)
+			open.Enable()
+			if err != nil {
+				status.SetText(err.Error())
+				if pe := ceremony.Blocked(err); pe != nil {
+					// The opened shares stay; the ceremony waits.
+					w.s.showBlocked(manager, w.r, who, r, pe)
 				}
-				w.render() // cleared between custodians
-				dialog.ShowInformation("Share opened", fmt.Sprintf("%s: share x=%d opens and is well-formed. Remove your token; the next custodian may come.", c.Name, c.ShareX), w.s.win)
-				if c.Warning != "" {
-					// The warning is in the transcript already; the witness
-					// acknowledges it, and that is recorded too.
-					dialog.ShowCustomConfirm("Software key: "+c.Name, "I acknowledge", "Not now", widget.NewLabel(c.Warning), func(ack bool) {
-						if ack {
-							_ = w.r.RecordException("witness acknowledged: "+c.Name+"'s key is a software key file; "+c.Warning, w.cfg.Witness)
-						}
-					}, w.s.win)
-				}
-			})
-		}()
+				return
+			}
+			w.render() // cleared between custodians
+			dialog.ShowInformation("Share opened", fmt.Sprintf("%s: share x=%d opens and is well-formed. Remove your token; the next custodian may come.", c.Name, c.ShareX), w.s.win)
+			if c.Warning != "" {
+				// The warning is in the transcript already; the witness
+				// acknowledges it, and that is recorded too.
+				dialog.ShowCustomConfirm("Software key: "+c.Name, "I acknowledge", "Not now", widget.NewLabel(c.Warning), func(ack bool) {
+					if ack {
+						_ = w.r.RecordException("witness acknowledged: "+c.Name+"'s key is a software key file; "+c.Warning, w.cfg.Witness)
+					}
+				}, w.s.win)
+			}
+		})
 	})
 	open.Importance = widget.HighImportance
 	skip := widget.NewButton("This custodian cannot (exception)", func() {
@@ -322,7 +331,7 @@ func (w *recoveryWizard) doneScreen() {
 		})
 	})
 	signOff.Importance = widget.HighImportance
-	if w.session != nil {
+	if w.drill != nil {
 		// In a drill the upload comes first; then signing off is the main
 		// action (Ctrl+Enter).
 		signOff.Importance = widget.MediumImportance
@@ -330,7 +339,8 @@ func (w *recoveryWizard) doneScreen() {
 		up = widget.NewButtonWithIcon("Operator: upload the blob to the drill HSM", theme.UploadIcon(), func() {
 			var res *drillhsm.UploadResult
 			w.s.busy(up, result, "The drill HSM is checking the blob", func() (err error) {
-				res, err = w.session.OperatorUpload(w.blob)
+				// DrillRun records the drill HSM's verdict.
+				res, err = w.drill.OperatorUpload(w.blob)
 				return err
 			}, func(err error) {
 				switch {

@@ -17,7 +17,6 @@ import (
 	"fyne.io/fyne/v2"
 
 	"github.com/custodian-hsm/custodian/ceremony"
-	"github.com/custodian-hsm/custodian/crypto/drillhsm"
 	"github.com/custodian-hsm/custodian/crypto/token"
 	"github.com/custodian-hsm/custodian/crypto/token/pkcs11"
 	"github.com/custodian-hsm/custodian/crypto/token/pkcs11/softhsm"
@@ -40,11 +39,13 @@ func (s *shell) screenshotTour(dir string) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	session, err := ceremony.NewDrillSession(filepath.Join(work, "DRILL-screenshots"), ceremony.SoftTokens, 3)
+	// The drill is the shell's once started; Home (the tour's last
+	// screen) closes it.
+	drill, err := ceremony.StartDrill(ceremony.DrillConfig{Custodians: 3, Quorum: 2, Tokens: ceremony.SoftTokens, Dir: filepath.Join(work, "DRILL-screenshots")})
 	if err != nil {
 		return err
 	}
-	defer session.Close()
+	session := drill.Session
 
 	// The smallest window the screens are made for.
 	fyne.DoAndWait(func() { s.win.Resize(minimumSize) })
@@ -79,7 +80,7 @@ func (s *shell) screenshotTour(dir string) error {
 	// the wizard's button does it.
 	var aw *activationWizard
 	fyne.DoAndWait(func() {
-		s.startDrill(session, 3, 2)
+		s.startDrill(drill)
 		aw, _ = s.wizard.(*activationWizard)
 	})
 	if aw == nil {
@@ -120,6 +121,9 @@ func (s *shell) tourRest(work string, session *ceremony.DrillSession, rw *recove
 	if err := snap("08-transcripts.png", s.transcriptsScreen); err != nil {
 		return err
 	}
+	if err := s.rotationTour(work, snap); err != nil {
+		return err
+	}
 	if hsm, err := softhsm.Start(filepath.Join(work, "softhsm")); err == nil {
 		for _, l := range []string{"custodian-alice", "custodian-bob"} {
 			if err := hsm.InitToken(l, []byte("87654321"), []byte("314159")); err != nil {
@@ -158,6 +162,9 @@ func (s *shell) tourRest(work string, session *ceremony.DrillSession, rw *recove
 	err := snap("12-pin-dialog.png", func() {})
 	cancel()
 	if err != nil {
+		return err
+	}
+	if err := s.pinTriesTour(snap); err != nil {
 		return err
 	}
 	fyne.DoAndWait(func() {
@@ -223,11 +230,11 @@ func (s *shell) driveDrillToRecovery(session *ceremony.DrillSession, aw *activat
 	if _, err := a.WritePackage(filepath.Join(session.Dir, "DRILL-operator-package")); err != nil {
 		return nil, err
 	}
-	name, data, err := session.OperatorActivate(a, drillhsm.ActivateOptions{})
+	name, data, err := aw.drill.OperatorActivate()
 	if err != nil {
 		return nil, err
 	}
-	if _, err := a.LoadSD(name, data); err != nil {
+	if err := aw.drill.LoadSD(name, data); err != nil {
 		return nil, err
 	}
 	for i := range a.Custodians() {

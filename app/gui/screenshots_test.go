@@ -11,7 +11,7 @@ import (
 )
 
 // The screenshot tour visits every main screen, drives a real drill to the
-// recovery's end screen, the Tokens screen, the token picker, the air-gap and PIN dialogs, and writes one distinct, non-blank
+// recovery's end screen, the Tokens screen, the token picker, the air-gap, PIN, last-try, blocked-PIN and PUK-unblock dialogs, and writes one distinct, non-blank
 // PNG per screen. (make screenshots runs the same tour in the real binary
 // under Xvfb.)
 func TestScreenshotTourWritesEveryScreen(t *testing.T) {
@@ -23,7 +23,8 @@ func TestScreenshotTourWritesEveryScreen(t *testing.T) {
 	want := []string{"01-home.png", "02-drill-setup.png", "03-activation-setup.png",
 		"04-drill-activation-enroll.png", "05-recovery-setup.png", "06-drill-recovery-confirm.png",
 		"07-drill-recovery-end.png", "08-transcripts.png", "09-tokens.png", "10-token-picker.png", "11-airgap-dialog.png",
-		"12-pin-dialog.png", "13-home-1280x800.png"}
+		"12-pin-dialog.png", "13-home-1280x800.png",
+		"16-last-pin-try-dialog.png", "17-pin-blocked-dialog.png", "18-unblock-dialog.png"}
 	seen := map[string]string{}
 	for _, name := range want {
 		data, err := os.ReadFile(filepath.Join(dir, name))

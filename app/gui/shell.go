@@ -54,15 +54,16 @@ type shell struct {
 	tokens *token.Manager
 	// airGap, when set (tests), replaces the live air-gap self-check.
 	airGap func() *airgap.Report
-	// drill is the drill session running (nil outside a drill). It is
-	// closed when the drill ends (Home, or a new drill), which puts back
-	// the process environment its tokens needed (SoftHSM configuration,
-	// PC/SC socket): a production ceremony started afterwards in the same
-	// window sees none of the drill's tokens.
-	drill *ceremony.DrillSession
+	// drill is the drill running (nil outside a drill). It is closed
+	// when the drill ends (Home, or a new drill): a drill still running is
+	// abandoned, and its session closed, which puts back the process
+	// environment its tokens needed (SoftHSM configuration, PC/SC socket):
+	// a production ceremony started afterwards in the same window sees
+	// none of the drill's tokens.
+	drill *ceremony.DrillRun
 }
 
-// endDrill closes the running drill session, if any.
+// endDrill closes the running drill, if any.
 func (s *shell) endDrill() {
 	if s.drill != nil {
 		_ = s.drill.Close()

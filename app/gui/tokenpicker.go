@@ -3,6 +3,7 @@ package gui
 import (
 	"context"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -71,6 +72,14 @@ func (p *tokenPicker) chosen(title string) {
 	p.detail.SetText("")
 }
 
+// tokenUse lets one thing at a time talk to the tokens: a listing (of
+// this screen's picker, or of the one just left, still finishing) and a
+// key being generated or opened. A YubiKey is opened exclusively, so a
+// listing in flight when "Open my share" is pressed made the open fail
+// with a sharing violation. Worker goroutines only: the UI thread never
+// waits for it.
+var tokenUse sync.Mutex
+
 // start lists the tokens now and every tokenPollInterval until the screen
 // is left.
 func (p *tokenPicker) start() {
@@ -81,7 +90,9 @@ func (p *tokenPicker) start() {
 		defer t.Stop()
 		for {
 			if !p.paused.Load() {
+				tokenUse.Lock()
 				choices, errs := ceremony.ListTokenChoices(context.Background(), p.m)
+				tokenUse.Unlock()
 				select {
 				case <-stop:
 					return

@@ -2,6 +2,7 @@ package gui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"fyne.io/fyne/v2"
@@ -72,6 +73,13 @@ func (s *shell) tokenCard(m *token.Manager, c ceremony.TokenChoice) fyne.CanvasO
 	add(ceremony.ActionChangePIN, "Change PIN", func() { s.changeCredential(m, in, "PIN") })
 	add(ceremony.ActionChangePUK, "Change PUK", func() { s.changeCredential(m, in, "PUK") })
 	add(ceremony.ActionManagementKey, "Random management key", func() { s.randomManagementKey(m, in) })
+	add(ceremony.ActionUnblockPIN, "Unblock PIN with PUK", func() { s.unblockDialog(m, in, nil) })
+	if in.Kind == token.KindPKCS11 {
+		// Custodian cannot unblock a PKCS#11 token: say who can.
+		actions = append(actions, widget.NewButton("PIN blocked?", func() {
+			s.showText("A blocked PIN on "+in.String(), "To unblock: "+ceremony.UnblockAdvice(in)+".")
+		}))
+	}
 	box := container.NewVBox(body, ref)
 	if len(actions) > 0 {
 		// A grid, not a row: five buttons in a row widened the window
@@ -89,16 +97,16 @@ func (s *shell) tokenCard(m *token.Manager, c ceremony.TokenChoice) fyne.CanvasO
 
 // randomManagementKey replaces a YubiKey's factory management key.
 func (s *shell) randomManagementKey(m *token.Manager, in token.Info) {
-	go func() {
-		err := m.SetRandomManagementKey(context.Background(), in.Ref.String(), token.OpenOptions{PIN: s.pinPrompt()})
-		s.do(func() {
-			if err != nil {
-				dialog.ShowError(err, s.win)
-			} else {
-				dialog.ShowInformation("Management key set", "A random management key is stored on the token, protected by its PIN.", s.win)
-			}
-		})
-	}()
+	// Outside a ceremony a last PIN try is asked but not recorded.
+	s.withLastTry(nil, "", token.OpenOptions{PIN: s.pinPrompt()}, func(o token.OpenOptions) error {
+		return m.SetRandomManagementKey(context.Background(), in.Ref.String(), o)
+	}, func(err error) {
+		if err != nil {
+			s.showTokenError(m, in, err)
+		} else {
+			dialog.ShowInformation("Management key set", "A random management key is stored on the token, protected by its PIN.", s.win)
+		}
+	})
 }
 
 // changeCredential asks for the current and new PIN (or PUK), twice for
@@ -109,6 +117,9 @@ func (s *shell) changeCredential(m *token.Manager, tok token.Info, what string) 
 		widget.NewFormItem("Current "+what, current), widget.NewFormItem("New "+what, next), widget.NewFormItem("New "+what+" again", again)},
 		func(ok bool) {
 			if !ok {
+				current.SetText("")
+				next.SetText("")
+				again.SetText("")
 				return
 			}
 			if next.Text != again.Text {
@@ -119,19 +130,53 @@ func (s *shell) changeCredential(m *token.Manager, tok token.Info, what string) 
 			current.SetText("")
 			next.SetText("")
 			again.SetText("")
-			go func() {
-				err := m.ChangeCredential(context.Background(), tok.Ref.String(), what, cur, nxt, false)
-				clear(cur)
-				clear(nxt)
-				s.do(func() {
-					if err != nil {
-						dialog.ShowError(err, s.win)
-						return
-					}
-					dialog.ShowInformation(what+" changed", "The "+what+" of "+tok.String()+" is changed.", s.win)
-				})
-			}()
+			s.runChangeCredential(m, tok, what, cur, nxt, false)
 		})
+}
+
+// runChangeCredential changes the PIN or PUK on a worker goroutine; with
+// one try left it asks first ("Do not try" the default). It wipes cur and
+// nxt on every path.
+func (s *shell) runChangeCredential(m *token.Manager, tok token.Info, what string, cur, nxt []byte, allowLast bool) {
+	go func() {
+		tokenUse.Lock()
+		err := m.ChangeCredential(context.Background(), tok.Ref.String(), what, cur, nxt, allowLast)
+		tokenUse.Unlock()
+		s.do(func() {
+			if pe := ceremony.LastTry(err); pe != nil {
+				s.askRisky("One "+what+" try left", fmt.Sprintf("%s has ONE %s try left: a wrong %s now blocks it. Try only if you are sure of the current %s.", tok, what, what, what),
+					"Do not try", "Use the last try", func(yes bool) {
+						if !yes {
+							wipeAll(cur, nxt)
+							return
+						}
+						s.runChangeCredential(m, tok, what, cur, nxt, true)
+					})
+				return
+			}
+			wipeAll(cur, nxt)
+			if err != nil {
+				s.showTokenError(m, tok, err)
+				return
+			}
+			dialog.ShowInformation(what+" changed", "The "+what+" of "+tok.String()+" is changed.", s.win)
+		})
+	}()
+}
+
+// showTokenError reports a failed token action; a blocked PIN comes with
+// how to unblock it (and, for a YubiKey, the unblock itself).
+func (s *shell) showTokenError(m *token.Manager, tok token.Info, err error) {
+	if pe := ceremony.Blocked(err); pe != nil && pe.What != "PUK" {
+		s.blockedDialog(m, nil, "", tok.Ref.String(), pe, "use this token", "Nothing was changed on the token.")
+		return
+	}
+	var declined *lastTryDeclinedError
+	if errors.As(err, &declined) {
+		s.showText("Not tried", "The last PIN try was not used: nothing was sent to the token.")
+		return
+	}
+	dialog.ShowError(err, s.win)
 }
 
 // enrollDialog generates a custodian key on the token outside a ceremony
@@ -158,21 +203,22 @@ func (s *shell) enrollDialog(m *token.Manager, tok token.Info) {
 			progress.Show()
 			req := token.EnrollRequest{Name: name.Text, CeremonyID: ceremonyID.Text, Bits: atoi(bits.Selected), Slot: slot.Text, Touch: token.TouchPolicy(touch.Selected)}
 			path := out.Text
-			go func() {
-				enr, _, err := ceremony.AdmissionPolicy{Mode: ceremony.Production}.Enroll(context.Background(), m, tok.Ref.String(), req, token.OpenOptions{PIN: s.pinPrompt(), Touch: s.touchPrompt()})
+			var enr *token.Enrollment
+			s.withLastTry(nil, name.Text, token.OpenOptions{PIN: s.pinPrompt(), Touch: s.touchPrompt()}, func(o token.OpenOptions) (err error) {
+				enr, _, err = ceremony.AdmissionPolicy{Mode: ceremony.Production}.Enroll(context.Background(), m, tok.Ref.String(), req, o)
 				if err == nil {
 					err = safefile.Write(path, token.CertificatePEM(enr.Certificate))
 				}
-				s.do(func() {
-					progress.Hide()
-					if err != nil {
-						dialog.ShowError(err, s.win)
-						return
-					}
-					fp := fingerprint.Of(enr.Certificate.Raw)
-					dialog.ShowInformation("Key enrolled", fmt.Sprintf("%s\ncertificate written to %s\nSHA-256 %s\n%s\n\n%s", enr.Ref, path, fp.GroupedHex(), fp.WordString(), attestationText(enr.Attestation)), s.win)
-				})
-			}()
+				return err
+			}, func(err error) {
+				progress.Hide()
+				if err != nil {
+					s.showTokenError(m, tok, err)
+					return
+				}
+				fp := fingerprint.Of(enr.Certificate.Raw)
+				dialog.ShowInformation("Key enrolled", fmt.Sprintf("%s\ncertificate written to %s\nSHA-256 %s\n%s\n\n%s", enr.Ref, path, fp.GroupedHex(), fp.WordString(), attestationText(enr.Attestation)), s.win)
+			})
 		})
 }
 
@@ -188,21 +234,21 @@ func (s *shell) attestDialog(m *token.Manager, tok token.Info) {
 			return
 		}
 		r := ref.Text
-		go func() {
-			k, err := m.OpenKey(context.Background(), r, token.OpenOptions{PIN: s.pinPrompt(), Touch: s.touchPrompt()})
-			var att *token.Attestation
+		var att *token.Attestation
+		s.withLastTry(nil, "", token.OpenOptions{PIN: s.pinPrompt(), Touch: s.touchPrompt()}, func(o token.OpenOptions) error {
+			k, err := m.OpenKey(context.Background(), r, o)
 			if err == nil {
 				att, err = k.Attest(context.Background())
 				k.Close()
 			}
-			s.do(func() {
-				if err != nil {
-					dialog.ShowError(err, s.win)
-					return
-				}
-				dialog.ShowInformation("Attestation of "+r, attestationText(att), s.win)
-			})
-		}()
+			return err
+		}, func(err error) {
+			if err != nil {
+				s.showTokenError(m, tok, err)
+				return
+			}
+			dialog.ShowInformation("Attestation of "+r, attestationText(att), s.win)
+		})
 	})
 }
 

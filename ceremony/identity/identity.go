@@ -85,10 +85,22 @@ var (
 	modified string
 )
 
-// Current returns the running build's identity (computed once).
+// Current returns the running build's identity (computed once; a call
+// made while Prefetch's computation runs waits for it).
 func Current() Identity {
 	once.Do(func() { current = compute() })
 	return current
+}
+
+// Prefetch starts computing the identity on another goroutine and returns
+// at once. Hashing the binary is most of what a short command costs (about
+// 20 ms of CPU for the 29 MB release binary with SHA-NI): started at
+// process start, it runs on the second core while the rest of the process
+// initialises and the command parses its inputs, instead of in front of
+// the first transcript entry. The result is the same as Current's: the
+// file is hashed once, whoever asks first.
+func Prefetch() {
+	go Current()
 }
 
 func compute() Identity {
@@ -135,8 +147,19 @@ func fileSHA256(path string) (fingerprint.Fingerprint, error) {
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return fp, err
+	// 1 MiB reads: 29 read calls for the release binary instead of the
+	// 900 that io.Copy's 32 KiB buffer makes. (Mapping the file costs more
+	// CPU than copying it, measured: page faults.)
+	buf := make([]byte, 1<<20)
+	for {
+		n, err := f.Read(buf)
+		h.Write(buf[:n])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fp, err
+		}
 	}
 	copy(fp[:], h.Sum(nil))
 	return fp, nil

@@ -34,3 +34,22 @@ func TestVersionLineNamesTheDrillBuild(t *testing.T) {
 		t.Errorf("DrillBuild=%v but the version line %q says DRILL BUILD: %v", DrillBuild, line, got)
 	}
 }
+
+// Prefetch (started at process start by package prefetch) and Current
+// called meanwhile hash the binary once and agree; run with -race, this
+// also checks that a Current waiting for the prefetch reads no half-set
+// identity.
+func TestPrefetchAndCurrentAgree(t *testing.T) {
+	Prefetch()
+	got := make(chan Identity, 4)
+	for i := 0; i < 4; i++ {
+		go func() { got <- Current() }()
+	}
+	exe, _ := os.Executable()
+	data, _ := os.ReadFile(exe)
+	for i := 0; i < 4; i++ {
+		if id := <-got; id.Err != nil || id.Binary != sha256.Sum256(data) {
+			t.Fatalf("identity %d: %v %x", i, id.Err, id.Binary)
+		}
+	}
+}

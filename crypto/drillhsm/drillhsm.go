@@ -97,13 +97,19 @@ type HSM struct {
 
 // Create makes a new drill HSM in dir, which must not exist or be empty.
 func Create(dir string) (*HSM, error) {
+	return CreateNamed(dir, filepath.Base(dir))
+}
+
+// CreateNamed is Create for a folder being staged under a temporary name:
+// the HSM is named after name, the folder's final name.
+func CreateNamed(dir, name string) (*HSM, error) {
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
 		return nil, fmt.Errorf("%s is not empty: a drill HSM needs a new folder", dir)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the drill HSM folder: %w", err)
 	}
-	h := &HSM{dir: dir, state: State{Drill: true, Name: "DRILL HSM " + filepath.Base(dir)}, ExchangeBits: 4096, Random: rand.Reader}
+	h := &HSM{dir: dir, state: State{Drill: true, Name: "DRILL HSM " + name}, ExchangeBits: 4096, Random: rand.Reader}
 	readme := "DRILL — this folder is a simulated Managed HSM made by `custodian drill`.\n" +
 		"Nothing in it is production. The exchange private key here protects only drill data.\n"
 	if err := safefile.Write(filepath.Join(dir, readmeFile), []byte(readme)); err != nil {

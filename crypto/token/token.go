@@ -180,13 +180,28 @@ func (e *PINError) Error() string {
 	}
 	switch {
 	case e.Blocked:
-		return fmt.Sprintf("%s of %s is blocked: unblock it with the PUK or by the token's reset procedure", what, e.Token)
+		return fmt.Sprintf("%s of %s is blocked: %s", what, e.Token, unblockHint(e.Token.Kind, what))
 	case e.LastRetry:
 		return fmt.Sprintf("%s of %s has one retry left: a wrong %s will block it; confirm before trying", what, e.Token, what)
 	case e.RetriesLeft >= 0:
 		return fmt.Sprintf("wrong %s for %s: %d retries left", what, e.Token, e.RetriesLeft)
 	}
 	return fmt.Sprintf("wrong %s for %s", what, e.Token)
+}
+
+// unblockHint says how a blocked PIN or PUK is cleared. A reset clears
+// a blocked PIN too, but it also destroys the custodian's key, so it is
+// named only where nothing else is left.
+func unblockHint(k Kind, what string) string {
+	switch {
+	case k == KindYubiKey && what == "PUK":
+		return "only a reset of the PIV application (ykman piv reset) clears it, and a reset destroys the key on it"
+	case k == KindYubiKey:
+		return "unblock it with the PUK (Custodian's Tokens screen, or ykman piv access unblock-pin); do not reset it, a reset destroys the key"
+	case k == KindPKCS11:
+		return "unblock it with the token vendor's tool (with the Security Officer PIN)"
+	}
+	return "it cannot be unblocked from Custodian"
 }
 
 // AmbiguousError is returned, before any login, when a reference matches

@@ -120,7 +120,10 @@ func TestPINErrorMessages(t *testing.T) {
 		want string
 	}{
 		{&PINError{Token: tok, RetriesLeft: 2}, "wrong PIN for YubiKey 5 (serial 42): 2 retries left"},
-		{&PINError{Token: tok, Blocked: true}, "is blocked"},
+		{&PINError{Token: tok, Blocked: true}, "PIN of YubiKey 5 (serial 42) is blocked: unblock it with the PUK"},
+		{&PINError{Token: tok, Blocked: true}, "do not reset it, a reset destroys the key"},
+		{&PINError{Token: tok, What: "PUK", Blocked: true}, "only a reset of the PIV application (ykman piv reset) clears it"},
+		{&PINError{Token: Info{Kind: KindPKCS11, Label: "cust1"}, Blocked: true}, "unblock it with the token vendor's tool"},
 		{&PINError{Token: tok, RetriesLeft: 1, LastRetry: true}, "one retry left"},
 	}
 	for _, c := range cases {

@@ -220,6 +220,9 @@ func copyExclusive(from, to string) error {
 	return os.Remove(from)
 }
 
+// SyncDir makes a new name in dir durable (a link or rename into it).
+func SyncDir(dir string) error { return syncDir(dir) }
+
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {

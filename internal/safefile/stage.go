@@ -122,10 +122,11 @@ func processAlive(pid int) bool {
 // only when every file is in place, so a folder of QR frames, an operator
 // package or an import appears complete or not at all.
 type Staged struct {
-	dest  string
-	path  string
-	done  bool
-	files bool // StageFiles: Commit moves the files into dest
+	dest    string
+	path    string
+	done    bool
+	files   bool // StageFiles: Commit moves the files into dest
+	private bool // Commit leaves the folder owner-only (0700)
 }
 
 // Stage starts a folder that will become dest, which must not exist or be
@@ -150,6 +151,10 @@ func Stage(dest string) (*Staged, error) {
 	return &Staged{dest: dest, path: path}, nil
 }
 
+// Private makes Commit leave the folder owner-only (0700) instead of
+// 0777 less the umask: for a folder of key material (a drill's folder).
+func (s *Staged) Private() { s.private = true }
+
 // Path is the staging folder to write into.
 func (s *Staged) Path() string { return s.path }
 
@@ -166,7 +171,11 @@ func (s *Staged) Commit() error {
 	if s.files {
 		return s.commitFiles()
 	}
-	if err := os.Chmod(s.path, 0o777&^Umask()); err != nil {
+	mode := 0o777 &^ Umask()
+	if s.private {
+		mode = 0o700
+	}
+	if err := os.Chmod(s.path, mode); err != nil {
 		s.Abort()
 		return fmt.Errorf("setting the mode of %s: %w", s.dest, err)
 	}

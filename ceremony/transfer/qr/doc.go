@@ -17,7 +17,7 @@
 // type.
 //
 // The camera path is split in two: a FrameSource delivers images (the V4L2
-// device in webcam_linux.go is a thin wrapper around github.com/blackjack/webcam)
-// and Scanner turns images into parts; everything but the device open is
+// device in webcam_linux.go is a thin wrapper around package camera) and
+// Scanner turns images into parts; everything but the device itself is
 // tested with rendered images.
 package qr
