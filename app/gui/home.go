@@ -4,12 +4,9 @@ import (
 	"strings"
 
 	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
-
-	"github.com/custodian-hsm/custodian/ceremony/airgap"
 )
 
 // journey is one of the four things people come to Custodian for.
@@ -118,42 +115,4 @@ func newHome(id Identity, actions map[string]func(), settings fyne.CanvasObject)
 		nil, nil,
 		container.NewVScroll(container.NewVBox(grid, toolbar)),
 	)
-}
-
-// NewStatusBar shows what a witness checks before a ceremony: the build's
-// version and the SHA-256 of the binary, as hex and as words, and DRILL
-// BUILD above them in the drill build.
-func NewStatusBar(id Identity) fyne.CanvasObject {
-	version := widget.NewLabel("Custodian " + id.Version)
-	hash := widget.NewLabelWithStyle("binary SHA-256 "+id.SHA256, fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
-	hash.Wrapping = fyne.TextWrapBreak
-	words := widget.NewLabel(id.Words)
-	words.Wrapping = fyne.TextWrapWord
-	gap := widget.NewLabel(airGapLine())
-	gap.Wrapping = fyne.TextWrapWord
-	bar := container.NewVBox(widget.NewSeparator())
-	if id.DrillBuild {
-		bar.Add(drillBuildMark())
-	}
-	bar.Add(container.NewHBox(widget.NewIcon(theme.InfoIcon()), version))
-	bar.Objects = append(bar.Objects, hash, words, gap)
-	return bar
-}
-
-// drillBuildMark tells everyone at the table that this binary is the drill
-// build (virtual YubiKeys, screenshot tour): never one for a production
-// ceremony.
-func drillBuildMark() fyne.CanvasObject {
-	text := canvas.NewText("DRILL BUILD — test tools inside, never use this binary for a production ceremony", drillColor)
-	text.TextStyle = fyne.TextStyle{Bold: true}
-	return text
-}
-
-// airGapLine is the air-gap self-check for the status bar.
-func airGapLine() string {
-	r := airgap.Live().Check()
-	if r.Clean() {
-		return "✔ " + r.Summary()
-	}
-	return "⚠ " + r.Summary()
 }

@@ -284,6 +284,10 @@ func (w *recoveryWizard) custodianScreen() {
 	})
 	if k < m {
 		build.Disable()
+	} else {
+		// The quorum is in: building is the main action now (Ctrl+Enter).
+		build.Importance = widget.HighImportance
+		open.Importance = widget.MediumImportance
 	}
 	opened := container.NewVBox()
 	for _, c := range w.r.Custodians() {
@@ -321,7 +325,16 @@ func (w *recoveryWizard) doneScreen() {
 	items := []fyne.CanvasObject{widget.NewLabel("The restore blob is written. Upload it with the commands in UPLOAD-INSTRUCTIONS.txt.")}
 	result := widget.NewLabel("")
 	result.Wrapping = fyne.TextWrapWord
+	signOff := widget.NewButtonWithIcon("Witness sign-off", theme.DocumentCreateIcon(), func() {
+		signOffDialog(w.s, w.cfg.Witness, w.r.SignOff, func() {
+			w.s.endScreen(w.cfg.Mode, "Recovery — closed", w.r.Outcome(), w.blobCard())
+		})
+	})
+	signOff.Importance = widget.HighImportance
 	if w.drill != nil {
+		// In a drill the upload comes first; then signing off is the main
+		// action (Ctrl+Enter).
+		signOff.Importance = widget.MediumImportance
 		var up *widget.Button
 		up = widget.NewButtonWithIcon("Operator: upload the blob to the drill HSM", theme.UploadIcon(), func() {
 			var res *drillhsm.UploadResult
@@ -338,17 +351,16 @@ func (w *recoveryWizard) doneScreen() {
 				default:
 					result.SetText("DRILL FAILED — " + res.String())
 				}
+				up.Importance, signOff.Importance = widget.MediumImportance, widget.HighImportance
+				up.Refresh()
+				signOff.Refresh()
 			})
 		})
 		up.Importance = widget.HighImportance
 		items = append(items, up, result)
 	}
 	items = append(items, w.blobCard(), w.s.outputActions(filepath.Dir(w.blobPath), []string{
-		w.cfg.Mode.FileName("UPLOAD-INSTRUCTIONS.txt"), filepath.Base(w.blobPath)}), widget.NewButtonWithIcon("Witness sign-off", theme.DocumentCreateIcon(), func() {
-		signOffDialog(w.s, w.cfg.Witness, w.r.SignOff, func() {
-			w.s.endScreen(w.cfg.Mode, "Recovery — closed", w.r.Outcome(), w.blobCard())
-		})
-	}))
+		w.cfg.Mode.FileName("UPLOAD-INSTRUCTIONS.txt"), filepath.Base(w.blobPath)}), signOff)
 	w.s.show(w.cfg.Mode, "Recovery — complete", container.NewVBox(items...))
 }
 

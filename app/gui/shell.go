@@ -190,7 +190,7 @@ func (s *shell) show(mode ceremony.Mode, title string, body fyne.CanvasObject) {
 	heading.SizeName = theme.SizeNameSubHeadingText
 	home := widget.NewButtonWithIcon("Home", theme.HomeIcon(), s.goHome)
 	top := container.NewVBox(banner(mode), container.NewHBox(home, heading))
-	s.content.Objects = []fyne.CanvasObject{container.NewBorder(top, NewStatusBar(s.id), nil, nil,
+	s.content.Objects = []fyne.CanvasObject{container.NewBorder(top, statusBar(s.id, s.checkAirGap()), nil, nil,
 		watermark(mode, container.NewVScroll(container.NewPadded(body))))}
 	s.content.Refresh()
 	s.screenGen++

@@ -23,6 +23,7 @@ func (s *shell) shortcuts() []shortcut {
 		{"Home", fyne.KeyH, s.goHome},
 		{"Start a drill", fyne.KeyD, func() { s.confirmLeave("Ctrl+D", s.drillScreen) }},
 		{"Tokens", fyne.KeyT, func() { s.confirmLeave("Ctrl+T", s.tokensScreen) }},
+		{"This build and the air-gap self-check", fyne.KeyI, func() { showBuildDetails(s.win, s.id, s.checkAirGap()) }},
 	}
 }
 
@@ -44,16 +45,60 @@ func (s *shell) installShortcuts() {
 
 // mainAction presses the main (blue) button of the top dialog, or of the
 // screen when no dialog is open: Ctrl+Enter goes through a ceremony one
-// step at a time.
+// step at a time. A dialog with a single button (OK after "Custodian
+// enrolled", "Share opened") has that button as its main action, so the
+// keyboard goes on the same way through those too.
 func (s *shell) mainAction() {
-	c := s.win.Canvas()
-	var layer fyne.CanvasObject = c.Content()
-	if top := c.Overlays().Top(); top != nil {
-		layer = top
-	}
-	if b := primaryButton(layer); b != nil {
+	if b := mainButton(s.win.Canvas()); b != nil {
 		b.OnTapped()
 	}
+}
+
+// mainButton is the button Ctrl+Enter presses on c (nil for none).
+func mainButton(c fyne.Canvas) *widget.Button {
+	top := c.Overlays().Top()
+	if top == nil {
+		return primaryButton(c.Content())
+	}
+	if b := primaryButton(top); b != nil {
+		return b
+	}
+	if all := buttons(top); len(all) == 1 {
+		return all[0]
+	}
+	return nil
+}
+
+// buttons lists the visible, enabled buttons under o.
+func buttons(o fyne.CanvasObject) []*widget.Button {
+	if o == nil || !o.Visible() {
+		return nil
+	}
+	switch v := o.(type) {
+	case *widget.Button:
+		if !v.Disabled() && v.OnTapped != nil {
+			return []*widget.Button{v}
+		}
+	case *fyne.Container:
+		var out []*widget.Button
+		for _, c := range v.Objects {
+			out = append(out, buttons(c)...)
+		}
+		return out
+	case *container.Scroll:
+		return buttons(v.Content)
+	case *widget.Card:
+		return buttons(v.Content)
+	case *widget.PopUp:
+		return buttons(v.Content)
+	case *widget.Form:
+		var out []*widget.Button
+		for _, it := range v.Items {
+			out = append(out, buttons(it.Widget)...)
+		}
+		return out
+	}
+	return nil
 }
 
 // primaryButton finds the first visible, enabled high-importance button
