@@ -292,7 +292,7 @@ deb: release
 	find $(DEB_ROOT) -exec touch -h -d @$(SOURCE_DATE_EPOCH) {} +
 	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) dist/$(DEB_NAME)
 	rm -rf $(DEB_ROOT)
-	lintian --fail-on error --no-tag-display-limit dist/$(DEB_NAME)
+	lintian --fail-on error,warning --tag-display-limit 0 dist/$(DEB_NAME)
 	$(call write_sums)
 	@echo "make: dist/$(DEB_NAME)"
 
