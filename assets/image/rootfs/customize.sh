@@ -39,7 +39,13 @@ if [ ! -x /etc/initramfs-tools/hooks/custodian-no-net ]; then
   update-initramfs -u -k all
 fi
 
-# Nothing machine-specific or cached in the image.
+# Nothing machine-specific or cached in the image. ssl-cert's postinst
+# (pulled in by CUPS) generates a fresh "snakeoil" key pair on every build:
+# a private key everyone who downloads the image would share, and the one
+# file that made two builds differ by chance (found comparing builds).
+# Nothing here serves TLS; make-ssl-cert regenerates them if ever needed.
+rm -f /etc/ssl/private/ssl-cert-snakeoil.key /etc/ssl/certs/ssl-cert-snakeoil.pem
+find /etc/ssl/certs -xtype l -delete
 printf 'custodian\n' > /etc/hostname
 printf '127.0.0.1\tlocalhost custodian\n' > /etc/hosts
 : > /etc/machine-id
