@@ -45,7 +45,7 @@ fi
 # file that made two builds differ by chance (found comparing builds).
 # Nothing here serves TLS; make-ssl-cert regenerates them if ever needed.
 rm -f /etc/ssl/private/ssl-cert-snakeoil.key /etc/ssl/certs/ssl-cert-snakeoil.pem
-find /etc/ssl/certs -xtype l -delete
+if [ -d /etc/ssl/certs ]; then find /etc/ssl/certs -xtype l -delete; fi
 printf 'custodian\n' > /etc/hostname
 printf '127.0.0.1\tlocalhost custodian\n' > /etc/hosts
 : > /etc/machine-id
