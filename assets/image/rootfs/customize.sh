@@ -20,6 +20,8 @@ printf 'allowed_users=console\nneeds_root_rights=auto\n' > /etc/X11/Xwrapper.con
 # check on the serial console, as the ceremony user, then power off.
 install -m 0755 $src/custodian-selftest /usr/local/bin/custodian-selftest
 install -m 0644 $src/custodian-selftest.service /etc/systemd/system/custodian-selftest.service
+mkdir -p /etc/systemd/system/serial-getty@ttyS0.service.d
+install -m 0644 $src/serial-getty-selftest.conf /etc/systemd/system/serial-getty@ttyS0.service.d/custodian-selftest.conf
 systemctl enable custodian-selftest.service
 
 # No network: remove the kernel's network drivers and protocol modules
@@ -37,7 +39,13 @@ if [ ! -x /etc/initramfs-tools/hooks/custodian-no-net ]; then
   update-initramfs -u -k all
 fi
 
-# Nothing machine-specific or cached in the image.
+# Nothing machine-specific or cached in the image. ssl-cert's postinst
+# (pulled in by CUPS) generates a fresh "snakeoil" key pair on every build:
+# a private key everyone who downloads the image would share, and the one
+# file that made two builds differ by chance (found comparing builds).
+# Nothing here serves TLS; make-ssl-cert regenerates them if ever needed.
+rm -f /etc/ssl/private/ssl-cert-snakeoil.key /etc/ssl/certs/ssl-cert-snakeoil.pem
+if [ -d /etc/ssl/certs ]; then find /etc/ssl/certs -xtype l -delete; fi
 printf 'custodian\n' > /etc/hostname
 printf '127.0.0.1\tlocalhost custodian\n' > /etc/hosts
 : > /etc/machine-id
