@@ -58,7 +58,7 @@ GO_RELEASE_BUILD := $(GO_BUILD_ENV) $(GO) build -trimpath -buildvcs=false -mod=r
 # ---- end of reproducible build settings -----------------------------------
 
 .PHONY: all deps test-deps build run test vet fmt-check bench fuzz screenshots package clean build-drill production-check
-.PHONY: release release-binary reproduce check-toolchain deb deb-test image image-test
+.PHONY: release release-binary reproduce check-toolchain deb deb-test image image-test camera-test
 
 all: build
 
@@ -353,3 +353,12 @@ image-test:
 	    echo "make: image-test failed: see $$log" >&2; exit 1; }; \
 	  echo "make: image-test passed: custodian version ran and the air-gap check was clean"
 # ---- end of ceremony image -------------------------------------------------
+
+# The camera path on a real V4L2 driver (not part of make test: it
+# downloads Debian's kernel package and boots it in qemu, 2-4 minutes):
+# vivid as an output-to-capture loopback, QR frames in, ceremony.QRScan
+# reading the capture device through ceremony/transfer/camera.
+CAMERA_TEST_DIR ?= /tmp/custodian-camera-vm
+camera-test:
+	$(call apt_install,qemu-system-x86)
+	sh internal/testinfra/v4l2loop/vminit/run-vm.sh $(CAMERA_TEST_DIR)
