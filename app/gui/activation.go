@@ -221,22 +221,33 @@ func (w *activationWizard) packageScreen() {
 	w.s.show(w.mode(), w.title("operator package"), container.NewVBox(intro, w.enrolledList(), widget.NewForm(widget.NewFormItem("Folder", dir)), write, status, w.cancelButton()))
 }
 
-func (w *activationWizard) awaitSDScreen() {
-	status := widget.NewLabel("")
-	status.Wrapping = fyne.TextWrapWord
-	load := func(name string, data []byte) {
+// sdLoader checks a security domain the operator brought back: through
+// the drill (which keeps it for the recovery and the rotation's
+// comparison) or the workflow's own LoadSD; a rejection is shown in
+// status, a good file moves on with next.
+func sdLoader(status *widget.Label, drill *ceremony.DrillRun, load func(string, []byte) error, next func()) func(string, []byte) {
+	return func(name string, data []byte) {
 		var err error
-		if w.drill != nil {
-			err = w.drill.LoadSD(name, data)
+		if drill != nil {
+			err = drill.LoadSD(name, data)
 		} else {
-			_, err = w.a.LoadSD(name, data)
+			err = load(name, data)
 		}
 		if err != nil {
 			status.SetText("The security domain was REJECTED: " + err.Error())
 			return
 		}
-		w.render()
+		next()
 	}
+}
+
+func (w *activationWizard) awaitSDScreen() {
+	status := widget.NewLabel("")
+	status.Wrapping = fyne.TextWrapWord
+	load := sdLoader(status, w.drill, func(name string, data []byte) error {
+		_, err := w.a.LoadSD(name, data)
+		return err
+	}, w.render)
 	var body []fyne.CanvasObject
 	if w.drill != nil {
 		var b *widget.Button

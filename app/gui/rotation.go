@@ -64,19 +64,10 @@ func (s *shell) startDrillRotation(d *ceremony.DrillRun) {
 func (w *rotationWizard) awaitSDScreen() {
 	status := widget.NewLabel("")
 	status.Wrapping = fyne.TextWrapWord
-	load := func(name string, data []byte) {
-		var err error
-		if w.drill != nil {
-			err = w.drill.LoadSD(name, data)
-		} else {
-			_, err = w.r.LoadSD(name, data)
-		}
-		if err != nil {
-			status.SetText("The security domain was REJECTED: " + err.Error())
-			return
-		}
-		w.render()
-	}
+	load := sdLoader(status, w.drill, func(name string, data []byte) error {
+		_, err := w.r.LoadSD(name, data)
+		return err
+	}, w.render)
 	intro := widget.NewLabel("The operator downloads the security domain again from the same HSM, wrapped to the new custodians' certificates, and brings the file back. Custodian checks that every share belongs to a new custodian and the quorum is right.")
 	intro.Wrapping = fyne.TextWrapWord
 	body := []fyne.CanvasObject{intro}
