@@ -19,23 +19,15 @@ import (
 // kind: software keys by default, so a newcomer can rehearse right after
 // `make run`.
 func (s *shell) drillScreen() {
-	n := widget.NewSelect([]string{"3", "4", "5", "6", "7", "8", "9", "10"}, nil)
-	n.SetSelected("3")
-	m := widget.NewSelect([]string{"2", "3", "4", "5", "6", "7", "8", "9", "10"}, nil)
-	m.SetSelected("2")
+	n, m, rails := quorumPicker()
 	var kinds []string
 	for _, k := range ceremony.DrillTokenKinds() {
 		kinds = append(kinds, string(k))
 	}
 	kind := widget.NewRadioGroup(kinds, nil)
 	kind.SetSelected(string(ceremony.SoftTokens))
-	rails := widget.NewLabel("")
-	rails.Wrapping = fyne.TextWrapWord
 	status := widget.NewLabel("")
 	status.Wrapping = fyne.TextWrapWord
-	showRails := func(string) { rails.SetText(guardRailText(atoi(n.Selected), atoi(m.Selected))) }
-	n.OnChanged, m.OnChanged = showRails, showRails
-	showRails("")
 	rotate := widget.NewCheck("Rotate custodians afterwards (a new set replaces them, instead of a recovery)", nil)
 	var start *widget.Button
 	start = widget.NewButtonWithIcon("Start the drill", theme.MediaPlayIcon(), func() {
@@ -121,6 +113,22 @@ func (s *shell) showError(title string, err error) {
 	l := widget.NewLabel(err.Error())
 	l.Wrapping = fyne.TextWrapWord
 	s.show(s.mode, title+" — error", container.NewVBox(l))
+}
+
+// quorumPicker is the N and M choice of every set-up (3 to 10
+// custodians, a quorum of 2 to 10), with the guard rails for the chosen
+// pair shown as it changes.
+func quorumPicker() (n, m *widget.Select, rails *widget.Label) {
+	n = widget.NewSelect([]string{"3", "4", "5", "6", "7", "8", "9", "10"}, nil)
+	n.SetSelected("3")
+	m = widget.NewSelect([]string{"2", "3", "4", "5", "6", "7", "8", "9", "10"}, nil)
+	m.SetSelected("2")
+	rails = widget.NewLabel("")
+	rails.Wrapping = fyne.TextWrapWord
+	showRails := func(string) { rails.SetText(guardRailText(atoi(n.Selected), atoi(m.Selected))) }
+	n.OnChanged, m.OnChanged = showRails, showRails
+	showRails("")
+	return n, m, rails
 }
 
 func guardRailText(n, m int) string {

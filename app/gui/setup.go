@@ -18,15 +18,7 @@ func (s *shell) activationSetup() {
 	id.SetPlaceHolder("ceremony identifier, e.g. contoso-hsm-2026-11-23")
 	witness := widget.NewEntry()
 	witness.SetPlaceHolder("witness's full name")
-	n := widget.NewSelect([]string{"3", "4", "5", "6", "7", "8", "9", "10"}, nil)
-	n.SetSelected("3")
-	m := widget.NewSelect([]string{"2", "3", "4", "5", "6", "7", "8", "9", "10"}, nil)
-	m.SetSelected("2")
-	rails := widget.NewLabel("")
-	rails.Wrapping = fyne.TextWrapWord
-	showRails := func(string) { rails.SetText(guardRailText(atoi(n.Selected), atoi(m.Selected))) }
-	n.OnChanged, m.OnChanged = showRails, showRails
-	showRails("")
+	n, m, rails := quorumPicker()
 	status := widget.NewLabel("")
 	status.Wrapping = fyne.TextWrapWord
 	start := widget.NewButtonWithIcon("I have read the guard rails — start", theme.ConfirmIcon(), func() {
