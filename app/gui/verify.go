@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -56,6 +57,7 @@ func sdReport(data []byte, certPaths, quorumText string) string {
 		return err.Error()
 	}
 	var certs []*x509.Certificate
+	var notes []string // what Azure does not check (expired, CA), said below the report
 	for _, p := range strings.Split(certPaths, "\n") {
 		p = strings.TrimSpace(p)
 		if p == "" {
@@ -69,8 +71,15 @@ func sdReport(data []byte, certPaths, quorumText string) string {
 		if err != nil {
 			return filepath.Base(p) + ": " + err.Error()
 		}
+		for _, n := range sd.CustodianCertificateNotes(c, time.Now()) {
+			notes = append(notes, "Note on "+filepath.Base(p)+": "+n.Sentence+".")
+		}
 		certs = append(certs, c)
 	}
 	m, _ := strconv.Atoi(strings.TrimSpace(quorumText))
-	return sd.Verify(f, certs, m).String()
+	report := sd.Verify(f, certs, m).String()
+	if len(notes) > 0 {
+		report += "\n" + strings.Join(notes, "\n")
+	}
+	return report
 }
