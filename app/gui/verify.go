@@ -57,7 +57,11 @@ func sdReport(data []byte, certPaths, quorumText string) string {
 		return err.Error()
 	}
 	var certs []*x509.Certificate
-	var notes []string // what Azure does not check (expired, CA), said below the report
+	// What Azure does not check (expired, CA certificates), said below the
+	// report once per sentence with the files it is true of: openssl's
+	// certificates of one ceremony usually share both.
+	var notes []string
+	filesOf := map[string][]string{}
 	for _, p := range strings.Split(certPaths, "\n") {
 		p = strings.TrimSpace(p)
 		if p == "" {
@@ -72,14 +76,17 @@ func sdReport(data []byte, certPaths, quorumText string) string {
 			return filepath.Base(p) + ": " + err.Error()
 		}
 		for _, n := range sd.CustodianCertificateNotes(c, time.Now()) {
-			notes = append(notes, "Note on "+filepath.Base(p)+": "+n.Sentence+".")
+			if filesOf[n.Sentence] == nil {
+				notes = append(notes, n.Sentence)
+			}
+			filesOf[n.Sentence] = append(filesOf[n.Sentence], filepath.Base(p))
 		}
 		certs = append(certs, c)
 	}
 	m, _ := strconv.Atoi(strings.TrimSpace(quorumText))
 	report := sd.Verify(f, certs, m).String()
-	if len(notes) > 0 {
-		report += "\n" + strings.Join(notes, "\n")
+	for _, n := range notes {
+		report += "\nNote on " + strings.Join(filesOf[n], ", ") + ": " + n + "."
 	}
 	return report
 }
