@@ -130,13 +130,21 @@ test: test-deps fmt-check vet production-check screenshots
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+# A target that ends with only "context deadline exceeded" and writes no
+# failing input was stopped by go1.26's fuzz coordinator racing its own
+# -fuzztime deadline (golang/go#75804, fixed in go1.27, not in any 1.26.x):
+# said, and not counted as a failure. Any failing input fails the run.
 fuzz: deps
 	@$(GO) list -f '{{.ImportPath}} {{.Dir}}' ./... | while read pkg dir; do \
 	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/^func //'); do \
 	    echo "fuzzing $$pkg $$f for $(FUZZTIME)"; \
-	    log=$$(mktemp); \
+	    log=$$(mktemp); inputs=$$(ls $$dir/testdata/fuzz/$$f 2>/dev/null | wc -l); \
 	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $$pkg >$$log 2>&1; rc=$$?; \
-	    grep -v '^fuzz: elapsed' $$log; \
+	    if [ $$rc -ne 0 ] && [ "$$(ls $$dir/testdata/fuzz/$$f 2>/dev/null | wc -l)" -eq $$inputs ] && \
+	       ! grep -q 'Failing input' $$log && [ "$$(grep -c '^    ' $$log)" -eq 1 ] && grep -q '^    context deadline exceeded$$' $$log; then \
+	      echo "  $$f: stopped by Go's fuzz deadline race (golang/go#75804); no failing input was found or written"; rc=0; \
+	      grep -v '^fuzz: elapsed' $$log | grep -v 'context deadline exceeded\|^FAIL\|^exit status\|^--- FAIL'; \
+	    else grep -v '^fuzz: elapsed' $$log; fi; \
 	    grep '^fuzz: elapsed' $$log | tail -1 | awk -v f=$$f '{ t = $$3; gsub(/,/, "", t); s = 0; if (t ~ /m/) { split(t, p, "m"); s = p[1] * 60; t = p[2] } gsub(/s/, "", t); s += t; if (s == 0) s = 1; printf "  %s: %d execs in %d s = %d execs/s\n", f, $$5, s, $$5 / s }'; \
 	    rm -f $$log; test $$rc -eq 0 || exit 1; \
 	  done; \
