@@ -137,7 +137,7 @@ fuzz: deps
 	    log=$$(mktemp); \
 	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $$pkg >$$log 2>&1; rc=$$?; \
 	    grep -v '^fuzz: elapsed' $$log; \
-	    grep '^fuzz: elapsed' $$log | tail -1 | awk -v f=$$f '{ gsub(/[s,]/, "", $$3); print "  " f ": " $$5 " execs in " $$3 " s = " int($$5 / $$3) " execs/s" }'; \
+	    grep '^fuzz: elapsed' $$log | tail -1 | awk -v f=$$f '{ t = $$3; gsub(/,/, "", t); s = 0; if (t ~ /m/) { split(t, p, "m"); s = p[1] * 60; t = p[2] } gsub(/s/, "", t); s += t; if (s == 0) s = 1; printf "  %s: %d execs in %d s = %d execs/s\n", f, $$5, s, $$5 / s }'; \
 	    rm -f $$log; test $$rc -eq 0 || exit 1; \
 	  done; \
 	done

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/custodian-hsm/custodian/ceremony/transcript"
+	"github.com/custodian-hsm/custodian/crypto/sd"
 	"github.com/custodian-hsm/custodian/crypto/token"
 )
 
@@ -41,9 +43,14 @@ func (a *Activation) Adopt(name, keyRef string, cert *x509.Certificate) (*Custod
 	if keyRef == "" {
 		c.Token = token.Info{}
 	}
+	msg := fmt.Sprintf("custodian %d of %d, enrolled earlier (custodian token enroll), joins by certificate SHA-256 %s", c.Index+1, a.cfg.Custodians, c.CertificateSHA256())
+	// What Azure does not check but the record should show (an expired
+	// or CA certificate made outside Custodian).
+	for _, n := range sd.CustodianCertificateNotes(cert, time.Now()) {
+		msg += "; note: " + n.Sentence
+	}
 	if err := a.record(Event{Step: "activation.enroll.adopted", Actor: Actor{RoleCustodian, name},
-		Inputs:  []FileRef{RefOf(c.CertificateFileName(a.cfg.Mode), cert.Raw)},
-		Message: fmt.Sprintf("custodian %d of %d, enrolled earlier (custodian token enroll), joins by certificate SHA-256 %s", c.Index+1, a.cfg.Custodians, c.CertificateSHA256())}); err != nil {
+		Inputs: []FileRef{RefOf(c.CertificateFileName(a.cfg.Mode), cert.Raw)}, Message: msg}); err != nil {
 		return nil, err
 	}
 	a.custodians = append(a.custodians, c)

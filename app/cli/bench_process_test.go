@@ -80,6 +80,31 @@ func BenchmarkRestoreBlobProcess(b *testing.B) {
 	}
 }
 
+// BenchmarkProcessStart times `custodian help` as a whole process, built
+// as BenchmarkRestoreBlobProcess builds it: what every command costs before
+// it does any work (the Go runtime's start, every linked package's init,
+// the identity hash started beside them). It is the floor under
+// BenchmarkRestoreBlobProcess, read beside it: the GUI toolkit's package
+// initialisation runs in every process of the default build, with or
+// without a window.
+func BenchmarkProcessStart(b *testing.B) {
+	for _, variant := range []struct{ name, tag string }{{"full", ""}, {"nogui", "nogui"}} {
+		b.Run(variant.name, func(b *testing.B) {
+			bin := buildRelease(b, variant.tag)
+			var cpu time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				cmd := exec.Command(bin, "help")
+				if out, err := cmd.CombinedOutput(); err != nil {
+					b.Fatalf("custodian help: %v\n%s", err, out)
+				}
+				cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+			}
+			b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op")
+		})
+	}
+}
+
 // buildRelease builds the binary as the release does (-trimpath, no symbol
 // table or DWARF), with the build tag if not empty.
 func buildRelease(b *testing.B, tag string) string {

@@ -96,7 +96,7 @@ func drillHSMActivate(env *Env, args []string) error {
 	if err := refuseExisting("--out", *out); err != nil {
 		return err
 	}
-	certs, err := readCertificates(fs.Args())
+	certs, err := readCertificates(env, "certificate", fs.Args())
 	if err != nil {
 		return err
 	}

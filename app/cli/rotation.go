@@ -57,7 +57,7 @@ func cmdRotationPackage(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	certs, err := readCertificates(certPaths)
+	certs, err := readCertificates(env, "--cert", certPaths)
 	if err != nil {
 		return err
 	}
@@ -159,7 +159,7 @@ func cmdRotationCheck(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	in, err := readRotationCheck(*sdPath, certPaths, refs, *oldSD, oldRefs)
+	in, err := readRotationCheck(env, *sdPath, certPaths, refs, *oldSD, oldRefs)
 	if err != nil {
 		return err
 	}
@@ -212,7 +212,7 @@ type rotationCheckInput struct {
 	compareOld bool
 }
 
-func readRotationCheck(sdPath string, certPaths, refs []string, oldSD string, oldRefs []string) (*rotationCheckInput, error) {
+func readRotationCheck(env *Env, sdPath string, certPaths, refs []string, oldSD string, oldRefs []string) (*rotationCheckInput, error) {
 	in := &rotationCheckInput{refs: refs, oldRefs: oldRefs}
 	data, err := readInput("--sd-file", sdPath)
 	if err != nil {
@@ -222,7 +222,7 @@ func readRotationCheck(sdPath string, certPaths, refs []string, oldSD string, ol
 		return nil, usageErrorf("%s: %v", sdPath, err)
 	}
 	in.data = data
-	if in.certs, err = readCertificates(certPaths); err != nil {
+	if in.certs, err = readCertificates(env, "--cert", certPaths); err != nil {
 		return nil, err
 	}
 	if len(in.certs) == 0 || len(refs) != len(in.certs) {

@@ -7,13 +7,14 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"github.com/custodian-hsm/custodian/ceremony/airgap"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/custodian-hsm/custodian/ceremony"
+	"github.com/custodian-hsm/custodian/ceremony/airgap"
 	"github.com/custodian-hsm/custodian/crypto/fingerprint"
 	"github.com/custodian-hsm/custodian/crypto/sd"
 	"github.com/custodian-hsm/custodian/crypto/sgx"
@@ -56,16 +57,24 @@ func readSDFile(path string) (*sd.File, error) {
 	return f, nil
 }
 
-func readCertificates(paths []string) ([]*x509.Certificate, error) {
+// readCertificates reads custodian certificates and says, on stderr, what
+// Azure does not check but the people at the ceremony should see (an
+// expired or CA certificate: see sd.CustodianCertificateNotes). label names
+// the inputs in messages: a flag ("--cert") or "certificate" for arguments.
+func readCertificates(env *Env, label string, paths []string) ([]*x509.Certificate, error) {
 	var certs []*x509.Certificate
+	now := time.Now()
 	for _, p := range paths {
-		b, err := readInput("--cert", p)
+		b, err := readInput(label, p)
 		if err != nil {
 			return nil, err
 		}
 		c, err := sd.ParseCertificate(b)
 		if err != nil {
 			return nil, usageErrorf("%s: %v", p, err)
+		}
+		for _, n := range sd.CustodianCertificateNotes(c, now) {
+			fmt.Fprintf(env.Stderr, "warning: %s %s (subject %q): %s\n", label, p, c.Subject.String(), n.Sentence)
 		}
 		certs = append(certs, c)
 	}
@@ -102,7 +111,7 @@ func cmdSDVerify(env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	certs, err := readCertificates(certPaths)
+	certs, err := readCertificates(env, "--cert", certPaths)
 	if err != nil {
 		return err
 	}
@@ -126,7 +135,7 @@ func cmdSDRequest(env *Env, args []string) error {
 	if err := refuseExisting("--out", *out); err != nil {
 		return err
 	}
-	certs, err := readCertificates(certPaths)
+	certs, err := readCertificates(env, "--cert", certPaths)
 	if err != nil {
 		return err
 	}

@@ -12,16 +12,39 @@ import (
 	"github.com/custodian-hsm/custodian/internal/testvectors"
 )
 
-func TestVerifyScreenSaysWhatAFileIsAndHoldsAnSDAgainstCertificates(t *testing.T) {
+// checkOnVerifyScreen opens the Verify screen and checks the security
+// domain of a vectors folder against the certificates in it, quorum 2.
+func checkOnVerifyScreen(t *testing.T, vectors string, certs ...string) *harness {
 	h := newHarness(t)
 	h.locked(func() { h.shell.verifyScreen() })
-	h.typeInto("the file to check (SD file, exchange key, blob, certificate, transcript, SHA256SUMS)", testvectors.Path(t, "sd-3of2", "sd.json"))
+	h.typeInto("the file to check (SD file, exchange key, blob, certificate, transcript, SHA256SUMS)", testvectors.Path(t, vectors, "sd.json"))
 	h.typeInto("quorum M (optional)", "2")
-	certs := testvectors.Path(t, "sd-3of2", "keys", "cert_0.cer") + "\n" + testvectors.Path(t, "sd-3of2", "keys", "cert_1.cer") + "\n" + testvectors.Path(t, "sd-3of2", "keys", "cert_2.cer")
-	h.typeInto("for an SD file: custodian certificate paths, one per line, in share order (optional)", certs)
+	var paths []string
+	for _, c := range certs {
+		paths = append(paths, testvectors.Path(t, append([]string{vectors}, strings.Split(c, "/")...)...))
+	}
+	h.typeInto("for an SD file: custodian certificate paths, one per line, in share order (optional)", strings.Join(paths, "\n"))
 	h.tap("Check")
 	h.waitShows("security domain file")
 	h.waitShows("verification passed")
+	return h
+}
+
+func TestVerifyScreenSaysWhatAFileIsAndHoldsAnSDAgainstCertificates(t *testing.T) {
+	h := checkOnVerifyScreen(t, "sd-3of2", "keys/cert_0.cer", "keys/cert_1.cer", "keys/cert_2.cer")
+	if h.shows("Note on") {
+		t.Errorf("notes on Custodian's own certificates:\n%s", h.describe())
+	}
+}
+
+// The live HSM's security domain against its own custodian certificates
+// (openssl's: CA certificates, expired in 2021): the domain verifies, and
+// what Azure does not check is said below the report, once per sentence
+// with the certificates it is true of.
+func TestVerifyScreenNotesExpiredAndCACertificates(t *testing.T) {
+	h := checkOnVerifyScreen(t, "live-2025-04", "cert_0.cer", "cert_1.cer", "cert_2.cer")
+	h.waitShows("Note on cert_0.cer, cert_1.cer, cert_2.cer: it expired on 2021-08-28")
+	h.waitShows("Note on cert_0.cer, cert_1.cer, cert_2.cer: it is a CA certificate (basic constraints CA:TRUE)")
 }
 
 func TestTranscriptsScreenVerifiesPrintsAndFlagsAlterations(t *testing.T) {

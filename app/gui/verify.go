@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -56,6 +57,11 @@ func sdReport(data []byte, certPaths, quorumText string) string {
 		return err.Error()
 	}
 	var certs []*x509.Certificate
+	// What Azure does not check (expired, CA certificates), said below the
+	// report once per sentence with the files it is true of: openssl's
+	// certificates of one ceremony usually share both.
+	var notes []string
+	filesOf := map[string][]string{}
 	for _, p := range strings.Split(certPaths, "\n") {
 		p = strings.TrimSpace(p)
 		if p == "" {
@@ -69,8 +75,18 @@ func sdReport(data []byte, certPaths, quorumText string) string {
 		if err != nil {
 			return filepath.Base(p) + ": " + err.Error()
 		}
+		for _, n := range sd.CustodianCertificateNotes(c, time.Now()) {
+			if filesOf[n.Sentence] == nil {
+				notes = append(notes, n.Sentence)
+			}
+			filesOf[n.Sentence] = append(filesOf[n.Sentence], filepath.Base(p))
+		}
 		certs = append(certs, c)
 	}
 	m, _ := strconv.Atoi(strings.TrimSpace(quorumText))
-	return sd.Verify(f, certs, m).String()
+	report := sd.Verify(f, certs, m).String()
+	for _, n := range notes {
+		report += "\nNote on " + strings.Join(filesOf[n], ", ") + ": " + n + "."
+	}
+	return report
 }

@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestParseURIRoundTrips(t *testing.T) {
@@ -110,6 +112,28 @@ func TestReadPINFile(t *testing.T) {
 	}
 	if _, err := ReadPINFile(p); err == nil || !strings.Contains(err.Error(), "readable by others") {
 		t.Errorf("world-readable PIN file accepted: %v", err)
+	}
+}
+
+// A FIFO named as the PIN source is refused at once, named for what it
+// is: opened blocking, it would hang the command until someone wrote to it.
+func TestReadPINFileRefusesAFIFO(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "pin-fifo")
+	if err := syscall.Mkfifo(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := ReadPINFile(p)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "FIFO") || !strings.Contains(err.Error(), "the PIN source") {
+			t.Errorf("a FIFO as the PIN source: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("reading a FIFO as the PIN source hangs")
 	}
 }
 
