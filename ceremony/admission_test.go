@@ -12,6 +12,7 @@ import (
 	"github.com/custodian-hsm/custodian/crypto/token/pkcs11"
 	"github.com/custodian-hsm/custodian/crypto/token/pkcs11/softhsm"
 	"github.com/custodian-hsm/custodian/crypto/token/soft"
+	"github.com/custodian-hsm/custodian/internal/testinfra/hardwarepkcs11"
 	"github.com/custodian-hsm/custodian/internal/testvectors"
 )
 
@@ -111,32 +112,12 @@ func TestProductionEnrollmentRefusesSoftHSM(t *testing.T) {
 	}
 }
 
-// hardwarePKCS11 stands in for a PKCS#11 hardware token, which tests do
-// not have: SoftHSM (a real PKCS#11 implementation) with only its drill
-// mark removed. Key generation, attributes and the attestation claims are
-// SoftHSM's own.
-type hardwarePKCS11 struct{ *pkcs11.Provider }
-
-func (h hardwarePKCS11) Describe(ctx context.Context, ref *token.URI) (token.Info, error) {
-	i, err := h.Provider.Describe(ctx, ref)
-	i.Drill = false
-	return i, err
-}
-
-func (h hardwarePKCS11) Enroll(ctx context.Context, ref *token.URI, req token.EnrollRequest, opts token.OpenOptions) (*token.Enrollment, error) {
-	e, err := h.Provider.Enroll(ctx, ref, req, opts)
-	if e != nil {
-		e.Token.Drill = false
-	}
-	return e, err
-}
-
 // A PKCS#11 key's attributes are a claim: production enrollment refuses
 // it without a witnessed exception, before any PIN is asked, and admits
 // it with one; the transcript names the exception and its witness.
 func TestProductionPKCS11NeedsWitnessedException(t *testing.T) {
 	hsm := startSoftHSM(t, 1)
-	m := token.NewManager(hardwarePKCS11{pkcs11.New(pkcs11.Options{ModulePath: hsm.hsm.Module, Drill: true, ConfigFile: "-"})})
+	m := token.NewManager(hardwarepkcs11.New(pkcs11.New(pkcs11.Options{ModulePath: hsm.hsm.Module, Drill: true, ConfigFile: "-"})))
 	rec := &MemoryRecorder{}
 	a := productionActivation(t, m, rec)
 	asked := false

@@ -30,7 +30,7 @@ func TestPKCS11LastTryAndBlockedThroughYKCS11(t *testing.T) {
 	if mod == "" {
 		t.Skip("ykcs11 not installed")
 	}
-	if ownProcess(t) {
+	if rigtest.OwnProcess(t) {
 		return
 	}
 	r := rigtest.StartForTest(t, 1)

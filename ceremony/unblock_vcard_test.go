@@ -5,8 +5,6 @@ package ceremony
 import (
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -33,7 +31,7 @@ func tries(t *testing.T, m *token.Manager, ref string) (pin, puk int) {
 // its last try is not tried without the confirmation, and a blocked PUK
 // says that only a reset (which destroys the key) helps.
 func TestUnblockPINWithPUKOnAVirtualYubiKey(t *testing.T) {
-	if ownProcess(t) {
+	if rigtest.OwnProcess(t) {
 		return
 	}
 	r := rigtest.StartForTest(t, 1)
@@ -94,29 +92,4 @@ func TestUnblockPINWithPUKOnAVirtualYubiKey(t *testing.T) {
 	if !errors.As(err, &pe) || !pe.Blocked || pe.What != "PUK" || !strings.Contains(PUKAdvice(err), "ykman piv reset") {
 		t.Errorf("blocked PUK: %v / %s", err, PUKAdvice(err))
 	}
-}
-
-// ownProcess runs the calling test again in a child process and reports its
-// outcome there, returning true in the parent; it returns false in the
-// child, which runs the test. libpcsclite binds a process to the first
-// PC/SC socket it is given, and other tests of this package may already
-// have talked to the machine's pcscd: a rig needs a process of its own.
-func ownProcess(t *testing.T) bool {
-	t.Helper()
-	if os.Getenv("CUSTODIAN_PINTRIES_CHILD") == t.Name() {
-		return false
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), "CUSTODIAN_PINTRIES_CHILD="+t.Name())
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s in its own process: %v\n%s", t.Name(), err, out)
-	}
-	if strings.Contains(string(out), "--- SKIP") {
-		t.Skipf("skipped in its own process:\n%s", out)
-	}
-	if !strings.Contains(string(out), "--- PASS: "+t.Name()) {
-		t.Fatalf("%s did not run in its own process:\n%s", t.Name(), out)
-	}
-	return true
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"io"
 	"os"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 	"github.com/custodian-hsm/custodian/crypto/token/pkcs11"
 	"github.com/custodian-hsm/custodian/crypto/token/pkcs11/softhsm"
 	"github.com/custodian-hsm/custodian/crypto/token/soft"
+	"github.com/custodian-hsm/custodian/internal/testinfra/hardwarepkcs11"
 )
 
 // wantExit runs a command and checks its exit code, that the error is the
@@ -198,25 +198,6 @@ func TestRecoveryKeysThroughTheCLI(t *testing.T) {
 	}
 }
 
-// hardwarePKCS11 stands in for a PKCS#11 hardware token, which tests do
-// not have: SoftHSM (a real PKCS#11 implementation) with only its drill
-// mark removed; key generation and attribute claims are SoftHSM's own.
-type hardwarePKCS11 struct{ *pkcs11.Provider }
-
-func (h hardwarePKCS11) Describe(ctx context.Context, ref *token.URI) (token.Info, error) {
-	i, err := h.Provider.Describe(ctx, ref)
-	i.Drill = false
-	return i, err
-}
-
-func (h hardwarePKCS11) Enroll(ctx context.Context, ref *token.URI, req token.EnrollRequest, opts token.OpenOptions) (*token.Enrollment, error) {
-	e, err := h.Provider.Enroll(ctx, ref, req, opts)
-	if e != nil {
-		e.Token.Drill = false
-	}
-	return e, err
-}
-
 // A PKCS#11 enrollment in production is refused without a witnessed
 // exception (before any PIN) and admitted with one; the output names the
 // exception and the witness.
@@ -229,7 +210,7 @@ func TestPKCS11EnrollmentNeedsException(t *testing.T) {
 	t.Cleanup(func() { tokensFor = saved })
 	tokensFor = func(cfg ceremony.TokenConfig) (*token.Manager, []error) {
 		p := pkcs11.New(pkcs11.Options{ModulePath: hsm.Module, Drill: true, ConfigFile: "-"})
-		return token.NewManager(piv.New(piv.Options{}), hardwarePKCS11{p}, soft.New()), nil
+		return token.NewManager(piv.New(piv.Options{}), hardwarepkcs11.New(p), soft.New()), nil
 	}
 	dir := t.TempDir()
 	pinFile := filepath.Join(dir, "pin")

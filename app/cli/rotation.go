@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"flag"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -25,14 +26,19 @@ import (
 //	                                    (with the old SD and an old quorum) both compare
 //	custodian rotation retire …         destruction records, after a verified check
 
-func readManifest(path string) (*ceremony.Manifest, error) {
-	data, err := readInput("--old-manifest", path)
+// parseWithOldManifest parses a rotation step's command line and reads
+// the manifest its --old-manifest names (the set being replaced).
+func parseWithOldManifest(fs *flag.FlagSet, args []string, manifestPath *string) (*ceremony.Manifest, error) {
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	data, err := readInput("--old-manifest", *manifestPath)
 	if err != nil {
 		return nil, err
 	}
 	m, err := ceremony.ParseManifest(data)
 	if err != nil {
-		return nil, usageErrorf("%s: %v", path, err)
+		return nil, usageErrorf("%s: %v", *manifestPath, err)
 	}
 	return m, nil
 }
@@ -47,10 +53,7 @@ func cmdRotationPackage(env *Env, args []string) error {
 	witness := fs.String("witness", "", "the witness present, for the record")
 	transcriptPath := fs.String("transcript", "", "where to write the transcript (default: a new file next to --out-dir)")
 	drill := fs.Bool("drill", false, "a drill rotation")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	old, err := readManifest(*manifestPath)
+	old, err := parseWithOldManifest(fs, args, manifestPath)
 	if err != nil {
 		return err
 	}
@@ -152,10 +155,7 @@ func cmdRotationCheck(env *Env, args []string) error {
 	witness := fs.String("witness", "", "the witness present, for the record")
 	transcriptPath := fs.String("transcript", "", "where to write the transcript (default: a new file next to --sd-file)")
 	kf := addKeyFlags(fs) // --drill and --pkcs11-module, as every command that opens keys
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	old, err := readManifest(*manifestPath)
+	old, err := parseWithOldManifest(fs, args, manifestPath)
 	if err != nil {
 		return err
 	}
@@ -317,10 +317,7 @@ func cmdRotationRetire(env *Env, args []string) error {
 	witness := fs.String("witness", "", "the witness of the destruction")
 	transcriptPath := fs.String("transcript", "", "where to write the transcript (default: a new file next to --checked)")
 	drill := fs.Bool("drill", false, "a drill rotation")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	old, err := readManifest(*manifestPath)
+	old, err := parseWithOldManifest(fs, args, manifestPath)
 	if err != nil {
 		return err
 	}

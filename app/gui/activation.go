@@ -241,6 +241,39 @@ func sdLoader(status *widget.Label, drill *ceremony.DrillRun, load func(string, 
 	}
 }
 
+// drillOperatorButton plays the drill's operator for a step that brings
+// a security domain back (activate, download again): operate runs on the
+// drill HSM and the file it returns goes to load like one from a path.
+func (s *shell) drillOperatorButton(label, doing string, status *widget.Label, operate func() (string, []byte, error), load func(string, []byte)) *widget.Button {
+	var b *widget.Button
+	b = widget.NewButtonWithIcon(label, theme.MailForwardIcon(), func() {
+		var name string
+		var data []byte
+		s.busy(b, status, doing, func() (err error) {
+			name, data, err = operate()
+			return err
+		}, orShow(status, func() { load(name, data) }))
+	})
+	b.Importance = widget.HighImportance
+	return b
+}
+
+// sdFileForm is the file input for the security domain the operator
+// brought back (formLabel names it in the form) and the button that reads
+// it and hands it to load; a file that cannot be read is said in status.
+func (s *shell) sdFileForm(formLabel, placeholder, verifyLabel string, status *widget.Label, load func(string, []byte)) []fyne.CanvasObject {
+	sdFile := s.newFileInput(placeholder)
+	verify := widget.NewButtonWithIcon(verifyLabel, theme.SearchIcon(), func() {
+		name, data, err := sdFile.Read()
+		if err != nil {
+			status.SetText(err.Error())
+			return
+		}
+		load(name, data)
+	})
+	return []fyne.CanvasObject{widget.NewForm(widget.NewFormItem(formLabel, sdFile.box)), verify}
+}
+
 func (w *activationWizard) awaitSDScreen() {
 	status := widget.NewLabel("")
 	status.Wrapping = fyne.TextWrapWord
@@ -250,37 +283,14 @@ func (w *activationWizard) awaitSDScreen() {
 	}, w.render)
 	var body []fyne.CanvasObject
 	if w.drill != nil {
-		var b *widget.Button
-		b = widget.NewButtonWithIcon("Operator: activate the drill HSM and bring the SD back", theme.MailForwardIcon(), func() {
-			var name string
-			var data []byte
-			w.s.busy(b, status, "The drill HSM is being activated", func() (err error) {
-				name, data, err = w.drill.OperatorActivate()
-				return err
-			}, func(err error) {
-				if err != nil {
-					status.SetText(err.Error())
-					return
-				}
-				load(name, data)
-			})
-		})
-		b.Importance = widget.HighImportance
+		b := w.s.drillOperatorButton("Operator: activate the drill HSM and bring the SD back", "The drill HSM is being activated", status, w.drill.OperatorActivate, load)
 		orLoad := widget.NewLabel("— or, to rehearse a file coming back on a USB stick (a damaged one too), load it from a path:")
 		orLoad.Wrapping = fyne.TextWrapWord
 		body = append(body, b, orLoad)
 	}
 	// A drill offers the same file path as production, so people rehearse
 	// the real step and see a damaged file rejected.
-	sdFile := w.s.newFileInput("path of the security domain file the operator brought back")
-	body = append(body, widget.NewForm(widget.NewFormItem("SD file", sdFile.box)), widget.NewButtonWithIcon("Verify the security domain", theme.SearchIcon(), func() {
-		name, data, err := sdFile.Read()
-		if err != nil {
-			status.SetText(err.Error())
-			return
-		}
-		load(name, data)
-	}))
+	body = append(body, w.s.sdFileForm("SD file", "path of the security domain file the operator brought back", "Verify the security domain", status, load)...)
 	intro := widget.NewLabel("The operator activates the HSM with the package and brings back the security domain file. Custodian checks that every share belongs to an enrolled custodian and the quorum is right.")
 	intro.Wrapping = fyne.TextWrapWord
 	if pkg := w.a.Package(); pkg != nil {

@@ -5,7 +5,6 @@ package gui
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -163,7 +162,7 @@ func runningTranscript(t *testing.T, h *harness) []transcript.Entry {
 // custodian unblocks with the PUK from the dialog, and opens their share.
 func TestRecoveryLastPINTryAndBlockedTokenOnVirtualYubiKeys(t *testing.T) {
 	needVCard(t)
-	if ownProcess(t) {
+	if rigtest.OwnProcess(t) {
 		return
 	}
 	h := newHarness(t)
@@ -276,7 +275,7 @@ func TestRecoveryLastPINTryAndBlockedTokenOnVirtualYubiKeys(t *testing.T) {
 // the fields are cleared once their text is taken.
 func TestTokensScreenUnblocksAVirtualYubiKeyWithItsPUK(t *testing.T) {
 	needVCard(t)
-	if ownProcess(t) {
+	if rigtest.OwnProcess(t) {
 		return
 	}
 	r := rigtest.StartForTest(t, 1)
@@ -433,7 +432,7 @@ func confirmedLastTry(t *testing.T, h *harness, step, who, next string) bool {
 // confirmation before the try.
 func TestActivationLastPINTryOnVirtualYubiKeys(t *testing.T) {
 	needVCard(t)
-	if ownProcess(t) {
+	if rigtest.OwnProcess(t) {
 		return
 	}
 	h := newHarness(t)
@@ -478,29 +477,4 @@ func TestActivationLastPINTryOnVirtualYubiKeys(t *testing.T) {
 	h.tap("Cancel ceremony")
 	h.tap("Yes")
 	h.waitShows("Start drill")
-}
-
-// ownProcess runs the calling test again in a child process and reports its
-// outcome there, returning true in the parent; it returns false in the
-// child, which runs the test. libpcsclite binds a process to the first
-// PC/SC socket it is given, and other tests of this package may already
-// have talked to the machine's pcscd: a rig needs a process of its own.
-func ownProcess(t *testing.T) bool {
-	t.Helper()
-	if os.Getenv("CUSTODIAN_PINTRIES_CHILD") == t.Name() {
-		return false
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), "CUSTODIAN_PINTRIES_CHILD="+t.Name())
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s in its own process: %v\n%s", t.Name(), err, out)
-	}
-	if strings.Contains(string(out), "--- SKIP") {
-		t.Skipf("skipped in its own process:\n%s", out)
-	}
-	if !strings.Contains(string(out), "--- PASS: "+t.Name()) {
-		t.Fatalf("%s did not run in its own process:\n%s", t.Name(), out)
-	}
-	return true
 }

@@ -75,27 +75,11 @@ func (w *rotationWizard) awaitSDScreen() {
 		body = append(body, w.s.outputActions(pkg.Dir, pkg.Files), instructionsCard(filepath.Join(pkg.Dir, w.mode().FileName("INSTRUCTIONS.txt"))))
 	}
 	if w.drill != nil {
-		var b *widget.Button
-		b = widget.NewButtonWithIcon("Operator: download the drill HSM's security domain again for the new certificates", theme.MailForwardIcon(), func() {
-			var name string
-			var data []byte
-			w.s.busy(b, status, "The drill HSM's security domain is downloaded again", func() (err error) {
-				name, data, err = w.drill.OperatorRedownload()
-				return err
-			}, orShow(status, func() { load(name, data) }))
-		})
-		b.Importance = widget.HighImportance
-		body = append(body, b)
+		body = append(body, w.s.drillOperatorButton("Operator: download the drill HSM's security domain again for the new certificates",
+			"The drill HSM's security domain is downloaded again", status, w.drill.OperatorRedownload, load))
 	}
-	sdFile := w.s.newFileInput("path of the security domain file downloaded again for the new certificates")
-	body = append(body, widget.NewForm(widget.NewFormItem("New SD file", sdFile.box)), widget.NewButtonWithIcon("Verify the new security domain", theme.SearchIcon(), func() {
-		name, data, err := sdFile.Read()
-		if err != nil {
-			status.SetText(err.Error())
-			return
-		}
-		load(name, data)
-	}), status, w.cancelButton())
+	body = append(body, w.s.sdFileForm("New SD file", "path of the security domain file downloaded again for the new certificates", "Verify the new security domain", status, load)...)
+	body = append(body, status, w.cancelButton())
 	w.s.show(w.mode(), "Rotation — verify the new security domain", container.NewVBox(body...))
 }
 

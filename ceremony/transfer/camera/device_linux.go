@@ -12,6 +12,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/custodian-hsm/custodian/internal/v4l2"
 )
 
 // List returns the capture devices present, in /dev order.
@@ -40,7 +42,7 @@ func ListIn(dir string) ([]Device, error) {
 		}
 		d, caps, err := query(fd, p)
 		unix.Close(fd)
-		if err == nil && caps&capVideoCapture != 0 {
+		if err == nil && caps&v4l2.CapVideoCapture != 0 {
 			found = append(found, d)
 		}
 	}
@@ -76,15 +78,12 @@ func openNode(path string) (int, error) {
 
 // query asks the driver who it is and what the node can do.
 func query(fd int, path string) (Device, uint32, error) {
-	var c v4l2Capability
-	if err := ioctl(fd, vidiocQueryCap, unsafe.Pointer(&c)); err != nil {
+	var c v4l2.Capability
+	if err := v4l2.Ioctl(fd, v4l2.VidiocQueryCap, unsafe.Pointer(&c)); err != nil {
 		return Device{}, 0, &DeviceError{Path: path, Op: "VIDIOC_QUERYCAP (not a V4L2 device?)", Err: err}
 	}
-	caps := c.Capabilities
-	if caps&capDeviceCaps != 0 {
-		caps = c.DeviceCaps // this node's, not the whole driver's
-	}
-	return Device{Path: path, Card: cString(c.Card[:]), Driver: cString(c.Driver[:]), BusInfo: cString(c.BusInfo[:])}, caps, nil
+	// This node's capabilities, not the whole driver's.
+	return Device{Path: path, Card: v4l2.CString(c.Card[:]), Driver: v4l2.CString(c.Driver[:]), BusInfo: v4l2.CString(c.BusInfo[:])}, c.NodeCaps(), nil
 }
 
 // Camera is an open capture device. It is not safe for concurrent use:
@@ -124,7 +123,7 @@ func (c *Camera) start(path string) error {
 		return err
 	}
 	c.dev = d
-	if caps&capVideoCapture == 0 {
+	if caps&v4l2.CapVideoCapture == 0 {
 		return &DeviceError{Path: path, Op: "open", Err: errors.New("not a video capture device (choose the camera's first node)")}
 	}
 	if err := c.setFormat(); err != nil {
@@ -132,9 +131,9 @@ func (c *Camera) start(path string) error {
 	}
 	c.gray = image.NewGray(image.Rect(0, 0, c.layout.Width, c.layout.Height))
 	switch {
-	case caps&capStreaming != 0:
+	case caps&v4l2.CapStreaming != 0:
 		return c.startStreaming()
-	case caps&capReadWrite != 0:
+	case caps&v4l2.CapReadWrite != 0:
 		c.read = make([]byte, max(c.size, c.layout.BytesPerLine*c.layout.Height, 1<<20))
 		return nil
 	}
@@ -145,8 +144,8 @@ func (c *Camera) start(path string) error {
 func (c *Camera) formats() ([]PixelFormat, error) {
 	var out []PixelFormat
 	for i := uint32(0); i < 64; i++ {
-		d := v4l2FmtDesc{Index: i, Type: bufTypeVideoCapture}
-		if err := ioctl(c.fd, vidiocEnumFmt, unsafe.Pointer(&d)); err != nil {
+		d := v4l2.FmtDesc{Index: i, Type: v4l2.BufTypeVideoCapture}
+		if err := v4l2.Ioctl(c.fd, v4l2.VidiocEnumFmt, unsafe.Pointer(&d)); err != nil {
 			if errors.Is(err, unix.EINVAL) {
 				break // the end of the list
 			}
@@ -166,9 +165,9 @@ func (c *Camera) setFormat() error {
 	if !ok {
 		return &FormatError{Path: c.dev.Path, Offered: offered}
 	}
-	f := v4l2Format{Type: bufTypeVideoCapture}
-	f.Pix = v4l2PixFormat{Width: uint32(c.opts.Width), Height: uint32(c.opts.Height), PixelFormat: uint32(want), Field: 1 /* progressive */}
-	if err := ioctl(c.fd, vidiocSFmt, unsafe.Pointer(&f)); err != nil {
+	f := v4l2.Format{Type: v4l2.BufTypeVideoCapture}
+	f.Pix = v4l2.PixFormat{Width: uint32(c.opts.Width), Height: uint32(c.opts.Height), PixelFormat: uint32(want), Field: 1 /* progressive */}
+	if err := v4l2.Ioctl(c.fd, v4l2.VidiocSFmt, unsafe.Pointer(&f)); err != nil {
 		return &DeviceError{Path: c.dev.Path, Op: "VIDIOC_S_FMT " + want.String(), Err: err}
 	}
 	got := PixelFormat(f.Pix.PixelFormat)
@@ -182,16 +181,16 @@ func (c *Camera) setFormat() error {
 
 // startStreaming maps four driver buffers, queues them and starts.
 func (c *Camera) startStreaming() error {
-	rb := v4l2RequestBuffers{Count: 4, Type: bufTypeVideoCapture, Memory: memoryMmap}
-	if err := ioctl(c.fd, vidiocReqBufs, unsafe.Pointer(&rb)); err != nil {
+	rb := v4l2.RequestBuffers{Count: 4, Type: v4l2.BufTypeVideoCapture, Memory: v4l2.MemoryMmap}
+	if err := v4l2.Ioctl(c.fd, v4l2.VidiocReqBufs, unsafe.Pointer(&rb)); err != nil {
 		return &DeviceError{Path: c.dev.Path, Op: "VIDIOC_REQBUFS", Err: err}
 	}
 	if rb.Count < 2 {
 		return &DeviceError{Path: c.dev.Path, Op: "VIDIOC_REQBUFS", Err: fmt.Errorf("the driver gave %d buffers", rb.Count)}
 	}
 	for i := uint32(0); i < rb.Count; i++ {
-		b := v4l2Buffer{Index: i, Type: bufTypeVideoCapture, Memory: memoryMmap}
-		if err := ioctl(c.fd, vidiocQueryBuf, unsafe.Pointer(&b)); err != nil {
+		b := v4l2.Buffer{Index: i, Type: v4l2.BufTypeVideoCapture, Memory: v4l2.MemoryMmap}
+		if err := v4l2.Ioctl(c.fd, v4l2.VidiocQueryBuf, unsafe.Pointer(&b)); err != nil {
 			return &DeviceError{Path: c.dev.Path, Op: "VIDIOC_QUERYBUF", Err: err}
 		}
 		m, err := unix.Mmap(c.fd, int64(b.Offset), int(b.Length), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
@@ -203,16 +202,16 @@ func (c *Camera) startStreaming() error {
 			return err
 		}
 	}
-	typ := int32(bufTypeVideoCapture)
-	if err := ioctl(c.fd, vidiocStreamOn, unsafe.Pointer(&typ)); err != nil {
+	typ := int32(v4l2.BufTypeVideoCapture)
+	if err := v4l2.Ioctl(c.fd, v4l2.VidiocStreamOn, unsafe.Pointer(&typ)); err != nil {
 		return &DeviceError{Path: c.dev.Path, Op: "VIDIOC_STREAMON", Err: err}
 	}
 	return nil
 }
 
 func (c *Camera) queue(i uint32) error {
-	b := v4l2Buffer{Index: i, Type: bufTypeVideoCapture, Memory: memoryMmap}
-	if err := ioctl(c.fd, vidiocQBuf, unsafe.Pointer(&b)); err != nil {
+	b := v4l2.Buffer{Index: i, Type: v4l2.BufTypeVideoCapture, Memory: v4l2.MemoryMmap}
+	if err := v4l2.Ioctl(c.fd, v4l2.VidiocQBuf, unsafe.Pointer(&b)); err != nil {
 		return &DeviceError{Path: c.dev.Path, Op: "VIDIOC_QBUF", Err: err}
 	}
 	return nil
@@ -232,8 +231,8 @@ func (c *Camera) Close() error {
 	}
 	c.closed = true
 	if len(c.bufs) > 0 {
-		typ := int32(bufTypeVideoCapture)
-		_ = ioctl(c.fd, vidiocStreamOff, unsafe.Pointer(&typ))
+		typ := int32(v4l2.BufTypeVideoCapture)
+		_ = v4l2.Ioctl(c.fd, v4l2.VidiocStreamOff, unsafe.Pointer(&typ))
 	}
 	var err error
 	for _, m := range c.bufs {

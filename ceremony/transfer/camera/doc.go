@@ -3,7 +3,7 @@
 // code another machine shows.
 //
 // It talks to the kernel directly with ioctls (golang.org/x/sys/unix, no
-// cgo): VIDIOC_QUERYCAP to list capture devices by card name, VIDIOC_S_FMT
+// cgo; the structures and numbers are internal/v4l2's): VIDIOC_QUERYCAP to list capture devices by card name, VIDIOC_S_FMT
 // to choose a pixel format, memory-mapped streaming (or read() where a
 // driver offers only that). Only luminance is kept: a QR decoder needs
 // nothing else, and a grey frame is a third of the memory of a colour one.

@@ -11,9 +11,9 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
-)
 
-const bufFlagError = 0x40 // V4L2_BUF_FLAG_ERROR: the frame is damaged
+	"github.com/custodian-hsm/custodian/internal/v4l2"
+)
 
 // Next waits for the newest frame and returns its luminance. It returns at
 // most Options.MaxRate frames a second, ctx's error when ctx ends, and a
@@ -119,7 +119,7 @@ func (c *Camera) grab() (bool, error) {
 		b = nb
 	}
 	defer c.queue(b.Index)
-	if b.Flags&bufFlagError != 0 || int(b.Index) >= len(c.bufs) {
+	if b.Flags&v4l2.BufFlagError != 0 || int(b.Index) >= len(c.bufs) {
 		return false, nil
 	}
 	used := min(int(b.BytesUsed), len(c.bufs[b.Index]))
@@ -135,9 +135,9 @@ func (c *Camera) convert(buf []byte) (bool, error) {
 	return true, nil
 }
 
-func (c *Camera) dequeue() (v4l2Buffer, bool, error) {
-	b := v4l2Buffer{Type: bufTypeVideoCapture, Memory: memoryMmap}
-	err := ioctl(c.fd, vidiocDQBuf, unsafe.Pointer(&b))
+func (c *Camera) dequeue() (v4l2.Buffer, bool, error) {
+	b := v4l2.Buffer{Type: v4l2.BufTypeVideoCapture, Memory: v4l2.MemoryMmap}
+	err := v4l2.Ioctl(c.fd, v4l2.VidiocDQBuf, unsafe.Pointer(&b))
 	if errors.Is(err, unix.EAGAIN) {
 		return b, false, nil
 	}

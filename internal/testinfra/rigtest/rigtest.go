@@ -11,6 +11,8 @@ package rigtest
 import (
 	"context"
 	"os"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,3 +53,33 @@ func StartForTestWith(t testing.TB, opts rig.Options) *rig.Rig {
 	})
 	return r
 }
+
+// OwnProcess runs the calling test again in a child process and reports
+// its outcome there, returning true in the parent; it returns false in the
+// child, which runs the test. libpcsclite binds a process to the first
+// PC/SC socket it is given, and other tests of the package may already
+// have talked to the machine's pcscd: a rig needs a process of its own.
+// A test that the child skipped is skipped, and one that the child did not
+// run fails.
+func OwnProcess(t *testing.T) bool {
+	t.Helper()
+	if os.Getenv(ownProcessEnv) == t.Name() {
+		return false
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), ownProcessEnv+"="+t.Name())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s in its own process: %v\n%s", t.Name(), err, out)
+	}
+	if strings.Contains(string(out), "--- SKIP") {
+		t.Skipf("skipped in its own process:\n%s", out)
+	}
+	if !strings.Contains(string(out), "--- PASS: "+t.Name()) {
+		t.Fatalf("%s did not run in its own process:\n%s", t.Name(), out)
+	}
+	return true
+}
+
+// ownProcessEnv names, in the child, the test it is to run.
+const ownProcessEnv = "CUSTODIAN_RIGTEST_CHILD"

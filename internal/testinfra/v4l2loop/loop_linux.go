@@ -21,97 +21,9 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/custodian-hsm/custodian/internal/v4l2"
 )
-
-type capability struct {
-	Driver       [16]byte
-	Card         [32]byte
-	BusInfo      [32]byte
-	Version      uint32
-	Capabilities uint32
-	DeviceCaps   uint32
-	Reserved     [3]uint32
-}
-
-type pixFormat struct {
-	Width, Height, PixelFormat, Field uint32
-	BytesPerLine, SizeImage           uint32
-	Colorspace, Priv, Flags           uint32
-	YcbcrEnc, Quantization, XferFunc  uint32
-}
-
-type format struct {
-	Type uint32
-	_    uint32
-	Pix  pixFormat
-	_    [200 - 48]byte
-}
-
-type requestBuffers struct {
-	Count, Type, Memory, Capabilities uint32
-	Flags                             uint8
-	_                                 [3]uint8
-}
-
-type buffer struct {
-	Index, Type, BytesUsed, Flags, Field uint32
-	_                                    uint32
-	Timestamp                            unix.Timeval
-	Timecode                             [16]byte
-	Sequence, Memory                     uint32
-	Offset                               uint64
-	Length                               uint32
-	_                                    uint32
-	RequestFD                            int32
-	_                                    uint32
-}
-
-type queryCtrl struct {
-	ID, Type                           uint32
-	Name                               [32]byte
-	Minimum, Maximum, Step, DefaultVal int32
-	Flags                              uint32
-	Reserved                           [2]uint32
-}
-
-type control struct{ ID, Value uint32 }
-
-func ioc(dir, nr, size uintptr) uintptr { return dir<<30 | size<<16 | 'V'<<8 | nr }
-
-var (
-	vidiocQueryCap  = ioc(2, 0, unsafe.Sizeof(capability{}))
-	vidiocSFmt      = ioc(3, 5, unsafe.Sizeof(format{}))
-	vidiocReqBufs   = ioc(3, 8, unsafe.Sizeof(requestBuffers{}))
-	vidiocQueryBuf  = ioc(3, 9, unsafe.Sizeof(buffer{}))
-	vidiocQBuf      = ioc(3, 15, unsafe.Sizeof(buffer{}))
-	vidiocDQBuf     = ioc(3, 17, unsafe.Sizeof(buffer{}))
-	vidiocStreamOn  = ioc(1, 18, 4)
-	vidiocStreamOff = ioc(1, 19, 4)
-	vidiocSCtrl     = ioc(3, 28, unsafe.Sizeof(control{}))
-	vidiocQueryCtrl = ioc(3, 36, unsafe.Sizeof(queryCtrl{}))
-)
-
-const (
-	typeOutput   = 2
-	memoryMmap   = 1
-	capCapture   = 0x1
-	capOutput    = 0x2
-	capDevCaps   = 0x80000000
-	ctrlNextCtrl = 0x80000000
-)
-
-func ioctl(fd int, req uintptr, arg unsafe.Pointer) error {
-	for {
-		_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), req, uintptr(arg))
-		if e == unix.EINTR {
-			continue
-		}
-		if e != 0 {
-			return e
-		}
-		return nil
-	}
-}
 
 // Find returns vivid's capture and output nodes among dir's video*.
 func Find(dir string) (capture, output string, err error) {
@@ -121,20 +33,17 @@ func Find(dir string) (capture, output string, err error) {
 		if err != nil {
 			continue
 		}
-		var c capability
-		err = ioctl(fd, vidiocQueryCap, unsafe.Pointer(&c))
+		var c v4l2.Capability
+		err = v4l2.Ioctl(fd, v4l2.VidiocQueryCap, unsafe.Pointer(&c))
 		unix.Close(fd)
 		if err != nil || !strings.HasPrefix(string(c.Driver[:]), "vivid") {
 			continue
 		}
-		caps := c.Capabilities
-		if caps&capDevCaps != 0 {
-			caps = c.DeviceCaps
-		}
-		if caps&capCapture != 0 && capture == "" {
+		caps := c.NodeCaps()
+		if caps&v4l2.CapVideoCapture != 0 && capture == "" {
 			capture = p
 		}
-		if caps&capOutput != 0 && output == "" {
+		if caps&v4l2.CapVideoOutput != 0 && output == "" {
 			output = p
 		}
 	}
@@ -162,20 +71,16 @@ func SetControl(capture, want string, value uint32) error {
 		return err
 	}
 	defer unix.Close(fd)
-	q := queryCtrl{ID: ctrlNextCtrl}
-	for ioctl(fd, vidiocQueryCtrl, unsafe.Pointer(&q)) == nil {
-		name := string(q.Name[:])
-		if i := strings.IndexByte(name, 0); i >= 0 {
-			name = name[:i]
-		}
-		if name == want {
-			c := control{ID: q.ID, Value: value}
-			if err := ioctl(fd, vidiocSCtrl, unsafe.Pointer(&c)); err != nil {
+	q := v4l2.QueryCtrl{ID: v4l2.CtrlFlagNextCtrl}
+	for v4l2.Ioctl(fd, v4l2.VidiocQueryCtrl, unsafe.Pointer(&q)) == nil {
+		if v4l2.CString(q.Name[:]) == want {
+			c := v4l2.Control{ID: q.ID, Value: value}
+			if err := v4l2.Ioctl(fd, v4l2.VidiocSCtrl, unsafe.Pointer(&c)); err != nil {
 				return fmt.Errorf("setting %q: %w", want, err)
 			}
 			return nil
 		}
-		q = queryCtrl{ID: q.ID | ctrlNextCtrl}
+		q = v4l2.QueryCtrl{ID: q.ID | v4l2.CtrlFlagNextCtrl}
 	}
 	return fmt.Errorf("vivid has no %q control", want)
 }
@@ -184,7 +89,7 @@ func SetControl(capture, want string, value uint32) error {
 type Output struct {
 	fd     int
 	bufs   [][]byte
-	Layout pixFormat
+	Layout v4l2.PixFormat
 }
 
 // OpenOutput sets the output to fourcc at w×h, progressive, and maps its
@@ -195,8 +100,8 @@ func OpenOutput(path string, fourcc uint32, w, h int) (*Output, error) {
 		return nil, err
 	}
 	o := &Output{fd: fd}
-	f := format{Type: typeOutput, Pix: pixFormat{Width: uint32(w), Height: uint32(h), PixelFormat: fourcc, Field: 1}}
-	if err := ioctl(fd, vidiocSFmt, unsafe.Pointer(&f)); err != nil {
+	f := v4l2.Format{Type: v4l2.BufTypeVideoOutput, Pix: v4l2.PixFormat{Width: uint32(w), Height: uint32(h), PixelFormat: fourcc, Field: 1}}
+	if err := v4l2.Ioctl(fd, v4l2.VidiocSFmt, unsafe.Pointer(&f)); err != nil {
 		o.Close()
 		return nil, fmt.Errorf("output S_FMT: %w", err)
 	}
@@ -205,14 +110,14 @@ func OpenOutput(path string, fourcc uint32, w, h int) (*Output, error) {
 		return nil, fmt.Errorf("output gave %dx%d %08x, want %dx%d %08x", f.Pix.Width, f.Pix.Height, f.Pix.PixelFormat, w, h, fourcc)
 	}
 	o.Layout = f.Pix
-	rb := requestBuffers{Count: 4, Type: typeOutput, Memory: memoryMmap}
-	if err := ioctl(fd, vidiocReqBufs, unsafe.Pointer(&rb)); err != nil {
+	rb := v4l2.RequestBuffers{Count: 4, Type: v4l2.BufTypeVideoOutput, Memory: v4l2.MemoryMmap}
+	if err := v4l2.Ioctl(fd, v4l2.VidiocReqBufs, unsafe.Pointer(&rb)); err != nil {
 		o.Close()
 		return nil, fmt.Errorf("output REQBUFS: %w", err)
 	}
 	for i := uint32(0); i < rb.Count; i++ {
-		b := buffer{Index: i, Type: typeOutput, Memory: memoryMmap}
-		if err := ioctl(fd, vidiocQueryBuf, unsafe.Pointer(&b)); err != nil {
+		b := v4l2.Buffer{Index: i, Type: v4l2.BufTypeVideoOutput, Memory: v4l2.MemoryMmap}
+		if err := v4l2.Ioctl(fd, v4l2.VidiocQueryBuf, unsafe.Pointer(&b)); err != nil {
 			o.Close()
 			return nil, fmt.Errorf("output QUERYBUF: %w", err)
 		}
@@ -236,11 +141,11 @@ func (o *Output) Show(ctx context.Context, frames [][]byte, hold time.Duration) 
 			return err
 		}
 	}
-	typ := int32(typeOutput)
-	if err := ioctl(o.fd, vidiocStreamOn, unsafe.Pointer(&typ)); err != nil {
+	typ := int32(v4l2.BufTypeVideoOutput)
+	if err := v4l2.Ioctl(o.fd, v4l2.VidiocStreamOn, unsafe.Pointer(&typ)); err != nil {
 		return fmt.Errorf("output STREAMON: %w", err)
 	}
-	defer ioctl(o.fd, vidiocStreamOff, unsafe.Pointer(&typ))
+	defer v4l2.Ioctl(o.fd, v4l2.VidiocStreamOff, unsafe.Pointer(&typ))
 	for ctx.Err() == nil {
 		fds := []unix.PollFd{{Fd: int32(o.fd), Events: unix.POLLOUT}}
 		if n, err := unix.Poll(fds, 100); err != nil && !errors.Is(err, unix.EINTR) {
@@ -248,8 +153,8 @@ func (o *Output) Show(ctx context.Context, frames [][]byte, hold time.Duration) 
 		} else if n == 0 {
 			continue
 		}
-		b := buffer{Type: typeOutput, Memory: memoryMmap}
-		if err := ioctl(o.fd, vidiocDQBuf, unsafe.Pointer(&b)); err != nil {
+		b := v4l2.Buffer{Type: v4l2.BufTypeVideoOutput, Memory: v4l2.MemoryMmap}
+		if err := v4l2.Ioctl(o.fd, v4l2.VidiocDQBuf, unsafe.Pointer(&b)); err != nil {
 			if errors.Is(err, unix.EAGAIN) {
 				continue
 			}
@@ -264,8 +169,8 @@ func (o *Output) Show(ctx context.Context, frames [][]byte, hold time.Duration) 
 
 func (o *Output) queue(i uint32, frame []byte) error {
 	n := copy(o.bufs[i], frame)
-	b := buffer{Index: i, Type: typeOutput, Memory: memoryMmap, BytesUsed: uint32(n), Field: 1}
-	if err := ioctl(o.fd, vidiocQBuf, unsafe.Pointer(&b)); err != nil {
+	b := v4l2.Buffer{Index: i, Type: v4l2.BufTypeVideoOutput, Memory: v4l2.MemoryMmap, BytesUsed: uint32(n), Field: 1}
+	if err := v4l2.Ioctl(o.fd, v4l2.VidiocQBuf, unsafe.Pointer(&b)); err != nil {
 		return fmt.Errorf("output QBUF: %w", err)
 	}
 	return nil
