@@ -61,7 +61,34 @@ mmdebstrap --variant=minbase --include="$include" \
 mksquashfs "$work/root" "$work/iso/live/filesystem.squashfs" -noappend -comp zstd -no-progress
 cp "$here/grub.cfg" "$work/iso/boot/grub/grub.cfg"
 find "$work/iso" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
-grub-mkrescue -o "$out/custodian-image.iso.tmp" "$work/iso" -- -volid CUSTODIAN
+# grub-mkrescue formats its EFI boot image (efi.img) with mformat, which
+# picks the FAT volume serial at random (mtools 4.0.32 uses
+# SOURCE_DATE_EPOCH for file times, not for the serial), and has no option
+# for it. It runs mformat by name from PATH, so a wrapper first in PATH, for
+# grub-mkrescue only, adds a serial derived from SOURCE_DATE_EPOCH: the
+# same commit gives the same efi.img, and so the same ISO.
+serial=$(printf '%08X' $(( SOURCE_DATE_EPOCH & 0xFFFFFFFF )))
+real_mformat=$(command -v mformat) || { echo "build.sh: no mformat (install mtools)" >&2; exit 2; }
+mkdir -p "$work/bin"
+printf '#!/bin/sh\nexec %s -N %s "$@"\n' "$real_mformat" "$serial" > "$work/bin/mformat"
+chmod 0755 "$work/bin/mformat"
+# grub-mkrescue (2.06) also passes xorriso --modification-date=<now>, which
+# overrides what xorriso derives from SOURCE_DATE_EPOCH: the volume's
+# creation and modification dates, the GPT disk GUID and the isohybrid MBR
+# id follow that clock, and the files grub-mkrescue generates (its modules,
+# fonts, boot images) carry their real mtimes. xorriso's native commands
+# after "--" come last and win: the volume's "uuid" date and every file's
+# dates from SOURCE_DATE_EPOCH. (GRUB's own files do not embed the date:
+# checked, two runs seconds apart gave byte-identical GRUB files, and the
+# ISO with these dates boots to this grub.cfg.)
+iso_date=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y%m%d%H%M%S00)
+PATH="$work/bin:$PATH" grub-mkrescue -o "$out/custodian-image.iso.tmp" "$work/iso" -- -volid CUSTODIAN \
+  -volume_date uuid "$iso_date" -volume_date all_file_dates "=$SOURCE_DATE_EPOCH"
+# Check that the wrapper was used: the EFI image's serial must be ours.
+efi_serial=$(xorriso -osirrox on -indev "$out/custodian-image.iso.tmp" -extract /efi.img "$work/efi.img" >/dev/null 2>&1 &&
+  minfo -i "$work/efi.img" :: | sed -n 's/^ *serial number: *//p')
+[ "$efi_serial" = "$serial" ] || {
+  rm -f "$out/custodian-image.iso.tmp"; echo "build.sh: efi.img's FAT serial is '$efi_serial', not $serial: grub-mkrescue did not use the mformat wrapper" >&2; exit 1; }
 mv -f "$out/custodian-image.iso.tmp" "$out/custodian-image.iso"
 mkdir -p "$out/image-boot"
 cp "$work/iso/live/vmlinuz" "$work/iso/live/initrd.img" "$out/image-boot/"
