@@ -31,11 +31,15 @@ mkdir -p "$out" "$work/iso/live" "$work/iso/boot/grub"
 # The packages: kernel and live-boot; X with the drivers a generic PC
 # needs (modesetting is in xserver-xorg-core, fbdev as the fallback) and
 # the legacy wrapper so an ordinary user may start X from the console;
+# logind sessions (libpam-systemd, and dbus, which logind needs): the
+# console login's session is what gives the unprivileged X server the
+# graphics and input devices (without it X stops with "no screens found",
+# seen booting the image under UEFI in QEMU);
 # smart cards (pcscd, OpenSC, Yubico's ykcs11); fonts; CUPS with a driver
 # set for printing the PDF record. Not: ifupdown, network-manager,
 # wpasupplicant, openssh, anything that would configure a network.
 packages=(
-  systemd-sysv udev kmod linux-image-amd64 live-boot
+  systemd-sysv udev kmod dbus libpam-systemd linux-image-amd64 live-boot
   xserver-xorg-core xserver-xorg-video-fbdev xserver-xorg-input-libinput xserver-xorg-legacy xinit
   pcscd opensc ykcs11 fonts-dejavu-core
   cups printer-driver-gutenprint
