@@ -42,14 +42,14 @@ func BenchmarkQRTransfer20KB(b *testing.B) {
 		var last uint64
 		seen := map[*qr.Symbol]bool{}
 		for {
-			for tx.view.serialNow() == last || tx.view.serialNow() == 0 {
+			for n := tx.view.shownSerial(); n == last || n == 0; n = tx.view.shownSerial() {
 				time.Sleep(time.Millisecond)
 			}
-			last = tx.view.serialNow()
 			s.uiLock.Lock()
 			img := w.Canvas().Capture()
-			sym := tx.view.drawnSym
+			drawn, sym := tx.view.drawnFrame()
 			s.uiLock.Unlock()
+			last = drawn
 			if seen[sym] {
 				break // the loop came round
 			}

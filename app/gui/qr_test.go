@@ -2,6 +2,7 @@ package gui
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"image"
 	"math/rand/v2"
@@ -48,19 +49,31 @@ func (h *harness) capture() image.Image {
 	return img
 }
 
-// nextFrame captures the window once the transmitter has moved past the
-// frame with serial last.
+// nextFrame captures the window once the view shows a frame after the
+// one with serial last (laid out, so the capture paints it whole), and
+// checks that the painter drew exactly that frame. The transmitter moves
+// on only once its frame is drawn, and only captures draw here, so the
+// frame waited for is still the one shown when the capture paints.
 func (h *harness) nextFrame(tx *qrTransmitter, last uint64) (image.Image, uint64) {
 	h.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
-	for tx.view.serialNow() == last || tx.view.serialNow() == 0 {
+	for s := tx.view.shownSerial(); s == last || s == 0; s = tx.view.shownSerial() {
 		if time.Now().After(deadline) {
 			h.t.Fatalf("no new frame in 20 s; the screen shows:\n%s", h.describe())
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	s := tx.view.serialNow()
-	return h.capture(), s
+	var img image.Image
+	var shown, drawn uint64
+	h.locked(func() {
+		shown = tx.view.shownSerial()
+		img = h.win.Canvas().Capture()
+		drawn, _ = tx.view.drawnFrame()
+	})
+	if drawn != shown {
+		h.t.Fatalf("the view shows frame %d but the painter drew frame %d", shown, drawn)
+	}
+	return img, drawn
 }
 
 // checkGrid finds the code in a capture by its top-left finder pattern
@@ -69,9 +82,15 @@ func (h *harness) nextFrame(tx *qrTransmitter, last uint64) (image.Image, uint64
 // zone included, nothing cut off.
 func checkGrid(t *testing.T, h *harness, tx *qrTransmitter, img image.Image) {
 	t.Helper()
-	tx.view.mu.Lock()
-	sym, k := tx.view.drawnSym, tx.view.k
-	tx.view.mu.Unlock()
+	checkViewGrid(t, tx.view, img)
+}
+
+// checkViewGrid is checkGrid for a view.
+func checkViewGrid(t *testing.T, v *qrView, img image.Image) {
+	t.Helper()
+	v.mu.Lock()
+	sym, k := v.drawnSym, v.k
+	v.mu.Unlock()
 	if sym == nil || k < 2 {
 		t.Fatalf("no code drawn (k=%d)", k)
 	}
@@ -290,12 +309,7 @@ func TestQRLeavingStopsTheAnimation(t *testing.T) {
 	// Over a screen, as a ceremony step opens it.
 	var ov *qrTransmitter
 	h.locked(func() { ov = h.shell.showAsQR("cert.pem", qrPayload(3<<10, 4)) })
-	// The overlay's first frame may be captured while the overlay is
-	// still being laid out over the screen (seen once in a full run on a
-	// loaded machine); the receiver just misses that frame. The next one
-	// must read and be drawn exactly.
-	_, first := h.nextFrame(ov, 0)
-	img, _ := h.nextFrame(ov, first)
+	img, _ := h.nextFrame(ov, 0)
 	if _, err := qr.ReadImage(img); err != nil {
 		t.Fatalf("the overlay's code does not read: %v", err)
 	}
@@ -367,5 +381,69 @@ func TestQRSlowScreenLowersTheRate(t *testing.T) {
 	})
 	if drawn <= 0 || drawn > 3.4 || lowered < 1 || lowered > 3 {
 		t.Errorf("drawn %.1f and lowered to %.0f, want at most 3 and a speed of 1-3:\n%s", drawn, lowered, h.describe())
+	}
+}
+
+// A frame the worker has set is not drawn before the UI thread has laid
+// it out: a paint in between shows the frame before it, whole, and no
+// code at all before the first frame is laid out. (Before, the painter
+// took the newest frame at the old frame's raster size: a camera filming
+// the screen would have seen a broken code.)
+func TestQRViewDrawsOnlyLaidOutFrames(t *testing.T) {
+	h := newHarness(t)
+	f, _, err := qr.FileFor("a.bin", qrPayload(600, 7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var frames [][]qrFrame // two densities: two symbol sizes
+	for _, n := range []int{150, 1000} {
+		seq, err := qr.NewSequence(f, qr.Options{FragmentBytes: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		frames = append(frames, newQRFrames(seq.Symbols))
+	}
+	small, big := &frames[0][0], &frames[1][0]
+	if small.sym.Size == big.sym.Size {
+		t.Fatalf("both densities make %d-module symbols", small.sym.Size)
+	}
+	v := newQRView()
+	h.locked(func() { h.win.SetContent(v) })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a := &qrAnimation{ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	// reads captures the window: it must show want, whole.
+	reads := func(step string, want *qrFrame) {
+		t.Helper()
+		img := h.capture()
+		if _, err := qr.ReadImage(img); err != nil {
+			t.Errorf("%s: the capture does not read: %v", step, err)
+		}
+		if _, sym := v.drawnFrame(); sym != want.sym {
+			t.Errorf("%s: the painter drew another frame than the one laid out", step)
+		}
+		t.Run(step, func(t *testing.T) { checkViewGrid(t, v, img) }) // module by module
+	}
+
+	v.setFor(a, small)
+	if _, err := qr.ReadImage(h.capture()); err == nil {
+		t.Error("the first frame is drawn before it is laid out")
+	}
+	if v.shownSerial() != 0 {
+		t.Error("the first frame counts as shown before it is laid out")
+	}
+	h.locked(v.present)
+	reads("first frame laid out", small)
+	shown := v.shownSerial()
+	v.setFor(a, big)
+	// The new size is not laid out yet: the old frame stays, whole.
+	reads("next frame set, not laid out", small)
+	if v.shownSerial() != shown || !v.pending() {
+		t.Error("a frame not laid out yet counts as shown or drawn")
+	}
+	h.locked(v.present)
+	reads("next frame laid out", big)
+	if v.pending() {
+		t.Error("the frame laid out and drawn is still pending")
 	}
 }

@@ -56,7 +56,7 @@ func (s *shell) qrTour(snap func(file string, reach func()) error) error {
 // waitQRFrames waits until the transmitter shows frames.
 func waitQRFrames(tx *qrTransmitter, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
-	for tx.view.serialNow() == 0 {
+	for tx.view.shownSerial() == 0 {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("the QR transmitter showed no frame in %s", timeout)
 		}

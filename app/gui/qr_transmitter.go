@@ -230,7 +230,7 @@ func (t *qrTransmitter) play(a *qrAnimation, frames []qrFrame, seqLen int, fps f
 	n := len(frames)
 	i := 0
 	t.view.setFor(a, &frames[0])
-	t.ui(a, func() { t.view.Refresh(); t.count(0, n, seqLen) })
+	t.ui(a, func() { t.view.present(); t.count(0, n, seqLen) })
 	if n == 1 {
 		<-a.ctx.Done()
 		return
@@ -251,14 +251,12 @@ func (t *qrTransmitter) play(a *qrAnimation, frames []qrFrame, seqLen int, fps f
 				continue // not drawn yet: wait for it rather than skip it
 			}
 			i = (i + 1) % n
-			relayout := t.view.setFor(a, &frames[i])
+			t.view.setFor(a, &frames[i])
 			frame := i
 			t.ui(a, func() {
-				if relayout {
-					t.view.Refresh() // another version: another size
-				} else {
-					t.view.raster.Refresh()
-				}
+				// Laid out before it is drawn: a frame of another
+				// version has another size.
+				t.view.present()
 				t.count(frame, n, seqLen)
 			})
 		}

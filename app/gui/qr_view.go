@@ -41,15 +41,24 @@ func newQRFrames(syms []qr.Symbol) []qrFrame {
 // every module is a k×k square and the upload is tiny. The painter calls
 // the raster when it actually draws, so the view also knows which frames
 // reached the screen and when.
+//
+// A frame set by the worker is not drawn until the UI thread has laid it
+// out: the painter gets only the frame of the last layout, at the size
+// that layout gave the raster. Otherwise a paint between the worker's
+// setFor and the UI thread's layout would put a frame of a new symbol
+// size into the old frame's raster (or into none, for the first frame),
+// and a camera filming the screen would see that broken frame.
 type qrView struct {
 	widget.BaseWidget
 	raster *canvas.Raster
 
 	mu       sync.Mutex
 	owner    *qrAnimation // whose frames these are; set only by it
-	frame    *qrFrame
-	serial   uint64 // bumped for every new frame set
-	drawn    uint64 // serial of the last frame the painter drew
+	next     *qrFrame     // the newest frame set (any goroutine)
+	serial   uint64       // bumped for every new frame set
+	frame    *qrFrame     // the frame laid out, the only one the painter gets (UI thread)
+	shown    uint64       // serial of frame
+	drawn    uint64       // serial of the last frame the painter drew
 	drawnSym *qr.Symbol
 	times    []time.Time // when recent new frames were drawn
 	k        int         // device pixels per module in the last layout
@@ -86,23 +95,37 @@ func canvasScaleFor(o fyne.CanvasObject) (s float32) {
 	return s
 }
 
-// place sizes the raster to k×modules device pixels and puts it, centred,
-// on a whole device pixel (UI thread).
+// place lays the newest frame out (UI thread): it sizes the raster to
+// k×modules device pixels, puts it, centred, on a whole device pixel, and
+// from then on hands that frame to the painter. Frame and raster change
+// together on the UI thread, where the painter runs, so no paint sees one
+// without the other.
 func (v *qrView) place(size fyne.Size) {
 	scale := v.canvasScale()
+	w, h := int(size.Width*scale), int(size.Height*scale)
 	v.mu.Lock()
-	f := v.frame
+	f := v.next
 	v.size = size
+	k := 0
+	if f != nil {
+		k = f.sym.ModulePixels(w, h)
+	}
+	v.k = k
+	if k > 0 {
+		v.frame, v.shown = f, v.serial
+	} else {
+		// No frame, or no room for one pixel a module: nothing is drawn.
+		v.frame, v.shown = nil, 0
+	}
 	v.mu.Unlock()
-	if f == nil {
+	if k == 0 {
 		v.raster.Resize(fyne.NewSize(0, 0))
 		return
 	}
-	w, h := int(size.Width*scale), int(size.Height*scale)
-	k := f.sym.ModulePixels(w, h)
 	side := k * f.sym.Size
 	// The view's own position may fall between device pixels: the offset
-	// makes the raster's absolute position whole.
+	// makes the raster's absolute position whole. (Asked only with a frame
+	// to place: the walk can lay out containers, which lay the view out.)
 	abs := fyne.CurrentApp().Driver().AbsolutePositionForObject(v)
 	ox := float32(math.Ceil(float64((abs.X*scale)+float32((w-side)/2)))) - abs.X*scale
 	oy := float32(math.Ceil(float64((abs.Y*scale)+float32((h-side)/2)))) - abs.Y*scale
@@ -110,27 +133,24 @@ func (v *qrView) place(size fyne.Size) {
 	// A hair under side: the painters round (GL) or round up (software)
 	// the device size, and side must come out of both.
 	v.raster.Resize(fyne.NewSize((float32(side)-0.01)/scale, (float32(side)-0.01)/scale))
-	v.mu.Lock()
-	v.k = k
-	v.mu.Unlock()
 }
 
-// setFor shows f as a's next frame (any goroutine). The first frame
-// makes a the owner; frames of a stopped animation are ignored, so a
-// worker that loses the race with release cannot bring old frames back.
-// relayout reports whether the symbol size changed (the UI thread must
-// lay the view out again).
-func (v *qrView) setFor(a *qrAnimation, f *qrFrame) (relayout bool) {
+// setFor makes f a's next frame (any goroutine); it reaches the screen
+// when the UI thread lays the view out (present). The first frame makes a
+// the owner; frames of a stopped animation are ignored, so a worker that
+// loses the race with release cannot bring old frames back.
+func (v *qrView) setFor(a *qrAnimation, f *qrFrame) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if a.ctx.Err() != nil || (v.owner != nil && v.owner != a) {
-		return false
+		return
 	}
-	relayout = v.frame == nil || v.frame.sym.Size != f.sym.Size
-	v.owner, v.frame = a, f
+	v.owner, v.next = a, f
 	v.serial++
-	return relayout
 }
+
+// present lays out and draws the newest frame set (UI thread).
+func (v *qrView) present() { v.Refresh() }
 
 // release clears the view of a's frames and drops every reference to
 // them (a must be cancelled first).
@@ -140,7 +160,8 @@ func (v *qrView) release(a *qrAnimation) {
 	if v.owner != a && v.owner != nil {
 		return
 	}
-	v.owner, v.frame, v.drawnSym, v.times = nil, nil, nil, nil
+	v.owner, v.next, v.frame, v.drawnSym, v.times = nil, nil, nil, nil, nil
+	v.shown = 0
 	v.serial++
 }
 
@@ -148,11 +169,12 @@ func (v *qrView) release(a *qrAnimation) {
 func (v *qrView) pending() bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return v.frame != nil && v.drawn != v.serial
+	return v.next != nil && v.drawn != v.serial
 }
 
 // generate is the raster's generator: the painter calls it whenever it
-// draws the view anew.
+// draws the view anew. It gives the frame of the last layout, never one
+// the UI thread has not laid out yet.
 func (v *qrView) generate(w, h int) image.Image {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -162,8 +184,8 @@ func (v *qrView) generate(w, h int) image.Image {
 		return empty
 	}
 	v.drawnSym = v.frame.sym
-	if v.drawn != v.serial {
-		v.drawn = v.serial
+	if v.drawn != v.shown {
+		v.drawn = v.shown
 		v.times = append(v.times, time.Now())
 		if len(v.times) > 64 {
 			v.times = v.times[len(v.times)-64:]
@@ -197,13 +219,17 @@ func (v *qrView) modulePixels() (k, side int) {
 	return v.k, v.k * v.frame.sym.Size
 }
 
-// serialNow is the view's frame counter (bumped for every new frame
-// set), 0 while it shows no frame.
-func (v *qrView) serialNow() uint64 {
+// shownSerial is the serial of the frame the view shows now: laid out,
+// so the next paint draws it whole; 0 while it shows no frame.
+func (v *qrView) shownSerial() uint64 {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.frame == nil {
-		return 0
-	}
-	return v.serial
+	return v.shown
+}
+
+// drawnFrame is the serial and symbol of the last frame the painter drew.
+func (v *qrView) drawnFrame() (uint64, *qr.Symbol) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.drawn, v.drawnSym
 }
