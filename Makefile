@@ -356,10 +356,11 @@ image-test:
 	  grep -q 'CUSTODIAN-SELFTEST-BEGIN user=custodian' dist/image-test.out && \
 	  grep -q '^version-exit=0' dist/image-test.out && \
 	  grep -q '^airgap-exit=0' dist/image-test.out && \
+	  grep -q '^kiosk-exit=0' dist/image-test.out && \
 	  ! grep -q FINDING dist/image-test.out && \
 	  grep -q "^sha256    $$(cut -d' ' -f1 dist/image-boot/custodian.sha256)" dist/image-test.out || { \
 	    echo "make: image-test failed: see $$log" >&2; exit 1; }; \
-	  echo "make: image-test passed: custodian version ran and the air-gap check was clean"
+	  echo "make: image-test passed: custodian version ran, the air-gap check was clean and the kiosk's GUI came up"
 # ---- end of ceremony image -------------------------------------------------
 
 # The camera path on a real V4L2 driver (not part of make test: it

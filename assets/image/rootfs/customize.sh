@@ -19,6 +19,7 @@ printf 'allowed_users=console\nneeds_root_rights=auto\n' > /etc/X11/Xwrapper.con
 # The self-test (kernel parameter custodian.selftest): version and air-gap
 # check on the serial console, as the ceremony user, then power off.
 install -m 0755 $src/custodian-selftest /usr/local/bin/custodian-selftest
+install -m 0755 $src/custodian-kiosk-check /usr/local/bin/custodian-kiosk-check
 install -m 0644 $src/custodian-selftest.service /etc/systemd/system/custodian-selftest.service
 mkdir -p /etc/systemd/system/serial-getty@ttyS0.service.d
 install -m 0644 $src/serial-getty-selftest.conf /etc/systemd/system/serial-getty@ttyS0.service.d/custodian-selftest.conf
