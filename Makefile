@@ -342,7 +342,8 @@ image: deb
 # self-test's parameters, the ISO as the CD-ROM live-boot finds its root
 # on. The serial console must show `custodian version` (the released
 # binary's hash) and an air-gap check with no findings, run as the
-# ceremony user.
+# ceremony user, and the kiosk's check: the console login's X server up
+# and the GUI still running in it after 20 s (kiosk-exit=0).
 image-test:
 	$(call apt_install,qemu-system-x86)
 	@[ -f $(IMAGE) ] || { echo "make: no $(IMAGE): run make image first" >&2; exit 1; }
